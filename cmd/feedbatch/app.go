@@ -1,0 +1,75 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// commands is filled by the init functions of the cmd_*.go files, one file
+// per subcommand.
+var commands []*cli.Command
+
+func register(c *cli.Command) { commands = append(commands, c) }
+
+// Global flags shared by most commands.
+var (
+	rootFlag = &cli.StringFlag{
+		Name:    "root",
+		Usage:   "storage root: s3://bucket/prefix or file:///dir (a plain path is a directory)",
+		EnvVars: []string{"FEEDBATCH_ROOT"},
+		Value:   "feedbatch-data",
+	}
+	logFormatFlag = &cli.StringFlag{
+		Name:    "log-format",
+		Usage:   "log format: text or json (json inside containers)",
+		EnvVars: []string{"FEEDBATCH_LOG_FORMAT"},
+		Value:   "text",
+	}
+	logLevelFlag = &cli.StringFlag{
+		Name:    "log-level",
+		Usage:   "debug, info, warn or error",
+		EnvVars: []string{"FEEDBATCH_LOG_LEVEL"},
+		Value:   "info",
+	}
+)
+
+func newApp() *cli.App {
+	cmds := slices.Clone(commands)
+	slices.SortFunc(cmds, func(a, b *cli.Command) int { return strings.Compare(a.Name, b.Name) })
+	return &cli.App{
+		Name:                 "feedbatch",
+		Usage:                "shop catalogs -> ad-platform feeds and images, one AWS Batch array child per shop",
+		Version:              version,
+		Flags:                []cli.Flag{rootFlag, logFormatFlag, logLevelFlag},
+		Commands:             cmds,
+		EnableBashCompletion: true,
+		// The one exit-code switch is exitCode; never let the library exit.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Before: func(c *cli.Context) error {
+			slog.SetDefault(newLogger(c))
+			return nil
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+	}
+}
+
+func newLogger(c *cli.Context) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String(logLevelFlag.Name))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.String(logFormatFlag.Name) == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/store"
+)
+
+// Exit statuses of every command. A child's stage failure uses the stage exit
+// contract (stages.ExitRetryable, stages.ExitPermanent) so that job
+// definitions can retry only what is worth retrying.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitNotFound    = 3
+	exitShopsFailed = 4
+	exitCanceled    = 130
+)
+
+// usageError marks a user error in flags or arguments.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error.
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// errShopsFailed is returned when a run or re-run ended with failed shops.
+var errShopsFailed = errors.New("some shops failed")
+
+// stageError carries a stage child's failure to the exit code.
+type stageError struct{ err error }
+
+func (e stageError) Error() string { return e.err.Error() }
+func (e stageError) Unwrap() error { return e.err }
+
+// exitCode is the only place that maps errors to exit statuses.
+func exitCode(err error) int {
+	var ue usageError
+	var se stageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitCanceled
+	case errors.As(err, &se):
+		if errors.Is(err, stages.ErrPermanent) {
+			return stages.ExitPermanent
+		}
+		return stages.ExitRetryable
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, store.ErrNotFound):
+		return exitNotFound
+	case errors.Is(err, errShopsFailed):
+		return exitShopsFailed
+	}
+	return exitError
+}
+
+// oneLine makes err fit on one line of a terminal.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

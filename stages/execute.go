@@ -1,0 +1,58 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// nowFunc is the clock; tests replace it.
+var nowFunc = time.Now
+
+// Execute runs st for job, times it, and writes the result record to
+// ResultKey whether the stage succeeded or not. It returns the stage's error
+// (wrapped with the stage and shop), or the error writing the record.
+func Execute(ctx context.Context, st Stage, job Job) (Result, error) {
+	start := nowFunc().UTC()
+	res, err := st.Run(ctx, job)
+	res.Stage = st.Name()
+	res.RunID = job.RunID
+	res.ManifestKey = job.ManifestKey
+	res.Index = job.Row.Index
+	res.OriginIndex = job.Row.OriginIndex
+	res.ShopID = job.Row.ShopID
+	res.Attempt = job.Attempt
+	res.StartedAt = start
+	res.FinishedAt = nowFunc().UTC()
+	res.DurationMS = res.FinishedAt.Sub(start).Milliseconds()
+	res.Status = StatusSucceeded
+	if err != nil {
+		err = fmt.Errorf("%s shop %s: %w", st.Name(), job.Row.ShopID, err)
+		res.Status = StatusFailed
+		res.Error = err.Error()
+		res.Permanent = errors.Is(err, ErrPermanent)
+	}
+	// The record must land even when ctx was cancelled (timeout, SIGTERM).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if werr := WriteResult(wctx, job, res); werr != nil {
+		return res, errors.Join(err, werr)
+	}
+	return res, err
+}
+
+// WriteResult stores res as JSON at ResultKey.
+func WriteResult(ctx context.Context, job Job, res Result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	key := ResultKey(job.ManifestKey, res.Stage, res.Index)
+	if err := job.Store.Put(ctx, key, bytes.NewReader(b), nil); err != nil {
+		return fmt.Errorf("write result %s: %w", key, err)
+	}
+	return nil
+}
