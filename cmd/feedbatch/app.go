@@ -50,6 +50,12 @@ func newApp() *cli.App {
 		Flags:                []cli.Flag{rootFlag, logFormatFlag, logLevelFlag},
 		Commands:             cmds,
 		EnableBashCompletion: true,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q (see feedbatch --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 		// The one exit-code switch is exitCode; never let the library exit.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Before: func(c *cli.Context) error {
