@@ -1,0 +1,381 @@
+// Package filestore implements store.Store on a local directory.
+//
+// Writes go to a temporary file under the root's ".feedbatch-tmp" directory,
+// are fsynced, and are then published with a rename (or, for IfAbsent, a hard
+// link, which fails atomically if the key exists, even across processes). A
+// cancelled or failed write leaves nothing behind. All file system access goes
+// through an os.Root, so no key and no symlink can reach outside the root.
+//
+// Because keys are file paths, a key cannot be both an object and a "folder"
+// of other keys ("a" and "a/b"): the second Put fails. S3 allows this; the
+// feedbatch key layout never needs it.
+package filestore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/feedbatch/feedbatch/store"
+)
+
+// tmpDir holds writes in progress; List never shows it.
+const tmpDir = ".feedbatch-tmp"
+
+// Store is a store.Store on a local directory. It is safe for concurrent use,
+// also by several processes on the same directory.
+type Store struct {
+	dir  string
+	root *os.Root
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New opens (creating if needed) the directory dir as a store.
+func New(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("filestore %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
+		return nil, fmt.Errorf("filestore %s: %w", abs, err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("filestore %s: %w", abs, err)
+	}
+	return &Store{dir: abs, root: root}, nil
+}
+
+// Dir is the absolute directory of the store.
+func (s *Store) Dir() string { return s.dir }
+
+// Close releases the directory handle.
+func (s *Store) Close() error { return s.root.Close() }
+
+func checkKey(key string) error {
+	if err := store.CheckKey(key); err != nil {
+		return err
+	}
+	if key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
+		return fmt.Errorf("store: invalid key %q: %s is reserved by the file store", key, tmpDir)
+	}
+	return nil
+}
+
+// name converts a key to a path relative to the root.
+func name(key string) string { return filepath.FromSlash(key) }
+
+func notFound(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errIsDir) || isNotDir(err) {
+		return fmt.Errorf("%s: %w", key, store.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", key, err)
+}
+
+var errIsDir = errors.New("is a directory")
+
+// open opens key as a regular file.
+func (s *Store) open(key string) (*os.File, fs.FileInfo, error) {
+	if err := checkKey(key); err != nil {
+		return nil, nil, err
+	}
+	f, err := s.root.Open(name(key))
+	if err != nil {
+		return nil, nil, notFound(key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, notFound(key, errIsDir)
+	}
+	return f, fi, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, _, err := s.open(key)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// GetRange implements store.Store. A range past the end is cut at the end.
+func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, fmt.Errorf("get %s: negative offset %d", key, offset)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, fi, err := s.open(key)
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	if offset > size {
+		offset = size
+	}
+	if length < 0 || offset+length > size {
+		length = size - offset
+	}
+	return &section{SectionReader: io.NewSectionReader(f, offset, length), f: f}, nil
+}
+
+type section struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (s *section) Close() error { return s.f.Close() }
+
+// Stat implements store.Store.
+func (s *Store) Stat(ctx context.Context, key string) (store.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Info{}, err
+	}
+	if err := checkKey(key); err != nil {
+		return store.Info{}, err
+	}
+	fi, err := s.root.Stat(name(key))
+	if err != nil {
+		return store.Info{}, notFound(key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return store.Info{}, notFound(key, errIsDir)
+	}
+	return info(key, fi), nil
+}
+
+func info(key string, fi fs.FileInfo) store.Info {
+	return store.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), ETag: etag(fi)}
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	fi, err := s.root.Lstat(name(key))
+	if err != nil {
+		return notFound(key, err)
+	}
+	if fi.IsDir() {
+		return notFound(key, errIsDir)
+	}
+	if err := s.root.Remove(name(key)); err != nil {
+		return notFound(key, err)
+	}
+	return nil
+}
+
+// Put implements store.Store.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (err error) {
+	if opts == nil {
+		opts = &store.PutOptions{}
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	tmp, f, err := s.createTemp()
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			s.root.Remove(tmp)
+		}
+	}()
+	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	cerr := f.Close()
+	f = nil
+	if cerr != nil {
+		return fmt.Errorf("put %s: %w", key, cerr)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	dst := name(key)
+	if dir := path.Dir(key); dir != "." {
+		if err := s.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	}
+	if opts.IfAbsent {
+		// link fails with EEXIST if the key exists: atomic, also across
+		// processes. The temp name is removed afterwards either way.
+		if err := s.root.Link(tmp, dst); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("put %s: %w", key, store.ErrExists)
+			}
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		s.root.Remove(tmp)
+	} else if err := s.root.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	s.syncDir(path.Dir(key))
+	return nil
+}
+
+// PutOptions is store.PutOptions (content type and friends are not kept on
+// disk).
+type PutOptions = store.PutOptions
+
+// syncDir makes a rename durable; errors are ignored (some file systems do
+// not support syncing directories).
+func (s *Store) syncDir(dir string) {
+	d, err := s.root.Open(filepath.FromSlash(dir))
+	if err != nil {
+		return
+	}
+	d.Sync()
+	d.Close()
+}
+
+func (s *Store) createTemp() (string, *os.File, error) {
+	for range 10 {
+		var b [12]byte
+		rand.Read(b[:])
+		tmp := filepath.Join(tmpDir, hex.EncodeToString(b[:]))
+		f, err := s.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Someone removed the temp directory; recreate it.
+			if err := s.root.MkdirAll(tmpDir, 0o755); err != nil {
+				return "", nil, err
+			}
+			continue
+		}
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return tmp, f, err
+	}
+	return "", nil, errors.New("cannot create temporary file")
+}
+
+// ctxReader fails reads once ctx is done, so a cancelled Put stops early.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// List implements store.Store. Keys come in lexical order: a directory "a" is
+// ordered as "a/", so "a-b" comes before "a/c".
+func (s *Store) List(ctx context.Context, prefix string, fn func(store.Info) error) error {
+	dir := ""
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		dir = prefix[:i]
+	}
+	if dir != "" {
+		if err := checkKey(dir); err != nil {
+			// No valid key can have this prefix.
+			return nil
+		}
+	}
+	err := s.walk(ctx, dir, prefix, fn)
+	if err != nil && (errors.Is(err, fs.ErrNotExist) || isNotDir(err)) && dir != "" {
+		return nil
+	}
+	return err
+}
+
+func (s *Store) walk(ctx context.Context, dir, prefix string, fn func(store.Info) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	open := "."
+	if dir != "" {
+		open = filepath.FromSlash(dir)
+	}
+	d, err := s.root.Open(open)
+	if err != nil {
+		return err
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	sortKey := func(e fs.DirEntry) string {
+		if e.IsDir() {
+			return e.Name() + "/"
+		}
+		return e.Name()
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(sortKey(a), sortKey(b)) })
+	for _, e := range ents {
+		key := e.Name()
+		if dir != "" {
+			key = dir + "/" + key
+		}
+		switch {
+		case dir == "" && e.Name() == tmpDir:
+			continue
+		case e.IsDir():
+			if !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
+				continue
+			}
+			if err := s.walk(ctx, key, prefix, fn); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // removed meanwhile
+				}
+				return err
+			}
+		case e.Type().IsRegular():
+			if !strings.HasPrefix(key, prefix) {
+				continue
+			}
+			fi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("list %s: %w", key, err)
+			}
+			if err := fn(info(key, fi)); err != nil {
+				return err
+			}
+		}
+		// Symlinks and other special files are not objects.
+	}
+	return nil
+}
