@@ -1,0 +1,260 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/feedbatch/feedbatch/store"
+	"github.com/parquet-go/parquet-go"
+)
+
+// RowGroupRows is the number of products per Parquet row group. Small row
+// groups keep the writer's and readers' memory flat (one row group of
+// products is buffered at a time) at a small cost in compression.
+const RowGroupRows = 8192
+
+// Metadata keys written in every catalog's key/value metadata. Writers add
+// their own (shop id, run id, source) with Writer.SetMetadata.
+const (
+	MetaSchemaVersion = "schema_version"
+	MetaRows          = "rows"
+)
+
+// batchSize is how many products Writer and Reader move to and from
+// parquet-go per call.
+const batchSize = 256
+
+// Writer streams products into a zstd Parquet catalog. It holds at most one
+// row group in memory, whatever the number of products written. It is not
+// safe for concurrent use.
+type Writer struct {
+	w     *parquet.GenericWriter[Product]
+	buf   []Product
+	rows  int64
+	err   error
+	close bool
+}
+
+// NewWriter returns a Writer that writes a catalog to w. The caller must
+// call Close to write the footer; w itself is not closed.
+func NewWriter(w io.Writer) *Writer {
+	pw := parquet.NewGenericWriter[Product](w,
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(RowGroupRows),
+		parquet.PageBufferSize(64<<10),
+		parquet.KeyValueMetadata(MetaSchemaVersion, SchemaVersion),
+	)
+	return &Writer{w: pw, buf: make([]Product, 0, batchSize)}
+}
+
+// SetMetadata sets a key/value pair in the file's metadata (written at Close).
+func (w *Writer) SetMetadata(key, value string) { w.w.SetKeyValueMetadata(key, value) }
+
+// Write appends one product. Errors are sticky: after one, every later call
+// returns it.
+func (w *Writer) Write(p Product) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.close {
+		return errors.New("catalog: write after close")
+	}
+	if len(p.AdditionalImageLinks) > MaxAdditionalImages {
+		p.AdditionalImageLinks = p.AdditionalImageLinks[:MaxAdditionalImages]
+	}
+	if !p.UpdatedAt.IsZero() {
+		p.UpdatedAt = p.UpdatedAt.UTC()
+	}
+	w.buf = append(w.buf, p)
+	w.rows++
+	if len(w.buf) == cap(w.buf) {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *Writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if _, err := w.w.Write(w.buf); err != nil {
+		w.err = fmt.Errorf("catalog: write: %w", err)
+		return w.err
+	}
+	clear(w.buf)
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Rows is the number of products written so far.
+func (w *Writer) Rows() int64 { return w.rows }
+
+// Close flushes the last row group and writes the footer. It does not close
+// the underlying io.Writer.
+func (w *Writer) Close() error {
+	if w.close {
+		return w.err
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	w.close = true
+	w.w.SetKeyValueMetadata(MetaRows, fmt.Sprint(w.rows))
+	if err := w.w.Close(); err != nil {
+		w.err = fmt.Errorf("catalog: close: %w", err)
+		return w.err
+	}
+	return nil
+}
+
+// MaxAdditionalImages is how many additional image links a product keeps.
+const MaxAdditionalImages = 10
+
+// Reader streams products out of a catalog, one row group in memory at a
+// time. It is not safe for concurrent use.
+type Reader struct {
+	file  *parquet.File
+	r     *parquet.GenericReader[Product]
+	buf   []Product
+	i, n  int
+	temp  *os.File // spooled copy, removed by Close
+	done  bool
+	rerr  error
+	close bool
+}
+
+// NewReader reads a catalog from r (size bytes). The caller keeps r open
+// until Close.
+func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
+	f, err := parquet.OpenFile(r, size, parquet.ReadBufferSize(64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("catalog: open: %w", err)
+	}
+	if v, ok := f.Lookup(MetaSchemaVersion); ok && v != SchemaVersion {
+		return nil, fmt.Errorf("catalog: schema version %q, this build reads %q", v, SchemaVersion)
+	}
+	return &Reader{
+		file: f,
+		r:    parquet.NewGenericReader[Product](f),
+		buf:  make([]Product, batchSize),
+	}, nil
+}
+
+// Open opens the catalog at key in st. The object is copied to a temporary
+// file with one sequential read (one GET on S3, rather than one ranged read
+// per column page), so memory stays flat and the disk holds one catalog; Close
+// removes the copy. A missing key gives an error matching store.ErrNotFound.
+func Open(ctx context.Context, st store.Store, key string) (*Reader, error) {
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", key, err)
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp("", "feedbatch-catalog-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", key, err)
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	n, err := io.Copy(tmp, ctxReader{ctx, rc})
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("catalog %s: read: %w", key, err)
+	}
+	r, err := NewReader(tmp, n)
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("catalog %s: %w", key, err)
+	}
+	r.temp = tmp
+	return r, nil
+}
+
+// NumRows is the number of products in the catalog.
+func (r *Reader) NumRows() int64 { return r.file.NumRows() }
+
+// Metadata returns the value of a key/value metadata entry.
+func (r *Reader) Metadata(key string) (string, bool) { return r.file.Lookup(key) }
+
+// Next returns the next product, or io.EOF after the last one.
+func (r *Reader) Next() (Product, error) {
+	for r.i >= r.n {
+		if r.done {
+			if r.rerr != nil {
+				return Product{}, r.rerr
+			}
+			return Product{}, io.EOF
+		}
+		clear(r.buf[:r.n])
+		n, err := r.r.Read(r.buf)
+		r.i, r.n = 0, n
+		if err != nil {
+			r.done = true
+			if !errors.Is(err, io.EOF) {
+				r.rerr = fmt.Errorf("catalog: read: %w", err)
+			}
+		}
+	}
+	p := r.buf[r.i]
+	r.i++
+	if len(p.AdditionalImageLinks) == 0 {
+		p.AdditionalImageLinks = nil
+	}
+	return p, nil
+}
+
+// Close releases the reader and removes a spooled copy.
+func (r *Reader) Close() error {
+	if r.close {
+		return nil
+	}
+	r.close = true
+	err := r.r.Close()
+	if r.temp != nil {
+		r.temp.Close()
+		if rerr := os.Remove(r.temp.Name()); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// Read calls fn for each product of the catalog at key, in file order. An
+// error from fn stops the scan and is returned as is. Memory stays flat.
+func Read(ctx context.Context, st store.Store, key string, fn func(Product) error) error {
+	r, err := Open(ctx, st, key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("catalog %s: %w", key, err)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+}
+
+// ctxReader stops a copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
