@@ -10,6 +10,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/filestore"
+	"github.com/feedbatch/feedbatch/store/s3store"
 )
 
 // Environment of the S3 store (besides the standard AWS credential chain).
@@ -127,5 +128,19 @@ func envBool(name string) bool {
 }
 
 func openS3(ctx context.Context, spec rootSpec) (store.Store, error) {
-	return nil, fmt.Errorf("open store %s: s3 store not wired yet", spec)
+	region := os.Getenv(envAWSRegion)
+	if region == "" {
+		region = s3store.DefaultRegion
+	}
+	st, err := s3store.New(ctx, s3store.Config{
+		Bucket:    spec.bucket,
+		Prefix:    spec.prefix,
+		Region:    region,
+		Endpoint:  os.Getenv(envS3Endpoint),
+		PathStyle: envBool(envS3PathStyle),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", spec, err)
+	}
+	return st, nil
 }

@@ -1,0 +1,297 @@
+// Package s3store implements store.Store on Amazon S3 or an S3-compatible
+// server, with aws-sdk-go-v2.
+//
+// Uploads stream through the SDK's transfer manager: bodies smaller than one
+// part go up as a single PutObject, larger ones as a multipart upload with at
+// most Concurrency+1 part buffers in memory, whatever the size of the body
+// and whether or not it can seek. S3 publishes an object only when PutObject
+// or CompleteMultipartUpload succeeds, so readers never see a partial object,
+// and a failed or cancelled upload is aborted. IfAbsent is If-None-Match: *
+// (also sent on CompleteMultipartUpload).
+//
+// The transfer manager is still a v0.x module; it is used only in upload.go.
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/feedbatch/feedbatch/store"
+)
+
+// Defaults for Config.
+const (
+	DefaultRegion      = "us-east-1"
+	DefaultPartSize    = 16 << 20
+	DefaultConcurrency = 4
+	// MinPartSize is the smallest part S3 accepts (except for the last part).
+	MinPartSize = 5 << 20
+)
+
+// Config selects a bucket and tunes the client.
+type Config struct {
+	Bucket string
+	// Prefix is prepended (with a "/") to every key; empty for none.
+	Prefix string
+	// Region defaults to DefaultRegion.
+	Region string
+	// Endpoint is the base URL of an S3-compatible server
+	// ("http://127.0.0.1:7070"); empty for AWS.
+	Endpoint string
+	// PathStyle puts the bucket in the URL path instead of the host name;
+	// most S3-compatible servers need it.
+	PathStyle bool
+	// PartSize is the multipart part size (at least MinPartSize); bodies
+	// smaller than this go up in one request. Defaults to DefaultPartSize.
+	PartSize int64
+	// Concurrency is the number of parts uploaded at once. Memory use of one
+	// Put is at most (Concurrency+1)*PartSize. Defaults to DefaultConcurrency.
+	Concurrency int
+	// Credentials overrides the standard AWS credential chain (environment,
+	// shared config, container and instance roles) when not nil.
+	Credentials aws.CredentialsProvider
+	// HTTPClient overrides the SDK's HTTP client when not nil.
+	HTTPClient *http.Client
+}
+
+// Store is a store.Store on one bucket and prefix. It is safe for concurrent
+// use.
+type Store struct {
+	client *s3.Client
+	up     *uploader
+	bucket string
+	prefix string // "" or ending in "/"
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New builds a client from cfg. It does not contact the server.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("s3store: no bucket")
+	}
+	prefix := strings.Trim(cfg.Prefix, "/")
+	if prefix != "" {
+		if err := store.CheckKey(prefix); err != nil {
+			return nil, fmt.Errorf("s3store: prefix: %w", err)
+		}
+		prefix += "/"
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.PartSize == 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.PartSize < MinPartSize {
+		return nil, fmt.Errorf("s3store: part size %d below the S3 minimum %d", cfg.PartSize, MinPartSize)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(cfg.Region),
+		config.WithRetryer(func() aws.Retryer {
+			// The client-side retry token bucket would turn a burst of
+			// throttling into hard failures for a whole shard; Batch
+			// children retry on their own schedule instead.
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.RateLimiter = ratelimit.None
+				o.MaxAttempts = 5
+			})
+		}),
+	}
+	if cfg.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: aws config: %w", err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+	})
+	return &Store{
+		client: client,
+		up:     newUploader(client, cfg.PartSize, cfg.Concurrency),
+		bucket: cfg.Bucket,
+		prefix: prefix,
+	}, nil
+}
+
+// Client is the underlying S3 client (for tests and tools).
+func (s *Store) Client() *s3.Client { return s.client }
+
+func (s *Store) path(key string) *string { return aws.String(s.prefix + key) }
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := store.CheckKey(key); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.path(key)})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, mapErr(err))
+	}
+	return out.Body, nil
+}
+
+// GetRange implements store.Store. A range past the end is cut at the end.
+func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := store.CheckKey(key); err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("get %s: negative offset %d", key, offset)
+	}
+	if length == 0 {
+		if _, err := s.Stat(ctx, key); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	rng := fmt.Sprintf("bytes=%d-", offset)
+	if length > 0 {
+		rng = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.path(key), Range: &rng})
+	if err != nil {
+		if isInvalidRange(err) {
+			// The object exists but starts before offset.
+			return io.NopCloser(bytes.NewReader(nil)), nil
+		}
+		return nil, fmt.Errorf("get %s %s: %w", key, rng, mapErr(err))
+	}
+	return out.Body, nil
+}
+
+// Stat implements store.Store.
+func (s *Store) Stat(ctx context.Context, key string) (store.Info, error) {
+	if err := store.CheckKey(key); err != nil {
+		return store.Info{}, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: s.path(key)})
+	if err != nil {
+		return store.Info{}, fmt.Errorf("stat %s: %w", key, mapErr(err))
+	}
+	return store.Info{
+		Key:     key,
+		Size:    aws.ToInt64(out.ContentLength),
+		ModTime: aws.ToTime(out.LastModified),
+		ETag:    aws.ToString(out.ETag),
+	}, nil
+}
+
+// Put implements store.Store.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.PutOptions) error {
+	if err := store.CheckKey(key); err != nil {
+		return err
+	}
+	if opts == nil {
+		opts = &store.PutOptions{}
+	}
+	if err := s.up.upload(ctx, s.bucket, s.prefix+key, r, opts); err != nil {
+		return fmt.Errorf("put %s: %w", key, mapErr(err))
+	}
+	return nil
+}
+
+// List implements store.Store. S3 lists keys in UTF-8 byte order, which is
+// Go's string order.
+func (s *Store) List(ctx context.Context, prefix string, fn func(store.Info) error) error {
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket: &s.bucket,
+		Prefix: aws.String(s.prefix + prefix),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, mapErr(err))
+		}
+		for _, o := range page.Contents {
+			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+			if err := fn(store.Info{
+				Key:     key,
+				Size:    aws.ToInt64(o.Size),
+				ModTime: aws.ToTime(o.LastModified),
+				ETag:    aws.ToString(o.ETag),
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Delete implements store.Store. S3 deletes missing keys silently, so the
+// key is checked first; a concurrent Delete of the same key may thus both
+// succeed.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if _, err := s.Stat(ctx, key); err != nil {
+		return err
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: s.path(key)}); err != nil {
+		return fmt.Errorf("delete %s: %w", key, mapErr(err))
+	}
+	return nil
+}
+
+// mapErr turns S3's "no such key" into store.ErrNotFound and a failed
+// If-None-Match into store.ErrExists, keeping the original error in the
+// chain.
+func mapErr(err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return errors.Join(store.ErrNotFound, err)
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return errors.Join(store.ErrExists, err)
+		}
+	}
+	switch httpStatus(err) {
+	case http.StatusNotFound:
+		if apiErr != nil && apiErr.ErrorCode() == "NoSuchBucket" {
+			return err
+		}
+		return errors.Join(store.ErrNotFound, err)
+	case http.StatusPreconditionFailed:
+		return errors.Join(store.ErrExists, err)
+	}
+	return err
+}
+
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+func isInvalidRange(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "InvalidRange" {
+		return true
+	}
+	return httpStatus(err) == http.StatusRequestedRangeNotSatisfiable
+}
