@@ -1,15 +1,91 @@
-// Package feed is the feed stage. (Being written: see DESIGN.md section 6.)
+// Package feed is the feed stage: it streams a shop's catalog Parquet into
+// each ad platform's feed format (Google Merchant Center RSS 2.0 XML, Meta
+// catalog CSV, Naver Shopping EP TSV), validates every item against the
+// platform's rules, gzips the result and publishes it atomically to the
+// stable key the platform fetches: shops/<shop-id>/feeds/<platform>.<ext>.gz.
+//
+// How one run goes:
+//
+//  1. The catalog is read once; every product's text is cleaned once (valid
+//     UTF-8, no character XML 1.0 forbids) and handed to every platform's
+//     renderer, each in its own goroutine.
+//  2. Each renderer validates its own copy of the product (drops are counted
+//     as "<platform>/<reason>"), writes the item and gzips the stream into a
+//     spooled temporary file, so the item count is known before anything is
+//     published and memory stays flat.
+//  3. Each platform is then published on its own: an empty feed is never
+//     published; a feed whose item count fell by more than
+//     feed.max_drop_share (default 0.5) from the last published one is
+//     refused unless the job is forced. A published feed is followed by
+//     <platform>.meta.json (count, bytes, sha256, run id, time), which the
+//     next run's guard reads. Platforms that pass are published even if
+//     another fails; the child then fails, permanently if every failure was
+//     a guard or bad input, and the refused platforms keep their previous
+//     feed.
+//
+// Output is deterministic: fixed field order, no timestamps in the feed or in
+// the gzip header, and a compression that depends only on the bytes.
 package feed
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/feedbatch/feedbatch/catalog"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/store"
+	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
 )
 
+// Options read from the manifest row (Row.Options).
+const (
+	// OptMaxDropShare is the largest share (0..1) by which a platform's item
+	// count may fall from the last published feed; default 0.5.
+	OptMaxDropShare = "feed.max_drop_share"
+	// OptSiteURL is the shop's home page for the feed's channel link;
+	// default: scheme and host of the first product link.
+	OptSiteURL = "feed.site_url"
+	// OptGzipLevel is the gzip level, 1 (fastest) to 9; default 6.
+	OptGzipLevel = "feed.gzip_level"
+	// OptImageBaseURL, with the image stage's index, rewrites image links to
+	// the processed images (see images.go).
+	OptImageBaseURL = "feed.image_base_url"
+)
+
+// DefaultMaxDropShare is the guard's threshold when the row sets none.
+const DefaultMaxDropShare = 0.5
+
+// Errors are checked with errors.Is.
+var (
+	// ErrGuard marks a feed refused by the drop guard.
+	ErrGuard = errors.New("feed: item count fell past the guard")
+	// ErrEmpty marks a feed with no valid item, which is never published.
+	ErrEmpty = errors.New("feed: no valid item")
+)
+
+// nowFunc is the clock for meta.json; tests replace it.
+var nowFunc = time.Now
+
 // Stage is the feed stage.
-type Stage struct{}
+type Stage struct {
+	// TempDir holds the spooled feeds while they are rendered; "" is
+	// os.TempDir().
+	TempDir string
+}
 
 // New returns the feed stage.
 func New() *Stage { return &Stage{} }
@@ -17,7 +93,505 @@ func New() *Stage { return &Stage{} }
 // Name implements stages.Stage.
 func (*Stage) Name() string { return "feed" }
 
+// Meta is what shops/<id>/feeds/<platform>.meta.json records about the last
+// published feed.
+type Meta struct {
+	Platform    string    `json:"platform"`
+	Key         string    `json:"key"`
+	Count       int64     `json:"count"`
+	Bytes       int64     `json:"bytes"`
+	RawBytes    int64     `json:"raw_bytes"`
+	SHA256      string    `json:"sha256"`
+	RunID       string    `json:"run_id"`
+	PublishedAt time.Time `json:"published_at"`
+}
+
 // Run implements stages.Stage.
-func (*Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
-	return stages.Result{}, errors.New("feed: not implemented yet")
+func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
+	log := job.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	res := stages.Result{Dropped: map[string]int64{}, Counts: map[string]int64{}}
+	opts := job.Row.Options
+	maxDrop := DefaultMaxDropShare
+	if v := opts[OptMaxDropShare]; v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			return res, stages.Permanentf("option %s=%q: want a number from 0 to 1", OptMaxDropShare, v)
+		}
+		maxDrop = f
+	}
+	level := gzip.DefaultCompression
+	if v := opts[OptGzipLevel]; v != "" {
+		l, err := strconv.Atoi(v)
+		if err != nil || l < 1 || l > 9 {
+			return res, stages.Permanentf("option %s=%q: want 1 to 9", OptGzipLevel, v)
+		}
+		level = l
+	}
+	names := slices.Clone(job.Row.Platforms)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if len(names) == 0 {
+		return res, stages.Permanentf("manifest row names no platform")
+	}
+	cfg := Config{Country: job.Row.Country, Options: opts}
+	plats := make([]Platform, 0, len(names))
+	for _, n := range names {
+		p, err := NewPlatform(n, cfg)
+		if err != nil {
+			return res, stages.Permanent(err)
+		}
+		plats = append(plats, p)
+	}
+	images, err := loadImageMap(ctx, job)
+	if err != nil {
+		return res, err
+	}
+
+	key := catalog.CatalogKey(job.Row.ShopID, job.Row.CatalogRun(job.RunID))
+	cat, err := catalog.Open(ctx, job.Store, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return res, stages.Permanent(err)
+	}
+	if err != nil {
+		return res, err
+	}
+	defer cat.Close()
+
+	ch := Channel{ShopID: job.Row.ShopID, Title: cleanText(job.Row.Name), Link: opts[OptSiteURL]}
+	if ch.Title == "" {
+		ch.Title = job.Row.ShopID
+	}
+	r := &Renderer{Platforms: plats, Channel: ch, Level: level, TempDir: s.TempDir, Images: images}
+	outs, err := r.Render(ctx, cat.Next)
+	defer func() {
+		for _, o := range outs {
+			o.Remove()
+		}
+	}()
+	res.ItemsIn = r.ItemsIn
+	if err != nil {
+		return res, err
+	}
+
+	var errs []error
+	for _, o := range outs {
+		name := o.Platform.Name()
+		res.Counts[name+"_items"] = o.Items
+		res.Counts[name+"_raw_bytes"] = o.RawBytes
+		for reason, n := range o.Dropped {
+			res.Dropped[name+"/"+reason] += n
+		}
+		meta, err := publish(ctx, job, log, o, maxDrop)
+		if err != nil {
+			log.Warn("feed not published", "platform", name, "items", o.Items, "err", err)
+			errs = append(errs, fmt.Errorf("feed %s: %w", name, err))
+			continue
+		}
+		log.Info("feed published", "platform", name, "key", meta.Key, "items", o.Items,
+			"dropped", o.DroppedTotal(), "bytes", o.Bytes, "raw_bytes", o.RawBytes)
+		res.ItemsOut += o.Items
+		res.Bytes += o.Bytes
+		res.Outputs = append(res.Outputs, meta.Key, MetaKey(job.Row.ShopID, name))
+	}
+	if len(errs) == 0 {
+		return res, nil
+	}
+	err = errors.Join(errs...)
+	allPermanent := true
+	for _, e := range errs {
+		allPermanent = allPermanent && errors.Is(e, stages.ErrPermanent)
+	}
+	if allPermanent {
+		return res, stages.Permanent(err)
+	}
+	return res, err
+}
+
+// publish applies the empty-feed rule and the drop guard, then stores the
+// feed and its meta.json.
+func publish(ctx context.Context, job stages.Job, log *slog.Logger, o *Output, maxDrop float64) (Meta, error) {
+	shop := job.Row.ShopID
+	name := o.Platform.Name()
+	if o.Items == 0 {
+		return Meta{}, stages.Permanent(fmt.Errorf("%w: 0 of %d items valid (dropped: %s); previous feed kept",
+			ErrEmpty, o.ItemsIn, o.dropSummary()))
+	}
+	prev, err := ReadMeta(ctx, job.Store, shop, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Meta{}, err
+	}
+	if err == nil && prev.Count > 0 && o.Items < prev.Count {
+		fell := float64(prev.Count-o.Items) / float64(prev.Count)
+		if fell > maxDrop {
+			if !job.Force {
+				return Meta{}, stages.Permanent(fmt.Errorf(
+					"%w: %d items, %d in the feed published by run %s: fell %.1f%% > %s %.1f%%; previous feed kept (re-run with --force to publish)",
+					ErrGuard, o.Items, prev.Count, prev.RunID, 100*fell, OptMaxDropShare, 100*maxDrop))
+			}
+			log.Warn("drop guard overridden by force", "platform", name, "items", o.Items, "previous", prev.Count)
+		}
+	}
+	meta := Meta{
+		Platform: name, Key: FeedKey(shop, o.Platform), Count: o.Items, Bytes: o.Bytes,
+		RawBytes: o.RawBytes, SHA256: o.SHA256, RunID: job.RunID, PublishedAt: nowFunc().UTC(),
+	}
+	f, err := os.Open(o.Path)
+	if err != nil {
+		return Meta{}, err
+	}
+	defer f.Close()
+	// The object is a .gz file: application/gzip and no Content-Encoding, so
+	// an HTTP client that undoes Content-Encoding cannot hand a platform's
+	// .gz fetcher plain text.
+	if err := job.Store.Put(ctx, meta.Key, f, &store.PutOptions{
+		ContentType: "application/gzip", CacheControl: "no-cache",
+	}); err != nil {
+		return Meta{}, fmt.Errorf("publish %s: %w", meta.Key, err)
+	}
+	b, _ := json.MarshalIndent(meta, "", "  ")
+	if err := job.Store.Put(ctx, MetaKey(shop, name), strings.NewReader(string(b)+"\n"),
+		&store.PutOptions{ContentType: "application/json"}); err != nil {
+		return Meta{}, fmt.Errorf("publish %s: %w", MetaKey(shop, name), err)
+	}
+	return meta, nil
+}
+
+// ReadMeta reads the last published feed's meta.json; a shop that never
+// published gives an error matching store.ErrNotFound.
+func ReadMeta(ctx context.Context, st store.Store, shopID, platform string) (Meta, error) {
+	key := MetaKey(shopID, platform)
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		return Meta{}, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	var m Meta
+	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&m); err != nil {
+		return Meta{}, fmt.Errorf("read %s: %w", key, err)
+	}
+	return m, nil
+}
+
+// Output is one platform's rendered feed, spooled in a temporary file.
+type Output struct {
+	Platform Platform
+	// Path of the gzipped feed; Remove deletes it.
+	Path string
+	// ItemsIn is products seen, Items the valid ones written.
+	ItemsIn, Items int64
+	// Dropped counts invalid items by reason.
+	Dropped map[string]int64
+	// Bytes is the gzipped size, RawBytes the feed's size before gzip.
+	Bytes, RawBytes int64
+	// SHA256 of the gzipped file, hex.
+	SHA256 string
+}
+
+// Remove deletes the spooled file.
+func (o *Output) Remove() {
+	if o.Path != "" {
+		os.Remove(o.Path)
+	}
+}
+
+// DroppedTotal is the number of items dropped.
+func (o *Output) DroppedTotal() int64 {
+	var n int64
+	for _, v := range o.Dropped {
+		n += v
+	}
+	return n
+}
+
+func (o *Output) dropSummary() string {
+	if len(o.Dropped) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range o.Dropped {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, o.Dropped[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Renderer renders one catalog into several platforms' feeds at once.
+type Renderer struct {
+	Platforms []Platform
+	// Channel describes the shop; an empty Link is taken from the first
+	// product with a valid link.
+	Channel Channel
+	// Level is the gzip level (gzip.DefaultCompression when 0).
+	Level int
+	// TempDir for the spooled outputs ("" = os.TempDir()).
+	TempDir string
+	// Images maps source image URLs to published ones (nil: none).
+	Images ImageMap
+	// ItemsIn is set by Render: the products read.
+	ItemsIn int64
+}
+
+// renderBatch is how many products travel between the reader and the
+// platform goroutines at a time.
+const renderBatch = 512
+
+// Render reads products from next until io.EOF and renders every platform.
+// On error every spooled file is already removed; on success the caller
+// removes them with Output.Remove.
+func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, error)) (outs []*Output, err error) {
+	if r.Level == 0 {
+		r.Level = gzip.DefaultCompression
+	}
+	outs = make([]*Output, len(r.Platforms))
+	sinks := make([]*sink, len(r.Platforms))
+	defer func() {
+		if err != nil {
+			for _, o := range outs {
+				if o != nil {
+					o.Remove()
+				}
+			}
+			outs = nil
+		}
+	}()
+	for i, p := range r.Platforms {
+		s, err := newSink(r.TempDir, p, r.Level)
+		if err != nil {
+			return outs, err
+		}
+		sinks[i] = s
+		outs[i] = &s.out
+	}
+	defer func() {
+		for _, s := range sinks {
+			if s != nil {
+				s.file.Close()
+			}
+		}
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	chans := make([]chan []catalog.Product, len(sinks))
+	for i, s := range sinks {
+		c := make(chan []catalog.Product, 4)
+		chans[i] = c
+		g.Go(func() error { return s.consume(gctx, c, &r.Channel) })
+	}
+	g.Go(func() error {
+		defer func() {
+			for _, c := range chans {
+				close(c)
+			}
+		}()
+		started := false
+		for {
+			batch := make([]catalog.Product, 0, renderBatch)
+			var rerr error
+			for len(batch) < renderBatch {
+				p, err := next()
+				if err != nil {
+					rerr = err
+					break
+				}
+				prepare(&p, r.Images)
+				batch = append(batch, p)
+			}
+			r.ItemsIn += int64(len(batch))
+			if !started {
+				started = true
+				if r.Channel.Link == "" {
+					r.Channel.Link = siteOf(batch)
+				}
+			}
+			if len(batch) > 0 {
+				for _, c := range chans {
+					select {
+					case c <- batch:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+			}
+			if errors.Is(rerr, io.EOF) {
+				return nil
+			}
+			if rerr != nil {
+				return fmt.Errorf("read catalog: %w", rerr)
+			}
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+		}
+	})
+	if err := g.Wait(); err != nil {
+		return outs, err
+	}
+	for _, s := range sinks {
+		if err := s.finish(&r.Channel); err != nil {
+			return outs, err
+		}
+	}
+	return outs, nil
+}
+
+// siteOf is scheme://host/ of the first product with a valid link.
+func siteOf(batch []catalog.Product) string {
+	for i := range batch {
+		if u, ok := normURL(batch[i].Link); ok {
+			i := strings.Index(u, "://") + 3
+			rest := u[i:]
+			if k := strings.IndexAny(rest, "/?#"); k >= 0 {
+				rest = rest[:k]
+			}
+			return u[:i] + rest + "/"
+		}
+	}
+	return ""
+}
+
+// prepare cleans a product's text once for all platforms: valid UTF-8,
+// nothing XML 1.0 forbids, no surrounding space; and maps image links.
+func prepare(p *catalog.Product, images ImageMap) {
+	for _, f := range []*string{
+		&p.ID, &p.ItemGroupID, &p.Title, &p.Description, &p.Link, &p.MobileLink, &p.ImageLink,
+		&p.Currency, &p.Availability, &p.Condition, &p.Brand, &p.GTIN, &p.MPN, &p.CategoryPath,
+		&p.ProductType, &p.ShippingCountry, &p.CustomLabel0, &p.CustomLabel1, &p.CustomLabel2,
+		&p.CustomLabel3, &p.CustomLabel4,
+	} {
+		*f = strings.TrimSpace(cleanText(*f))
+	}
+	if len(p.AdditionalImageLinks) > 0 {
+		links := make([]string, len(p.AdditionalImageLinks))
+		for i, l := range p.AdditionalImageLinks {
+			links[i] = strings.TrimSpace(cleanText(l))
+		}
+		p.AdditionalImageLinks = links
+	}
+	if images != nil {
+		p.ImageLink = images.Lookup(p.ImageLink)
+		for i, l := range p.AdditionalImageLinks {
+			p.AdditionalImageLinks[i] = images.Lookup(l)
+		}
+	}
+}
+
+// sink is one platform's output chain: bufio -> count -> gzip -> hash -> file.
+type sink struct {
+	p       Platform
+	file    *os.File
+	hash    *hashCounter
+	zbuf    *bufio.Writer
+	gz      *gzip.Writer
+	raw     *counter
+	bw      *bufio.Writer
+	started bool
+	out     Output
+}
+
+func newSink(dir string, p Platform, level int) (*sink, error) {
+	f, err := os.CreateTemp(dir, "feedbatch-feed-"+p.Name()+"-*.gz")
+	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", p.Name(), err)
+	}
+	h := &hashCounter{w: f, h: sha256.New()}
+	zbuf := bufio.NewWriterSize(h, 256<<10)
+	gz, err := gzip.NewWriterLevel(zbuf, level)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	raw := &counter{w: gz}
+	return &sink{
+		p: p, file: f, hash: h, zbuf: zbuf, gz: gz, raw: raw, bw: bufio.NewWriterSize(raw, 256<<10),
+		out: Output{Platform: p, Path: f.Name(), Dropped: map[string]int64{}},
+	}, nil
+}
+
+func (s *sink) consume(ctx context.Context, in <-chan []catalog.Product, ch *Channel) error {
+	for batch := range in {
+		if !s.started {
+			s.started = true
+			if err := s.p.WriteHeader(s.bw, *ch); err != nil {
+				return fmt.Errorf("feed %s: %w", s.p.Name(), err)
+			}
+		}
+		for i := range batch {
+			p := batch[i] // the platform's own copy
+			s.out.ItemsIn++
+			if reason, ok := s.p.Validate(&p); !ok {
+				s.out.Dropped[reason]++
+				continue
+			}
+			if err := s.p.WriteItem(s.bw, &p); err != nil {
+				return fmt.Errorf("feed %s item %q: %w", s.p.Name(), p.ID, err)
+			}
+			s.out.Items++
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sink) finish(ch *Channel) error {
+	name := s.p.Name()
+	if !s.started {
+		if err := s.p.WriteHeader(s.bw, *ch); err != nil {
+			return fmt.Errorf("feed %s: %w", name, err)
+		}
+	}
+	if err := s.p.WriteFooter(s.bw); err != nil {
+		return fmt.Errorf("feed %s: %w", name, err)
+	}
+	if err := s.bw.Flush(); err != nil {
+		return fmt.Errorf("feed %s: %w", name, err)
+	}
+	if err := s.gz.Close(); err != nil {
+		return fmt.Errorf("feed %s: gzip: %w", name, err)
+	}
+	// gzip wrote through a bufio.Writer around the hash.
+	if err := s.zbuf.Flush(); err != nil {
+		return fmt.Errorf("feed %s: %w", name, err)
+	}
+	if err := s.file.Close(); err != nil {
+		return fmt.Errorf("feed %s: spool: %w", name, err)
+	}
+	s.out.RawBytes = s.raw.n
+	s.out.Bytes = s.hash.n
+	s.out.SHA256 = hex.EncodeToString(s.hash.h.Sum(nil))
+	return nil
+}
+
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type hashCounter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *hashCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
 }

@@ -1,0 +1,221 @@
+package feed
+
+import (
+	"bufio"
+	"strings"
+
+	"github.com/feedbatch/feedbatch/catalog"
+)
+
+// Meta (Facebook/Instagram) catalog CSV (reference/feeds.md section 2).
+// RFC 4180 quoting; a field is quoted when it holds a comma, a quote, a
+// line break or any space (Meta: "quote fields that contain whitespace or
+// commas"); an embedded quote is doubled. Rules and what happens past them:
+//
+//	id               100   drop (identity; must match the pixel's content_id)
+//	title            200   truncate; one line
+//	description     9999   truncate; HTML tags and entities removed (Meta wants
+//	                       plain text); required: drop if empty
+//	availability           in_stock -> "in stock", out_of_stock -> "out of stock",
+//	                       preorder -> "preorder", backorder -> "available for order"
+//	condition              new|refurbished|used, required: drop if missing
+//	brand            100   truncate; brand or gtin or mpn required: drop if none
+//	price                  > 0, "15000 KRW" / "59.00 USD"
+//	link, image_link       absolute http(s), RFC 3986 (2000 chars, as Google)
+//	additional_image_link  up to 10 from the catalog (Meta allows 20), joined by
+//	                       ',' with commas inside URLs as %2C, whole list <= 2000
+//	                       chars: images that do not fit are left out
+//	shipping               "KR::Standard:3000 KRW" when cost and country are known
+const (
+	metaIDMax      = 100
+	metaTitleMax   = 200
+	metaDescMax    = 9999
+	metaBrandMax   = 100
+	metaURLMax     = 2000
+	metaExtraMax   = 10
+	metaExtraChars = 2000
+	metaLabelMax   = 100
+)
+
+var metaColumns = []string{
+	"id", "item_group_id", "title", "description", "availability", "condition",
+	"price", "sale_price", "link", "image_link", "additional_image_link",
+	"brand", "gtin", "mpn", "google_product_category", "product_type", "shipping",
+	"custom_label_0", "custom_label_1", "custom_label_2", "custom_label_3", "custom_label_4",
+}
+
+func init() {
+	Register("meta", func(cfg Config) (Platform, error) { return &meta{country: cfg.Country}, nil })
+}
+
+type meta struct {
+	country string
+}
+
+func (*meta) Name() string        { return "meta" }
+func (*meta) Ext() string         { return "csv" }
+func (*meta) ContentType() string { return "text/csv; charset=utf-8" }
+
+var metaAvailability = map[string]string{
+	catalog.AvailabilityInStock:    "in stock",
+	catalog.AvailabilityOutOfStock: "out of stock",
+	catalog.AvailabilityPreorder:   "preorder",
+	catalog.AvailabilityBackorder:  "available for order",
+}
+
+// Validate implements Platform.
+func (m *meta) Validate(p *catalog.Product) (string, bool) {
+	if p.ID == "" {
+		return "missing_id", false
+	}
+	if runeLen(p.ID) > metaIDMax {
+		return "id_too_long", false
+	}
+	p.Title = singleLine(p.Title)
+	if p.Title == "" {
+		return "missing_title", false
+	}
+	p.Title, _ = truncateRunes(p.Title, metaTitleMax)
+	p.Description = stripHTML(p.Description)
+	if p.Description == "" {
+		return "missing_description", false
+	}
+	p.Description, _ = truncateRunes(p.Description, metaDescMax)
+	a, ok := metaAvailability[p.Availability]
+	if !ok {
+		if p.Availability == "" {
+			return "missing_availability", false
+		}
+		return "bad_availability", false
+	}
+	p.Availability = a
+	switch p.Condition {
+	case catalog.ConditionNew, catalog.ConditionRefurbished, catalog.ConditionUsed:
+	case "":
+		return "missing_condition", false
+	default:
+		return "bad_condition", false
+	}
+	if r, ok := checkPrice(p); !ok {
+		return r, false
+	}
+	if r, ok := checkURLs(p, metaURLMax, metaExtraMax); !ok {
+		return r, false
+	}
+	p.Brand, _ = truncateRunes(singleLine(p.Brand), metaBrandMax)
+	if !validGTIN(p.GTIN) {
+		p.GTIN = ""
+	}
+	p.MPN = singleLine(p.MPN)
+	if p.Brand == "" && p.GTIN == "" && p.MPN == "" {
+		return "missing_brand_gtin_mpn", false
+	}
+	p.CategoryPath = singleLine(p.CategoryPath)
+	p.ProductType = singleLine(p.ProductType)
+	for _, l := range []*string{&p.CustomLabel0, &p.CustomLabel1, &p.CustomLabel2, &p.CustomLabel3, &p.CustomLabel4} {
+		*l, _ = truncateRunes(singleLine(*l), metaLabelMax)
+	}
+	if p.ShippingCountry == "" {
+		p.ShippingCountry = m.country
+	}
+	return "", true
+}
+
+// writeCSVField writes one RFC 4180 field.
+func writeCSVField(w *bufio.Writer, s string) {
+	if !strings.ContainsAny(s, ",\"\r\n \t") {
+		w.WriteString(s)
+		return
+	}
+	w.WriteByte('"')
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
+		}
+		w.WriteString(s[:i+1])
+		w.WriteByte('"')
+		s = s[i+1:]
+	}
+	w.WriteString(s)
+	w.WriteByte('"')
+}
+
+// WriteHeader implements Platform.
+func (*meta) WriteHeader(w *bufio.Writer, _ Channel) error {
+	_, err := w.WriteString(strings.Join(metaColumns, ",") + "\n")
+	return err
+}
+
+// WriteItem implements Platform.
+func (*meta) WriteItem(w *bufio.Writer, p *catalog.Product) error {
+	field := func(s string) {
+		writeCSVField(w, s)
+		w.WriteByte(',')
+	}
+	field(p.ID)
+	field(p.ItemGroupID)
+	field(p.Title)
+	field(p.Description)
+	field(p.Availability)
+	field(p.Condition)
+	field(priceText(p.Price, p.Currency))
+	if p.SalePrice > 0 {
+		field(priceText(p.SalePrice, p.Currency))
+	} else {
+		field("")
+	}
+	field(p.Link)
+	field(p.ImageLink)
+	field(joinImages(p.AdditionalImageLinks, ',', metaExtraChars))
+	field(p.Brand)
+	field(p.GTIN)
+	field(p.MPN)
+	field(p.ProductType)
+	field(p.CategoryPath)
+	if p.ShippingCost >= 0 && isUpperCode(p.ShippingCountry, 2) {
+		field(p.ShippingCountry + "::Standard:" + priceText(p.ShippingCost, p.Currency))
+	} else {
+		field("")
+	}
+	field(p.CustomLabel0)
+	field(p.CustomLabel1)
+	field(p.CustomLabel2)
+	field(p.CustomLabel3)
+	writeCSVField(w, p.CustomLabel4)
+	_, err := w.WriteString("\n")
+	return err
+}
+
+// joinImages joins URLs with sep (encoding sep inside them), leaving out
+// those that would take the list past maxChars.
+func joinImages(urls []string, sep byte, maxChars int) string {
+	switch len(urls) {
+	case 0:
+		return ""
+	case 1:
+		if u := encodeListSep(urls[0], sep); len(u) <= maxChars {
+			return u
+		}
+		return ""
+	}
+	var b strings.Builder
+	for _, u := range urls {
+		u = encodeListSep(u, sep)
+		n := len(u)
+		if b.Len() > 0 {
+			n++
+		}
+		if b.Len()+n > maxChars {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteByte(sep)
+		}
+		b.WriteString(u)
+	}
+	return b.String()
+}
+
+// WriteFooter implements Platform.
+func (*meta) WriteFooter(*bufio.Writer) error { return nil }

@@ -1,0 +1,200 @@
+package feed
+
+import (
+	"bufio"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/feedbatch/feedbatch/catalog"
+)
+
+// Platform renders one ad platform's feed format. Adding a platform
+// (TikTok, Criteo, Kakao) is one file that calls Register in its init.
+//
+// A renderer calls WriteHeader once, then Validate and, for valid items,
+// WriteItem once per product in catalog order, then WriteFooter once. The
+// same inputs must always give the same bytes (feeds are deterministic).
+type Platform interface {
+	// Name is the platform's name in manifest rows and keys ("google").
+	Name() string
+	// Ext is the feed file's extension without the dot ("xml"); the
+	// published key is shops/<id>/feeds/<name>.<ext>.gz.
+	Ext() string
+	// ContentType is the uncompressed feed's media type.
+	ContentType() string
+	// Validate checks p against the platform's rules and normalises it in
+	// place (truncation to length limits, URL encoding, text cleaning the
+	// format needs). p is the platform's own copy: Validate may replace its
+	// fields (it must not write into the backing array of a slice field).
+	// An invalid item gives ok false and a short reason ("missing_price")
+	// that is counted as "<platform>/<reason>".
+	Validate(p *catalog.Product) (reason string, ok bool)
+	// WriteHeader writes what precedes the first item.
+	WriteHeader(w *bufio.Writer, ch Channel) error
+	// WriteItem writes one validated item.
+	WriteItem(w *bufio.Writer, p *catalog.Product) error
+	// WriteFooter writes what follows the last item.
+	WriteFooter(w *bufio.Writer) error
+}
+
+// Channel is what a feed says about the shop as a whole.
+type Channel struct {
+	ShopID string
+	// Title is the shop's display name.
+	Title string
+	// Link is the shop's home page: the scheme and host of the first valid
+	// product link (or the feed.site_url option).
+	Link string
+}
+
+// Config is what a platform factory gets for one shop.
+type Config struct {
+	// Country is the shop's ISO 3166-1 alpha-2 country, for shipping.
+	Country string
+	// Options are the manifest row's options ("feed.naver.default_shipping").
+	Options map[string]string
+}
+
+// Factory makes a platform for one shop.
+type Factory func(Config) (Platform, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a platform available by name. It panics if name is empty,
+// f is nil or name is already registered (database/sql's rule).
+func Register(name string, f Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if name == "" || f == nil {
+		panic("feed: Register with empty name or nil factory")
+	}
+	if _, dup := registry[name]; dup {
+		panic("feed: Register called twice for platform " + name)
+	}
+	registry[name] = f
+}
+
+// Platforms lists the registered platform names, sorted.
+func Platforms() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	return slices.Sorted(maps.Keys(registry))
+}
+
+// NewPlatform makes the platform called name for one shop.
+func NewPlatform(name string, cfg Config) (Platform, error) {
+	registryMu.RLock()
+	f, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown platform %q (known: %v)", name, Platforms())
+	}
+	return f(cfg)
+}
+
+// FeedKey is the stable key a platform fetches: shops/<id>/feeds/<platform>.<ext>.gz.
+func FeedKey(shopID string, p Platform) string {
+	return fmt.Sprintf("shops/%s/feeds/%s.%s.gz", shopID, p.Name(), p.Ext())
+}
+
+// MetaKey is where the last published feed's facts are kept, for the guard.
+func MetaKey(shopID, platform string) string {
+	return fmt.Sprintf("shops/%s/feeds/%s.meta.json", shopID, platform)
+}
+
+// priceText is "<amount> <ISO 4217>", amount from integer minor units with
+// the currency's decimals ("59.00 USD", "15000 KRW").
+func priceText(minor int64, currency string) string {
+	return catalog.FormatPrice(minor, currency) + " " + currency
+}
+
+// checkPrice validates the price fields every platform shares.
+func checkPrice(p *catalog.Product) (string, bool) {
+	if !isUpperCode(p.Currency, 3) {
+		return "bad_currency", false
+	}
+	if p.Price <= 0 {
+		return "bad_price", false
+	}
+	if p.SalePrice < 0 || p.SalePrice >= p.Price {
+		// A sale price that is not below the price is ignored, not fatal.
+		p.SalePrice = 0
+	}
+	return "", true
+}
+
+// checkURLs normalises link, mobile link and images: the link and the main
+// image are required and at most maxLen characters; a bad mobile link or
+// additional image is left out. Additional images beyond maxExtra are cut.
+func checkURLs(p *catalog.Product, maxLen, maxExtra int) (string, bool) {
+	if p.Link == "" {
+		return "missing_link", false
+	}
+	link, ok := normURL(p.Link)
+	if !ok {
+		return "bad_link", false
+	}
+	if len(link) > maxLen {
+		return "link_too_long", false
+	}
+	p.Link = link
+	if p.MobileLink != "" {
+		if m, ok := normURL(p.MobileLink); ok && len(m) <= maxLen {
+			p.MobileLink = m
+		} else {
+			p.MobileLink = ""
+		}
+	}
+	if p.ImageLink == "" {
+		return "missing_image_link", false
+	}
+	img, ok := normURL(p.ImageLink)
+	if !ok {
+		return "bad_image_link", false
+	}
+	if len(img) > maxLen {
+		return "image_link_too_long", false
+	}
+	p.ImageLink = img
+	if len(p.AdditionalImageLinks) > 0 {
+		extra := make([]string, 0, min(len(p.AdditionalImageLinks), maxExtra))
+		for _, a := range p.AdditionalImageLinks {
+			if len(extra) == maxExtra {
+				break
+			}
+			if u, ok := normURL(a); ok && len(u) <= maxLen && u != img {
+				extra = append(extra, u)
+			}
+		}
+		p.AdditionalImageLinks = extra
+	}
+	return "", true
+}
+
+// validGTIN reports whether s is a GTIN-8/12/13/14 (digits only; the check
+// digit is verified).
+func validGTIN(s string) bool {
+	switch len(s) {
+	case 8, 12, 13, 14:
+	default:
+		return false
+	}
+	if !isDigits(s) {
+		return false
+	}
+	sum := 0
+	n := len(s)
+	for i := 0; i < n-1; i++ {
+		d := int(s[n-2-i] - '0')
+		if i%2 == 0 {
+			d *= 3
+		}
+		sum += d
+	}
+	return (10-sum%10)%10 == int(s[n-1]-'0')
+}

@@ -1,0 +1,193 @@
+package feed
+
+import (
+	"bufio"
+	"strings"
+	"unicode/utf8"
+)
+
+// cleanText returns s as valid UTF-8 that XML 1.0 accepts: invalid UTF-8
+// bytes are dropped, and so are the characters XML 1.0 forbids (C0 controls
+// other than tab, newline and carriage return; U+FFFE and U+FFFF) and the
+// ones it discourages that only ever come from mis-decoded text (DEL and the
+// C1 controls U+007F-U+009F). Surrogates cannot appear: Go decodes an encoded
+// surrogate as invalid UTF-8. The result is safe for every platform; ASCII
+// text without controls is returned without allocating.
+func cleanText(s string) string {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if badASCII(c) {
+				return cleanSlow(s, i)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if badRune(r, size) {
+			return cleanSlow(s, i)
+		}
+		i += size
+	}
+	return s
+}
+
+func badASCII(c byte) bool {
+	return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f
+}
+
+func badRune(r rune, size int) bool {
+	return (r == utf8.RuneError && size == 1) || (r >= 0x80 && r <= 0x9f) || r == 0xfffe || r == 0xffff
+}
+
+func cleanSlow(s string, from int) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:from])
+	for i := from; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !badASCII(c) {
+				b.WriteByte(c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !badRune(r, size) {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// singleLine replaces tabs, carriage returns and newlines by spaces, for
+// one-line fields (titles) and for TSV, which has no quoting.
+func singleLine(s string) string {
+	if strings.IndexAny(s, "\t\r\n") < 0 {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\t' || c == '\r' || c == '\n' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// truncateRunes cuts s to at most n characters (runes, never bytes, so a
+// Korean character is never split) and trims trailing spaces left by the cut.
+// It reports whether s was cut.
+func truncateRunes(s string, n int) (string, bool) {
+	if len(s) <= n { // bytes >= runes
+		return s, false
+	}
+	count := 0
+	for i := range s {
+		if count == n {
+			return strings.TrimRight(s[:i], " \t\r\n"), true
+		}
+		count++
+	}
+	return s, false
+}
+
+// runeLen is utf8.RuneCountInString with an ASCII fast path.
+func runeLen(s string) int { return utf8.RuneCountInString(s) }
+
+// stripHTML removes tags (a '<' followed by a letter, '/' or '!' up to the
+// next '>') and decodes the common character entities, for platforms that
+// want plain text (Meta: "no HTML and no character entities").
+func stripHTML(s string) string {
+	if strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '<' && i+1 < len(s) && isTagStart(s[i+1]) {
+			if j := strings.IndexByte(s[i:], '>'); j >= 0 {
+				// Block tags become a space so words do not run together.
+				b.WriteByte(' ')
+				i += j
+				continue
+			}
+		}
+		if c == '&' {
+			if j := strings.IndexByte(s[i:min(len(s), i+10)], ';'); j > 1 {
+				if r, ok := entities[s[i+1:i+j]]; ok {
+					b.WriteString(r)
+					i += j
+					continue
+				}
+			}
+		}
+		b.WriteByte(c)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+func isTagStart(c byte) bool {
+	return c == '/' || c == '!' || (c|0x20 >= 'a' && c|0x20 <= 'z')
+}
+
+var entities = map[string]string{
+	"amp": "&", "lt": "<", "gt": ">", "quot": `"`, "apos": "'", "nbsp": " ",
+	"#39": "'", "#34": `"`,
+}
+
+// writeXMLText writes s as XML character data. s must already be cleaned by
+// cleanText. Only '&', '<', '>' and '\r' need escaping in element content
+// ('\r' so a parser's line-end normalisation keeps it).
+func writeXMLText(w *bufio.Writer, s string) {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\r':
+			esc = "&#xD;"
+		default:
+			continue
+		}
+		w.WriteString(s[last:i])
+		w.WriteString(esc)
+		last = i + 1
+	}
+	w.WriteString(s[last:])
+}
+
+// isUpperCode reports whether s is n ASCII upper-case letters (ISO 4217
+// currency and ISO 3166-1 alpha-2 country codes).
+func isUpperCode(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// isDigits reports whether s is non-empty and only ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,105 @@
+package feed
+
+import (
+	"net/url"
+	"strings"
+)
+
+// normURL makes s an absolute http(s) URL in RFC 3986 form, ASCII only:
+// surrounding space is trimmed, the scheme is lower-cased, and every byte
+// that RFC 3986 does not allow (space, non-ASCII, '"', '<', '>', '\\', '^',
+// '`', '{', '|', '}', '[', ']', controls, a '%' not followed by two hex
+// digits) is percent-encoded. Existing %XX escapes are kept, so encoding is
+// idempotent. It reports false for anything that is not an absolute
+// http(s) URL with a host.
+func normURL(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	i := strings.Index(s, "://")
+	if i <= 0 {
+		return "", false
+	}
+	scheme := strings.ToLower(s[:i])
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	rest := s[i+3:]
+	if rest == "" || rest[0] == '/' || rest[0] == '?' || rest[0] == '#' {
+		return "", false
+	}
+	var out string
+	if needsEncoding(rest) {
+		var b strings.Builder
+		b.Grow(len(scheme) + 3 + len(rest) + 16)
+		b.WriteString(scheme)
+		b.WriteString("://")
+		encodeURLBytes(&b, rest)
+		out = b.String()
+	} else if scheme == s[:i] {
+		out = s
+	} else {
+		out = scheme + "://" + rest
+	}
+	u, err := url.Parse(out)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return "", false
+	}
+	return out, true
+}
+
+const hexUpper = "0123456789ABCDEF"
+
+func urlAllowed(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~:/?#@!$&'()*+,;=", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'f')
+}
+
+func needsEncoding(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return true
+			}
+			continue
+		}
+		if !urlAllowed(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func encodeURLBytes(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(c)
+			continue
+		}
+		if c != '%' && urlAllowed(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexUpper[c>>4])
+		b.WriteByte(hexUpper[c&15])
+	}
+}
+
+// encodeListSep percent-encodes sep inside a URL that goes into a list
+// separated by sep (Google and Meta: ',' as %2C; Naver: '|' is already
+// encoded by normURL).
+func encodeListSep(u string, sep byte) string {
+	if strings.IndexByte(u, sep) < 0 {
+		return u
+	}
+	enc := "%" + string(hexUpper[sep>>4]) + string(hexUpper[sep&15])
+	return strings.ReplaceAll(u, string(sep), enc)
+}
