@@ -8,12 +8,14 @@ VERSION=${VERSITYGW_VERSION:-v1.8.0}
 GOBIN_DIR=$(go env GOBIN)
 [ -n "$GOBIN_DIR" ] || GOBIN_DIR="$(go env GOPATH)/bin"
 BIN="$GOBIN_DIR/versitygw"
-if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "${VERSION#v}"; then
+MARK="$GOBIN_DIR/.versitygw-version" # the binary does not print its module version
+if [ -x "$BIN" ] && [ "$(cat "$MARK" 2>/dev/null)" = "$VERSION" ]; then
 	echo "versitygw $VERSION already installed at $BIN"
 	exit 0
 fi
 start=$(date +%s)
 if go install "github.com/versity/versitygw/cmd/versitygw@$VERSION"; then
+	echo "$VERSION" >"$MARK"
 	echo "versitygw $VERSION installed at $BIN in $(( $(date +%s) - start ))s"
 else
 	echo "versitygw $VERSION did not install; storage tests will use moto_server" >&2
