@@ -1,0 +1,539 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"container/list"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/feedbatch/feedbatch/engine"
+)
+
+// Defaults of Config.
+const (
+	DefaultQueueName = "feedbatch"
+	DefaultCEName    = "local"
+	// DefaultKillGrace is the time between SIGTERM and SIGKILL when a job
+	// times out or is terminated (AWS Batch: 30 s).
+	DefaultKillGrace = 30 * time.Second
+	// DefaultMinTimeoutSeconds is the smallest attemptDurationSeconds AWS
+	// Batch accepts.
+	DefaultMinTimeoutSeconds = 60
+)
+
+// Region and account the engine puts into ARNs.
+const (
+	region    = "us-east-1"
+	accountID = "000000000000"
+)
+
+// Config configures an Engine. The zero value of every field is replaced by
+// its default.
+type Config struct {
+	// Dir holds the job table, the job definitions and the logs. Required.
+	Dir string
+	// VCPUs is the compute environment's vCPU budget (default runtime.NumCPU()).
+	VCPUs int
+	// MemoryMiB is the compute environment's memory budget (default: the
+	// machine's memory).
+	MemoryMiB int
+	// QueueName is the one job queue's name (default "feedbatch").
+	QueueName string
+	// CEName is the one compute environment's name (default "local").
+	CEName string
+	// Self replaces a command whose first word's base name is "feedbatch"
+	// (default os.Executable()), so that the job definitions written for the
+	// container image run the current binary locally.
+	Self string
+	// Logger receives the engine's logs (default: discard).
+	Logger *slog.Logger
+	// Now is the clock for job timestamps (default time.Now).
+	Now func() time.Time
+	// KillGrace is the time between SIGTERM and SIGKILL (default 30 s, the
+	// AWS value). Tests may shorten it.
+	KillGrace time.Duration
+	// MinTimeoutSeconds is the smallest timeout.attemptDurationSeconds
+	// accepted (default 60, the AWS value). For tests only: a conformance run
+	// cannot wait a minute per timeout case.
+	MinTimeoutSeconds int32
+}
+
+func (c *Config) setDefaults() error {
+	if c.Dir == "" {
+		return errors.New("local engine: Config.Dir is required")
+	}
+	if c.VCPUs <= 0 {
+		c.VCPUs = runtime.NumCPU()
+	}
+	if c.MemoryMiB <= 0 {
+		c.MemoryMiB = machineMemoryMiB()
+	}
+	if c.QueueName == "" {
+		c.QueueName = DefaultQueueName
+	}
+	if c.CEName == "" {
+		c.CEName = DefaultCEName
+	}
+	if c.Self == "" {
+		if exe, err := os.Executable(); err == nil {
+			c.Self = exe
+		} else {
+			c.Self = "feedbatch"
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.KillGrace <= 0 {
+		c.KillGrace = DefaultKillGrace
+	}
+	if c.MinTimeoutSeconds <= 0 {
+		c.MinTimeoutSeconds = DefaultMinTimeoutSeconds
+	}
+	return nil
+}
+
+// machineMemoryMiB reads MemTotal from /proc/meminfo (4096 if unknown).
+func machineMemoryMiB() int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 4096
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				if kb, err := strconv.Atoi(f[0]); err == nil && kb > 0 {
+					return kb / 1024
+				}
+			}
+		}
+	}
+	return 4096
+}
+
+// Engine is a local AWS Batch: one job queue, one compute environment of
+// Config.VCPUs and Config.MemoryMiB, jobs run as local processes. It is safe
+// for concurrent use.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	jobs     map[string]*job // every job by id, children included
+	top      []*job          // plain jobs and array parents, in submission order
+	defs     map[string][]*jobDefinition
+	runnable *list.List // of *job, FIFO by the time they became RUNNABLE
+	todo     []*job     // jobs whose dependencies must be (re)evaluated
+	freeCPU  int64      // milli-vCPUs
+	freeMem  int64      // MiB
+	seq      int64
+	closing  bool
+	journal  *os.File
+	jw       *bufio.Writer
+	jerr     error // first journal write error
+
+	kick    chan struct{}
+	stopped chan struct{}
+	runs    sync.WaitGroup // attempt goroutines
+
+	srvMu   sync.Mutex
+	servers []*http.Server
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+const (
+	journalName = "jobs.journal"
+	defsName    = "jobdefs.json"
+	logsDir     = "logs"
+)
+
+// Open opens (or creates) the engine whose state lives in cfg.Dir and starts
+// its scheduler. Finished jobs of an earlier run are described as they were;
+// jobs that were STARTING or RUNNING when the engine stopped lost their
+// process: that attempt ends with statusReason "Host EC2 (instance local)
+// terminated." and the job is retried if its retry strategy allows, else it
+// fails with that reason (see DIFFERENCES.md). Waiting jobs go on waiting.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, logsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		jobs:     make(map[string]*job),
+		defs:     make(map[string][]*jobDefinition),
+		runnable: list.New(),
+		freeCPU:  int64(cfg.VCPUs) * 1000,
+		freeMem:  int64(cfg.MemoryMiB),
+		kick:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+	}
+	if err := e.loadDefs(); err != nil {
+		return nil, err
+	}
+	if err := e.replay(ctx); err != nil {
+		return nil, err
+	}
+	go e.scheduler()
+	e.poke()
+	return e, nil
+}
+
+// Start opens an engine and serves it on a free loopback port in the
+// background until ctx is done or Close is called. endpoint is the base URL
+// for the SDK's BaseEndpoint ("http://127.0.0.1:PORT").
+func Start(ctx context.Context, cfg Config) (eng *Engine, endpoint string, err error) {
+	e, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.Close()
+		return nil, "", fmt.Errorf("local engine: listen: %w", err)
+	}
+	go func() {
+		if err := e.Serve(ctx, ln); err != nil {
+			e.log.Error("serve", "err", err)
+		}
+	}()
+	return e, "http://" + ln.Addr().String(), nil
+}
+
+// Serve serves the Batch API (and CloudWatch Logs GetLogEvents) on ln until
+// ctx is done or Close is called. It returns nil then.
+func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	e.srvMu.Lock()
+	if e.isClosing() {
+		e.srvMu.Unlock()
+		ln.Close()
+		return nil
+	}
+	e.servers = append(e.servers, srv)
+	e.srvMu.Unlock()
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (e *Engine) isClosing() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closing
+}
+
+// Close stops serving and scheduling. Running processes are terminated
+// (SIGTERM, then SIGKILL after KillGrace) and their attempts recorded as
+// lost hosts, exactly as Open records processes lost in a crash: each such
+// job is put back to RUNNABLE if its retry strategy allows, else FAILED. A
+// later Open with the same Dir resumes the rest.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		e.closing = true
+		for _, j := range e.jobs {
+			if j.run != nil {
+				j.run.hostLost = true
+				e.killLocked(j.run)
+			}
+		}
+		e.mu.Unlock()
+		e.srvMu.Lock()
+		for _, s := range e.servers {
+			s.Close()
+		}
+		e.srvMu.Unlock()
+		close(e.stopped)
+		e.runs.Wait()
+		e.mu.Lock()
+		if err := e.jw.Flush(); err != nil && e.jerr == nil {
+			e.jerr = err
+		}
+		if err := e.journal.Sync(); err != nil && e.jerr == nil {
+			e.jerr = err
+		}
+		if err := e.journal.Close(); err != nil && e.jerr == nil {
+			e.jerr = err
+		}
+		e.closeErr = e.jerr
+		e.mu.Unlock()
+	})
+	return e.closeErr
+}
+
+// lock and unlock guard the engine state; unlock flushes the journal lines
+// written under the lock.
+func (e *Engine) lock() { e.mu.Lock() }
+
+func (e *Engine) unlock() {
+	if e.jw != nil && e.jw.Buffered() > 0 {
+		if err := e.jw.Flush(); err != nil && e.jerr == nil {
+			e.jerr = err
+			e.log.Error("journal write", "err", err)
+		}
+	}
+	e.mu.Unlock()
+}
+
+// persist appends j's record to the journal (under the lock).
+func (e *Engine) persist(j *job) {
+	if e.jw == nil {
+		return
+	}
+	b, err := json.Marshal(&j.rec)
+	if err != nil {
+		e.log.Error("journal encode", "job", j.rec.ID, "err", err)
+		return
+	}
+	b = append(b, '\n')
+	if _, err := e.jw.Write(b); err != nil && e.jerr == nil {
+		e.jerr = err
+		e.log.Error("journal write", "err", err)
+	}
+}
+
+// loadDefs reads the registered job definitions.
+func (e *Engine) loadDefs() error {
+	b, err := os.ReadFile(filepath.Join(e.cfg.Dir, defsName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("local engine: %w", err)
+	}
+	var defs []*jobDefinition
+	if err := json.Unmarshal(b, &defs); err != nil {
+		return fmt.Errorf("local engine: %s: %w", defsName, err)
+	}
+	for _, d := range defs {
+		if len(d.ContainerProperties) > 0 {
+			if err := json.Unmarshal(d.ContainerProperties, &d.props); err != nil {
+				return fmt.Errorf("local engine: %s: %s: %w", defsName, d.JobDefinitionArn, err)
+			}
+		}
+		e.defs[d.JobDefinitionName] = append(e.defs[d.JobDefinitionName], d)
+	}
+	return nil
+}
+
+// saveDefs writes every job definition atomically (under the lock).
+func (e *Engine) saveDefs() error {
+	var all []*jobDefinition
+	for _, name := range sortedKeys(e.defs) {
+		all = append(all, e.defs[name]...)
+	}
+	b, err := json.MarshalIndent(all, "", " ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(e.cfg.Dir, defsName), b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// replay rebuilds the job table from the journal, settles jobs whose
+// process was lost, and rewrites the journal compactly.
+func (e *Engine) replay(ctx context.Context) error {
+	path := filepath.Join(e.cfg.Dir, journalName)
+	recs, order, err := readJournal(path)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Top-level jobs first (they carry the spec), then children.
+	for _, id := range order {
+		r := recs[id]
+		if r.Spec == nil {
+			continue
+		}
+		j := &job{rec: *r, spec: r.Spec, index: -1}
+		e.addTop(j)
+	}
+	for _, id := range order {
+		r := recs[id]
+		if r.Spec != nil {
+			continue
+		}
+		c, ok := e.jobs[id]
+		if !ok || c.parent == nil {
+			e.log.Warn("journal: record of unknown job ignored", "job", id)
+			continue
+		}
+		c.rec = *r
+	}
+	now := e.nowMS()
+	for _, p := range e.top {
+		e.link(p)
+	}
+	// Recount and settle.
+	var lost []*job
+	for _, p := range e.top {
+		if p.isParent() {
+			p.counts = [7]int32{}
+			for _, c := range p.children {
+				p.counts[statusIndex(c.rec.Status)]++
+			}
+			p.summaryAt = now
+		}
+		for _, j := range p.units() {
+			switch j.rec.Status {
+			case engine.StatusSubmitted, engine.StatusPending:
+				e.todo = append(e.todo, j)
+			case engine.StatusRunnable:
+				j.elem = e.runnable.PushBack(j)
+			case engine.StatusStarting, engine.StatusRunning:
+				lost = append(lost, j)
+			}
+		}
+	}
+	f, err := e.compact(path)
+	if err != nil {
+		return err
+	}
+	e.journal = f
+	e.jw = bufio.NewWriterSize(f, 64<<10)
+	e.lock()
+	defer e.unlock()
+	for _, j := range lost {
+		e.settleLost(j)
+	}
+	for _, p := range e.top {
+		if p.isParent() {
+			e.updateParent(p)
+		}
+	}
+	return nil
+}
+
+func readJournal(path string) (map[string]*jobRecord, []string, error) {
+	recs := make(map[string]*jobRecord)
+	var order []string
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return recs, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("local engine: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	for lineNo := 1; ; lineNo++ {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			var r jobRecord
+			if jerr := json.Unmarshal(bytes.TrimSpace(line), &r); jerr != nil || r.ID == "" {
+				return nil, nil, fmt.Errorf("local engine: %s line %d: bad record", journalName, lineNo)
+			}
+			if _, seen := recs[r.ID]; !seen {
+				order = append(order, r.ID)
+			}
+			recs[r.ID] = &r
+		}
+		// A last line without its newline is a torn write: ignored.
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("local engine: %w", err)
+		}
+	}
+	return recs, order, nil
+}
+
+// compact writes the live records to a new journal, replaces the old one
+// and returns it open for appending.
+func (e *Engine) compact(path string) (*os.File, error) {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(w)
+	for _, p := range e.top {
+		if err := enc.Encode(&p.rec); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("local engine: %w", err)
+		}
+		for _, c := range p.children {
+			if c.implicit(p) {
+				continue
+			}
+			if err := enc.Encode(&c.rec); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("local engine: %w", err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	return f, nil
+}
+
+func (e *Engine) nowMS() int64 { return e.cfg.Now().UnixMilli() }
+
+// poke wakes the scheduler.
+func (e *Engine) poke() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}

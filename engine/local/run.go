@@ -1,0 +1,264 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/feedbatch/feedbatch/engine"
+)
+
+// running is an attempt in progress. Its flags are guarded by the engine's
+// lock.
+type running struct {
+	pid        int // 0 until started
+	done       chan struct{}
+	terminated bool // TerminateJob
+	stopReason string
+	timedOut   bool
+	hostLost   bool // the engine is closing
+	killing    bool
+}
+
+// startAttempt moves j to STARTING and starts its process in the
+// background (under the lock; resources are already reserved).
+func (e *Engine) startAttempt(j *job) {
+	task := newTaskID()
+	stream := path.Join(sanitizeStreamPart(j.spec.DefName), "default", task)
+	j.rec.Attempts = append(j.rec.Attempts, attemptRecord{TaskID: task, LogStream: stream})
+	r := &running{done: make(chan struct{})}
+	j.run = r
+	e.setStatus(j, engine.StatusStarting)
+	argv, env := e.commandLine(j)
+	logPath := e.LogPath(stream)
+	var timeout time.Duration
+	if t := j.spec.Timeout; t != nil && t.AttemptDurationSeconds != nil {
+		timeout = time.Duration(*t.AttemptDurationSeconds) * time.Second
+	}
+	e.runs.Add(1)
+	go e.runAttempt(j, r, argv, env, logPath, timeout)
+}
+
+func sanitizeStreamPart(s string) string {
+	s = strings.NewReplacer("/", "_", "..", "_", ":", "_", "*", "_").Replace(s)
+	if s == "" || s == "." {
+		return "_"
+	}
+	return s
+}
+
+// commandLine is the process's argv and environment: the engine's own
+// environment without AWS_BATCH_* names, then the job's environment, then
+// the variables AWS Batch sets.
+func (e *Engine) commandLine(j *job) (argv, env []string) {
+	argv = append([]string(nil), j.spec.Command...)
+	if len(argv) > 0 && filepath.Base(argv[0]) == "feedbatch" {
+		argv[0] = e.cfg.Self
+	}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_BATCH") {
+			env = append(env, kv)
+		}
+	}
+	for _, kv := range j.spec.Environment {
+		env = append(env, kv.Name+"="+kv.Value)
+	}
+	env = append(env,
+		"AWS_BATCH_JOB_ID="+j.rec.ID,
+		"AWS_BATCH_JOB_ATTEMPT="+strconv.Itoa(len(j.rec.Attempts)),
+		"AWS_BATCH_JQ_NAME="+j.spec.Queue,
+		"AWS_BATCH_CE_NAME="+e.cfg.CEName,
+	)
+	if j.parent != nil {
+		env = append(env,
+			"AWS_BATCH_JOB_ARRAY_INDEX="+strconv.Itoa(int(j.index)),
+			"AWS_BATCH_JOB_ARRAY_SIZE="+strconv.Itoa(int(j.spec.ArraySize)),
+		)
+	}
+	return argv, env
+}
+
+// result is how an attempt's process ended.
+type result struct {
+	exitCode *int32
+	startErr error
+}
+
+func (e *Engine) runAttempt(j *job, r *running, argv, env []string, logPath string, timeout time.Duration) {
+	defer e.runs.Done()
+	defer close(r.done)
+	res := e.execute(j, r, argv, env, logPath, timeout)
+	e.lock()
+	e.finishAttempt(j, r, res)
+	e.unlock()
+	e.poke()
+}
+
+func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string, timeout time.Duration) result {
+	if len(argv) == 0 {
+		return result{startErr: errors.New("the job has no command")}
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return result{startErr: err}
+	}
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return result{startErr: err}
+	}
+	defer f.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Stdout = f
+	cmd.Stderr = f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+
+	e.lock()
+	if r.terminated || r.hostLost {
+		e.unlock()
+		code := int32(143)
+		return result{exitCode: &code}
+	}
+	err = cmd.Start()
+	if err != nil {
+		e.unlock()
+		fmt.Fprintf(f, "CannotStartContainerError: %v\n", err)
+		return result{startErr: err}
+	}
+	r.pid = cmd.Process.Pid
+	now := e.nowMS()
+	j.rec.StartedAt = now
+	j.rec.Attempts[len(j.rec.Attempts)-1].StartedAt = now
+	e.setStatus(j, engine.StatusRunning)
+	e.unlock()
+
+	var timer *time.Timer
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, func() {
+			e.lock()
+			defer e.unlock()
+			if !r.killing {
+				r.timedOut = true
+				e.killLocked(r)
+			}
+		})
+	}
+	werr := cmd.Wait()
+	if timer != nil {
+		timer.Stop()
+	}
+	code := exitCodeOf(cmd.ProcessState, werr)
+	return result{exitCode: &code}
+}
+
+// exitCodeOf is the container-style exit code: the process's, or 128+signal.
+func exitCodeOf(ps *os.ProcessState, err error) int32 {
+	if ps == nil {
+		return 255
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return int32(128 + int(ws.Signal()))
+	}
+	return int32(ps.ExitCode())
+}
+
+// killLocked sends SIGTERM to the attempt's process group, then SIGKILL
+// after the grace if it is still there (under the lock).
+func (e *Engine) killLocked(r *running) {
+	if r.killing {
+		return
+	}
+	r.killing = true
+	if r.pid == 0 {
+		return // not started yet: execute sees the flags
+	}
+	pid := r.pid
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	grace := e.cfg.KillGrace
+	go func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-r.done:
+		case <-t.C:
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}()
+}
+
+// finishAttempt records how an attempt ended and decides the job's next
+// status (under the lock).
+func (e *Engine) finishAttempt(j *job, r *running, res result) {
+	j.run = nil
+	e.release(j)
+	a := j.lastAttempt()
+	now := e.nowMS()
+	if a.StartedAt == 0 {
+		a.StartedAt = now
+	}
+	a.StoppedAt = now
+	a.ExitCode = res.exitCode
+	retry := false
+	reason := reasonEssentialExited
+	switch {
+	case r.terminated:
+		j.rec.IsTerminated = true
+		reason = r.stopReason
+		a.StatusReason = reason
+	case r.timedOut:
+		reason = reasonTimeout
+		a.StatusReason = reason
+	case r.hostLost:
+		reason = reasonHostLost
+		a.StatusReason = reason
+		retry = shouldRetry(j.spec, len(j.rec.Attempts), a)
+	case res.startErr != nil:
+		a.Reason = truncate("CannotStartContainerError: "+res.startErr.Error(), 255)
+		reason = reasonTaskNotStarted
+		a.StatusReason = reason
+		retry = shouldRetry(j.spec, len(j.rec.Attempts), a)
+	case *res.exitCode == 0:
+		a.StatusReason = reasonEssentialExited
+		j.rec.StatusReason = reasonEssentialExited
+		e.setStatus(j, engine.StatusSucceeded)
+		return
+	default:
+		a.StatusReason = reasonEssentialExited
+		retry = shouldRetry(j.spec, len(j.rec.Attempts), a)
+	}
+	if retry {
+		j.rec.StatusReason = reason
+		e.setStatus(j, engine.StatusRunnable)
+		j.elem = e.runnable.PushBack(j)
+		return
+	}
+	e.fail(j, reason)
+}
+
+// settleLost ends the attempt of a job whose process was lost while the
+// engine was down (under the lock).
+func (e *Engine) settleLost(j *job) {
+	r := &running{hostLost: true}
+	// The resources were never reserved in this process: balance release.
+	e.freeCPU -= j.spec.CPUMilli
+	e.freeMem -= j.spec.MemMiB
+	if len(j.rec.Attempts) == 0 {
+		j.rec.Attempts = append(j.rec.Attempts, attemptRecord{TaskID: newTaskID()})
+	}
+	e.finishAttempt(j, r, result{})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func itoa32(n int32) string { return strconv.Itoa(int(n)) }
