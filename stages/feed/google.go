@@ -12,8 +12,11 @@ import (
 //	id                50   drop (an id is an identity: cutting it could merge products)
 //	item_group_id     50   drop (same reason)
 //	title            150   truncate (display text; GMC truncates with a warning)
-//	description     5000   truncate ("Google truncates over-long text"); required: drop if empty
-//	link, image_link 2000  drop; must be absolute http(s), RFC 3986, ASCII (percent-encoded here)
+//	description     5000   truncate ("Google truncates over-long text"); required: drop if empty;
+//	                       sent as plain text (HTML tags and entities removed): Google
+//	                       allows a few tags, and plain text is always allowed
+//	link, image_link 2000  drop; must be absolute http(s), RFC 3986, ASCII (percent-encoded
+//	                       here); ',' in image links as %2C (Google's image guidance)
 //	additional_image_link  at most 10, bad ones left out
 //	brand, mpn        70   brand truncated; mpn left out (a cut identifier is wrong)
 //	gtin                   GTIN-8/12/13/14 with a valid check digit, else left out
@@ -65,6 +68,7 @@ func (g *google) Validate(p *catalog.Product) (string, bool) {
 		return "missing_title", false
 	}
 	p.Title, _ = truncateRunes(p.Title, googleTitleMax)
+	p.Description = stripHTML(p.Description)
 	if p.Description == "" {
 		return "missing_description", false
 	}
@@ -88,6 +92,11 @@ func (g *google) Validate(p *catalog.Product) (string, bool) {
 	}
 	if r, ok := checkURLs(p, googleURLMax, googleExtraImages); !ok {
 		return r, false
+	}
+	// Google's image guidance: encode ',' as %2C (checkURLs made a new slice).
+	p.ImageLink = encodeListSep(p.ImageLink, ',')
+	for i, a := range p.AdditionalImageLinks {
+		p.AdditionalImageLinks[i] = encodeListSep(a, ',')
 	}
 	p.Brand, _ = truncateRunes(singleLine(p.Brand), googleBrandMax)
 	if !validGTIN(p.GTIN) {
