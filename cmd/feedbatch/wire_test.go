@@ -141,3 +141,25 @@ func TestOpenStoreS3(t *testing.T) {
 		t.Errorf("second claim: err = %v, want ErrExists", err)
 	}
 }
+
+// FuzzParseRoot: any root either fails with a usage error or normalises to
+// a URL that parses back to the same root.
+func FuzzParseRoot(f *testing.F) {
+	for _, r := range []string{"s3://b/p", "file:///x", "rel/dir", "", "s3://", "file://h/x", "s3://b/a/../c", "file:///a%2Fb", "x://y", "s3://b/p?q#f", "file:///", "/"} {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, root string) {
+		spec, err := parseRoot(root)
+		if err != nil {
+			return
+		}
+		abs := spec.String()
+		again, err := parseRoot(abs)
+		if err != nil {
+			t.Fatalf("parseRoot(%q) -> %q does not parse: %v", root, abs, err)
+		}
+		if diff := cmp.Diff(spec, again, cmp.AllowUnexported(rootSpec{})); diff != "" {
+			t.Fatalf("parseRoot(%q) -> %q parses differently (-first +second):\n%s", root, abs, diff)
+		}
+	})
+}

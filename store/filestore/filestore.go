@@ -180,7 +180,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return notFound(key, err)
 	}
-	if fi.IsDir() {
+	if !fi.Mode().IsRegular() {
+		// Directories and symlinks are not objects.
 		return notFound(key, errIsDir)
 	}
 	if err := s.root.Remove(name(key)); err != nil {
