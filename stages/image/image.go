@@ -1,23 +1,619 @@
-// Package image is the image stage. (Being written: see DESIGN.md section 6.)
+// Package image is the image stage: for every product image URL of a shop's
+// catalog it makes the platform-ready image (resized and letterboxed JPEG,
+// see imgproc), stores it content-addressed under shops/<shop>/images/, and
+// keeps an index (see Index) that the feed stage reads.
+//
+// Downloads go through an SSRF-safe client (see fetch) or a mirror
+// (Row.Options["image.mirror"]). Daily runs are incremental: an image whose
+// source answers 304 to a conditional GET, or whose bytes are unchanged, is
+// not processed again. One bad image never fails the shop; it is counted by
+// reason in the result record, and the child fails only when the failed share
+// passes image.max_fail_share.
+//
+// Options (Row.Options):
+//
+//	image.mirror          file:///dir, store:prefix or <root>/prefix: read https://host/p from <mirror>/host/p
+//	image.revalidate      "true" (default): conditional GET for known images; "false": trust the index, no requests
+//	image.concurrency     images in flight (default 4*GOMAXPROCS: downloads wait on the network)
+//	image.per_host        requests in flight per host (default 4)
+//	image.decodes         decodes at once (default GOMAXPROCS); memory is also capped by image.decode_megapixels
+//	image.decode_megapixels  pixels decoded at once, in MP (default 128)
+//	image.max_fail_share  failed share of images above which the child fails (default 0.5)
+//	image.max_bytes       per-image download limit (default 20 MB)
+//	image.max_megapixels  per-image pixel limit read from the header before decoding (default 64)
+//	image.timeout         per-image total time, a Go duration (default 60s)
+//	image.ports           ports allowed, comma-separated (default 80,443)
+//	image.upscale         "true" (default): small images are enlarged to fill the box; "false": centred as they are
 package image
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/image/fetch"
+	"github.com/feedbatch/feedbatch/stages/image/imgproc"
+	"github.com/feedbatch/feedbatch/store"
 )
 
-// Stage is the image stage.
-type Stage struct{}
+// Drop reasons besides fetch's ("http_<status>", "timeout", "too_large",
+// "ssrf_refused", "bad_url", "too_many_redirects", "network_error") and
+// the mirror's "not_found".
+const (
+	ReasonNotAnImage  = "not_an_image"
+	ReasonPixelLimit  = "pixel_limit"
+	ReasonDecodeError = "decode_error"
+)
 
-// New returns the image stage.
+// platformMin is the smallest square side each platform accepts; a spec
+// below it is raised (Meta: 500x500; Google: 500x500 for all products from
+// 2027-01-31).
+var platformMin = map[string]int{"meta": 500, "google": 500}
+
+// Config holds what the manifest cannot set: test seams and deployment
+// facts. The zero value is the production default.
+type Config struct {
+	// Fetch adjusts the HTTP client (tests allow loopback here; image.ports
+	// and size/time options from the row override the matching fields).
+	Fetch fetch.Config
+	// Root is the store's root URL, used to recognise image.mirror URLs under
+	// it; "" reads stages.EnvRoot.
+	Root string
+}
+
+// Stage is the image stage.
+type Stage struct {
+	cfg Config
+}
+
+// New returns the image stage with production settings.
 func New() *Stage { return &Stage{} }
+
+// NewWithConfig returns the image stage with cfg (tests, embedding).
+func NewWithConfig(cfg Config) *Stage { return &Stage{cfg: cfg} }
 
 // Name implements stages.Stage.
 func (*Stage) Name() string { return "image" }
 
+// options are the parsed Row.Options and spec.
+type options struct {
+	spec          imgproc.Spec
+	mirror        string
+	revalidate    bool
+	concurrency   int
+	perHost       int
+	decodes       int
+	decodePixels  int64
+	maxFailShare  float64
+	maxBytes      int64
+	maxPixels     int64
+	timeout       time.Duration
+	ports         []uint16
+	includeExtras bool
+}
+
+func parseOptions(row manifest.Row) (options, error) {
+	o := options{
+		revalidate:    true,
+		concurrency:   4 * runtime.GOMAXPROCS(0),
+		perHost:       4,
+		decodes:       runtime.GOMAXPROCS(0),
+		decodePixels:  128 << 20,
+		maxFailShare:  0.5,
+		maxBytes:      20 << 20,
+		maxPixels:     imgproc.DefaultMaxPixels,
+		timeout:       60 * time.Second,
+		includeExtras: row.Image.Additional,
+	}
+	spec, err := specFor(row)
+	if err != nil {
+		return o, err
+	}
+	o.spec = spec
+	opt := func(k string) (string, bool) {
+		v, ok := row.Options["image."+k]
+		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
+	}
+	var errs []error
+	intOpt := func(k string, lo, hi int64, set func(int64)) {
+		if v, ok := opt(k); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < lo || n > hi {
+				errs = append(errs, fmt.Errorf("option image.%s=%q: want an integer %d..%d", k, v, lo, hi))
+				return
+			}
+			set(n)
+		}
+	}
+	boolOpt := func(k string, set func(bool)) {
+		if v, ok := opt(k); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("option image.%s=%q: want true or false", k, v))
+				return
+			}
+			set(b)
+		}
+	}
+	intOpt("concurrency", 1, 256, func(n int64) { o.concurrency = int(n) })
+	intOpt("per_host", 1, 64, func(n int64) { o.perHost = int(n) })
+	intOpt("decodes", 1, 64, func(n int64) { o.decodes = int(n) })
+	intOpt("decode_megapixels", 1, 4096, func(n int64) { o.decodePixels = n << 20 })
+	intOpt("max_bytes", 1024, 1<<30, func(n int64) { o.maxBytes = n })
+	intOpt("max_megapixels", 1, 1024, func(n int64) { o.maxPixels = n << 20 })
+	boolOpt("revalidate", func(b bool) { o.revalidate = b })
+	boolOpt("upscale", func(b bool) { o.spec.NoUpscale = !b })
+	if v, ok := opt("max_fail_share"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			errs = append(errs, fmt.Errorf("option image.max_fail_share=%q: want a number 0..1", v))
+		}
+		o.maxFailShare = f
+	}
+	if v, ok := opt("timeout"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("option image.timeout=%q: want a duration like 60s", v))
+		}
+		o.timeout = d
+	}
+	if v, ok := opt("ports"); ok {
+		for p := range strings.SplitSeq(v, ",") {
+			n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+			if err != nil || n == 0 {
+				errs = append(errs, fmt.Errorf("option image.ports=%q: want ports like 80,443", v))
+				break
+			}
+			o.ports = append(o.ports, uint16(n))
+		}
+	}
+	o.mirror, _ = opt("mirror")
+	o.decodePixels = max(o.decodePixels, o.maxPixels) // one maximal image must fit
+	return o, errors.Join(errs...)
+}
+
+// specFor is the row's ImageSpec with defaults filled in and each platform's
+// minimum applied.
+func specFor(row manifest.Row) (imgproc.Spec, error) {
+	is, def := row.Image, manifest.DefaultImageSpec
+	s := imgproc.Spec{Width: int(is.Width), Height: int(is.Height), Quality: int(is.Quality)}
+	if s.Width == 0 {
+		s.Width = int(def.Width)
+	}
+	if s.Height == 0 {
+		s.Height = int(def.Height)
+	}
+	if s.Quality == 0 {
+		s.Quality = int(def.Quality)
+	}
+	bgs := is.Background
+	if bgs == "" {
+		bgs = def.Background
+	}
+	bg, err := imgproc.ParseBackground(bgs)
+	if err != nil {
+		return s, err
+	}
+	s.Background = bg
+	for _, p := range row.Platforms {
+		if m := platformMin[p]; s.Width < m || s.Height < m {
+			// Keep the aspect of the box: scale it up until both sides fit.
+			f := max(float64(m)/float64(s.Width), float64(m)/float64(s.Height), 1)
+			s.Width, s.Height = int(float64(s.Width)*f+0.5), int(float64(s.Height)*f+0.5)
+		}
+	}
+	return s, s.Validate()
+}
+
+// counters are the run's figures, reported in Result.Counts and Dropped.
+type counters struct {
+	mu      sync.Mutex
+	counts  map[string]int64
+	dropped map[string]int64
+}
+
+func (c *counters) add(k string, n int64) {
+	c.mu.Lock()
+	c.counts[k] += n
+	c.mu.Unlock()
+}
+
+// Counts keys reported in the result record.
+const (
+	CountRequests    = "requests"             // source fetches (HTTP GETs or mirror reads/stats)
+	CountConditional = "conditional_requests" // of which sent with validators
+	CountNotModified = "not_modified"         // answered 304 (or mirror validator equal)
+	CountDownloaded  = "downloaded_bytes"
+	CountDecodes     = "decodes"
+	CountProcessed   = "processed"  // new images written
+	CountReused      = "reused"     // index entry kept without processing
+	CountSameBytes   = "same_bytes" // downloaded, but bytes unchanged: not processed
+	CountExisting    = "existing"   // output already in the store (same bytes elsewhere): not processed
+	CountStaleKept   = "stale_kept" // transient failure, previous entry kept
+	CountFailed      = "failed"     // images dropped
+	CountTransient   = "failed_transient"
+)
+
 // Run implements stages.Stage.
-func (*Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
-	return stages.Result{}, errors.New("image: not implemented yet")
+func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
+	row := job.Row
+	log := job.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	res := stages.Result{Counts: map[string]int64{}, Dropped: map[string]int64{}}
+	o, err := parseOptions(row)
+	if err != nil {
+		return res, stages.Permanentf("image options: %w", err)
+	}
+	src, err := s.source(job.Store, o)
+	if err != nil {
+		return res, stages.Permanent(err)
+	}
+	old, err := LoadIndex(ctx, job.Store, row.ShopID)
+	if err != nil {
+		return res, err
+	}
+	r := &runner{
+		job: job, o: o, src: src, old: old, log: log,
+		specStr:  o.spec.String(),
+		next:     &Index{Entries: make(map[string]Entry, old.Len())},
+		inflight: map[string]chan struct{}{},
+		c:        &counters{counts: res.Counts, dropped: res.Dropped},
+		hosts:    map[string]chan struct{}{},
+		decodes:  make(chan struct{}, o.decodes),
+		pixels:   semaphore.NewWeighted(o.decodePixels),
+	}
+	log.Info("image start", "shop", row.ShopID, "spec", r.specStr, "previous", old.Len(), "mirror", o.mirror, "revalidate", o.revalidate)
+	total, err := r.run(ctx)
+	res.ItemsIn = total
+	res.ItemsOut = int64(r.next.Len())
+	res.Bytes = r.bytes.Load()
+	if err != nil {
+		return res, err
+	}
+	failed := res.Counts[CountFailed]
+	if total > 0 && float64(failed)/float64(total) > o.maxFailShare {
+		err := fmt.Errorf("%d of %d images failed (%.0f%% > image.max_fail_share %.0f%%): %v",
+			failed, total, 100*float64(failed)/float64(total), 100*o.maxFailShare, res.Dropped)
+		// Mostly timeouts/5xx/network: the source may be back on retry.
+		if 2*res.Counts[CountTransient] > failed {
+			return res, err
+		}
+		return res, stages.Permanent(err)
+	}
+	wrote, n, err := r.next.save(ctx, job.Store, row.ShopID, old)
+	if err != nil {
+		return res, err
+	}
+	res.Bytes += n
+	res.Outputs = []string{IndexKey(row.ShopID)}
+	res.Unchanged = !wrote && res.Counts[CountProcessed] == 0
+	log.Info("image done", "shop", row.ShopID, "images", total, "out", res.ItemsOut, "processed", res.Counts[CountProcessed],
+		"reused", res.Counts[CountReused], "failed", failed, "index_written", wrote)
+	return res, nil
+}
+
+func (s *Stage) source(st store.Store, o options) (source, error) {
+	if o.mirror != "" {
+		root := s.cfg.Root
+		if root == "" {
+			root = os.Getenv(stages.EnvRoot)
+		}
+		return newMirror(o.mirror, root, st, o.maxBytes)
+	}
+	fc := s.cfg.Fetch
+	fc.MaxBytes = o.maxBytes
+	fc.TotalTimeout = o.timeout
+	fc.PerHost = o.perHost
+	if o.ports != nil {
+		fc.Ports = o.ports
+	}
+	return fetch.New(fc), nil
+}
+
+// runner is one Run's state.
+type runner struct {
+	job     stages.Job
+	o       options
+	src     source
+	old     *Index
+	log     *slog.Logger
+	specStr string
+
+	mu       sync.Mutex
+	next     *Index
+	inflight map[string]chan struct{}
+	bytes    atomic.Int64
+
+	c       *counters
+	hostsMu sync.Mutex
+	hosts   map[string]chan struct{}
+	decodes chan struct{}
+	pixels  *semaphore.Weighted
+}
+
+// run streams the catalog's image URLs (each once) to the workers and
+// returns how many distinct URLs there were.
+func (r *runner) run(ctx context.Context) (int64, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	urls := make(chan string, r.o.concurrency)
+	var total int64
+	g.Go(func() error {
+		defer close(urls)
+		seen := map[string]struct{}{}
+		key := catalog.CatalogKey(r.job.Row.ShopID, r.job.Row.CatalogRun(r.job.RunID))
+		err := catalog.Read(gctx, r.job.Store, key, func(p catalog.Product) error {
+			links := []string{p.ImageLink}
+			if r.o.includeExtras {
+				links = append(links, p.AdditionalImageLinks...)
+			}
+			for _, l := range links {
+				l = strings.TrimSpace(l)
+				if l == "" {
+					continue
+				}
+				if _, dup := seen[l]; dup {
+					continue
+				}
+				seen[l] = struct{}{}
+				total++
+				select {
+				case urls <- l:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return stages.Permanentf("catalog: %w", err)
+		}
+		return err
+	})
+	var done atomic.Int64
+	for range r.o.concurrency {
+		g.Go(func() error {
+			for u := range urls {
+				if err := r.one(gctx, u); err != nil {
+					return err
+				}
+				if n := done.Add(1); n%1000 == 0 {
+					r.log.Info("image progress", "shop", r.job.Row.ShopID, "done", n)
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return total, err
+}
+
+// host limits requests per host; it returns the release function.
+func (r *runner) host(ctx context.Context, rawURL string) (func(), error) {
+	h := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		h = strings.ToLower(u.Host)
+	}
+	r.hostsMu.Lock()
+	ch, ok := r.hosts[h]
+	if !ok {
+		ch = make(chan struct{}, r.o.perHost)
+		r.hosts[h] = ch
+	}
+	r.hostsMu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (r *runner) keep(e Entry) {
+	r.mu.Lock()
+	r.next.Entries[e.URL] = e
+	r.mu.Unlock()
+}
+
+func (r *runner) drop(reason string, transient bool) {
+	r.c.mu.Lock()
+	r.c.dropped[reason]++
+	r.c.counts[CountFailed]++
+	if transient {
+		r.c.counts[CountTransient]++
+	}
+	r.c.mu.Unlock()
+}
+
+// one handles one image URL. It returns an error only for failures of the
+// stage itself (store writes, cancellation); bad images are dropped.
+func (r *runner) one(ctx context.Context, rawURL string) error {
+	prev, hasPrev := r.old.Lookup(rawURL)
+	hasPrev = hasPrev && prev.Spec == r.specStr
+	if hasPrev && !r.o.revalidate {
+		r.keep(prev)
+		r.c.add(CountReused, 1)
+		return nil
+	}
+	var v fetch.Validators
+	if hasPrev {
+		v = fetch.Validators{ETag: prev.ETag, LastModified: prev.LastModified}
+	}
+	release, err := r.host(ctx, rawURL)
+	if err != nil {
+		return err
+	}
+	r.c.add(CountRequests, 1)
+	if v != (fetch.Validators{}) {
+		r.c.add(CountConditional, 1)
+	}
+	resp, err := r.src.Get(ctx, rawURL, v)
+	release()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fe, ok := errors.AsType[*fetch.Error](err)
+		if !ok {
+			return fmt.Errorf("image %s: %w", rawURL, err)
+		}
+		if fe.Transient && hasPrev {
+			r.keep(prev)
+			r.c.add(CountStaleKept, 1)
+			r.log.Warn("image kept from previous run", "url", rawURL, "reason", fe.Reason, "err", err)
+			return nil
+		}
+		r.drop(fe.Reason, fe.Transient)
+		r.log.Debug("image dropped", "url", rawURL, "reason", fe.Reason, "err", err)
+		return nil
+	}
+	if resp.NotModified && hasPrev {
+		r.c.add(CountNotModified, 1)
+		r.c.add(CountReused, 1)
+		// A 304 may omit validators (Go's server drops Last-Modified when
+		// it sends an ETag): keep the ones we had.
+		if resp.Validators.ETag != "" {
+			prev.ETag = resp.Validators.ETag
+		}
+		if resp.Validators.LastModified != "" {
+			prev.LastModified = resp.Validators.LastModified
+		}
+		r.keep(prev)
+		return nil
+	}
+	if resp.NotModified { // 304 to an unconditional request: treat as bad
+		r.drop("http_304", false)
+		return nil
+	}
+	r.c.add(CountDownloaded, int64(len(resp.Body)))
+	sum := sha256.Sum256(resp.Body)
+	sha := hex.EncodeToString(sum[:])
+	if hasPrev && prev.SourceSHA256 == sha {
+		r.c.add(CountSameBytes, 1)
+		r.c.add(CountReused, 1)
+		prev.ETag, prev.LastModified = resp.Validators.ETag, resp.Validators.LastModified
+		r.keep(prev)
+		return nil
+	}
+	e := Entry{
+		URL: rawURL, Spec: r.specStr, Key: ImageKey(r.job.Row.ShopID, sha, r.specStr),
+		ETag: resp.Validators.ETag, LastModified: resp.Validators.LastModified,
+		SourceSHA256: sha, SourceBytes: int64(len(resp.Body)),
+		Width: r.o.spec.Width, Height: r.o.spec.Height,
+	}
+	f, cfg, err := imgproc.Config(resp.Body, r.o.maxPixels)
+	if err != nil {
+		r.drop(procReason(err), false)
+		r.log.Debug("image dropped", "url", rawURL, "reason", procReason(err), "err", err)
+		return nil
+	}
+	e.SourceFormat, e.SourceWidth, e.SourceHeight = string(f), cfg.Width, cfg.Height
+	// Same bytes under another URL, or a run that stopped before writing
+	// its index: the output is already there. Concurrent workers with the
+	// same bytes wait for the first one instead of decoding twice.
+	if wait, done := r.claim(e.Key); wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else {
+		defer done()
+	}
+	if info, err := r.job.Store.Stat(ctx, e.Key); err == nil {
+		e.Bytes = info.Size
+		e.ProcessedAt = info.ModTime.UTC().Truncate(time.Second)
+		r.c.add(CountExisting, 1)
+		r.keep(e)
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("image %s: stat %s: %w", rawURL, e.Key, err)
+	}
+	out, err := r.process(ctx, resp.Body, int64(cfg.Width)*int64(cfg.Height))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.drop(procReason(err), false)
+		r.log.Debug("image dropped", "url", rawURL, "reason", procReason(err), "err", err)
+		return nil
+	}
+	if err := r.job.Store.Put(ctx, e.Key, bytes.NewReader(out.JPEG), &store.PutOptions{ContentType: "image/jpeg", CacheControl: "public, max-age=31536000, immutable"}); err != nil {
+		return fmt.Errorf("image %s: write %s: %w", rawURL, e.Key, err)
+	}
+	r.bytes.Add(int64(len(out.JPEG)))
+	r.c.add(CountProcessed, 1)
+	e.Bytes = int64(len(out.JPEG))
+	e.ProcessedAt = nowFunc().UTC().Truncate(time.Second)
+	r.keep(e)
+	return nil
+}
+
+// claim marks key as being produced by the caller (done must be called
+// when finished), or returns a channel closed when its producer finishes.
+func (r *runner) claim(key string) (wait <-chan struct{}, done func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ch, ok := r.inflight[key]; ok {
+		return ch, nil
+	}
+	ch := make(chan struct{})
+	r.inflight[key] = ch
+	return nil, func() {
+		r.mu.Lock()
+		delete(r.inflight, key)
+		r.mu.Unlock()
+		close(ch)
+	}
+}
+
+// nowFunc is the clock; tests replace it.
+var nowFunc = time.Now
+
+// process decodes and renders under the decode limits: at most o.decodes at
+// once and at most o.decodePixels pixels in flight.
+func (r *runner) process(ctx context.Context, b []byte, pixels int64) (imgproc.Result, error) {
+	select {
+	case r.decodes <- struct{}{}:
+	case <-ctx.Done():
+		return imgproc.Result{}, ctx.Err()
+	}
+	defer func() { <-r.decodes }()
+	w := min(pixels, r.o.decodePixels)
+	if err := r.pixels.Acquire(ctx, w); err != nil {
+		return imgproc.Result{}, err
+	}
+	defer r.pixels.Release(w)
+	r.c.add(CountDecodes, 1)
+	return imgproc.Process(b, r.o.spec, r.o.maxPixels)
+}
+
+// procReason maps an imgproc error to its drop reason.
+func procReason(err error) string {
+	switch {
+	case errors.Is(err, imgproc.ErrNotAnImage):
+		return ReasonNotAnImage
+	case errors.Is(err, imgproc.ErrPixelLimit):
+		return ReasonPixelLimit
+	}
+	return ReasonDecodeError
 }
