@@ -1,23 +1,530 @@
-// Package collect is the collect stage. (Being written: see DESIGN.md section 6.)
+// Package collect is the collect stage: it reads one shop's catalog from its
+// source (http(s), s3 or file URLs of CSV/TSV, JSON Lines or Google XML,
+// gzip or zstd compressed; or a PostgreSQL query), maps and cleans every
+// record into a catalog.Product, drops bad records with counted reasons,
+// removes duplicate ids (last wins), and publishes the catalog as zstd
+// Parquet at catalog.CatalogKey(shop, run).
+//
+// Memory stays flat whatever the catalog's size: records stream from the
+// source through the mapper into a Parquet file spooled on local disk (one
+// row group in memory), duplicate ids are found by an external sort of id
+// hashes (see dedup.go), and the file is published with one streaming Put.
+// Nothing is published when the run fails: not a partial catalog, and not
+// one whose share of bad rows passes the shop's limit.
+//
+// Conditional fetches: after a successful run the source's validators
+// (HTTP ETag / Last-Modified, S3 ETag, a file's size and time) are kept at
+// SourceStateKey with a hash of the shop's source settings; the next run
+// asks the source whether it changed and, if not and the settings are the
+// same, copies the last catalog to the new run's key and reports Unchanged.
 package collect
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/collect/mapping"
+	"github.com/feedbatch/feedbatch/stages/collect/parse"
+	"github.com/feedbatch/feedbatch/stages/collect/source"
+	"github.com/feedbatch/feedbatch/store"
 )
 
-// Stage is the collect stage.
-type Stage struct{}
+// Options read from the manifest row.
+const (
+	// OptMaxBadShare (Row.Options) is the share of bad rows (0..1) above
+	// which the run fails and publishes nothing; default DefaultMaxBadShare.
+	OptMaxBadShare = "collect.max_bad_share"
+	// OptStripHTML (Source.Options) "true" strips markup from descriptions.
+	OptStripHTML = "strip_html"
+	// DefaultMaxBadShare is used when the row sets no limit.
+	DefaultMaxBadShare = 0.2
+)
 
-// New returns the collect stage.
-func New() *Stage { return &Stage{} }
+// Drop reason for duplicate ids (not counted as bad rows).
+const ReasonDuplicateID = "duplicate_id"
+
+// version changes when the stage's output for the same input changes, so
+// that a conditional fetch does not reuse a catalog made by older rules.
+const version = "collect/1"
+
+// SourceStateKey is where a shop's last fetched source version is kept.
+func SourceStateKey(shopID string) string {
+	return fmt.Sprintf("shops/%s/catalog/source.json", shopID)
+}
+
+// Stage is the collect stage.
+type Stage struct {
+	// Fetcher opens URL sources. New sets its allow-list from
+	// source.EnvAllowNets.
+	Fetcher source.Fetcher
+	// TempDir holds the spooled catalog while it is built; "" means the
+	// system's temporary directory.
+	TempDir string
+
+	allowErr error
+}
+
+// New returns the collect stage. HTTP sources may reach the private
+// prefixes listed in FEEDBATCH_COLLECT_ALLOW_NETS (none by default); an
+// invalid list is reported by Run.
+func New() *Stage {
+	s := &Stage{}
+	if v := os.Getenv(source.EnvAllowNets); v != "" {
+		nets, err := source.ParseAllowNets(v)
+		if err == nil {
+			s.Fetcher.AllowNets = nets
+		} else {
+			s.Fetcher.AllowNets = []netip.Prefix{} // refused below
+			s.allowErr = err
+		}
+	}
+	return s
+}
 
 // Name implements stages.Stage.
 func (*Stage) Name() string { return "collect" }
 
+// sourceState is what SourceStateKey holds.
+type sourceState struct {
+	Validators source.Validators `json:"validators"`
+	// Config is a hash of the settings that shaped the catalog.
+	Config     string           `json:"config"`
+	CatalogKey string           `json:"catalog_key"`
+	ItemsIn    int64            `json:"items_in"`
+	ItemsOut   int64            `json:"items_out"`
+	Dropped    map[string]int64 `json:"dropped,omitempty"`
+	FetchedAt  time.Time        `json:"fetched_at"`
+}
+
+func configHash(row manifest.Row) string {
+	b, _ := json.Marshal(struct {
+		V        string
+		Format   string
+		Query    string
+		Options  map[string]string
+		Mapping  map[string]string
+		Currency string
+		MaxBad   string
+	}{version, row.Source.Format, row.Source.Query, row.Source.Options, row.Source.Mapping, row.Currency, row.Options[OptMaxBadShare]})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Stage) log(job stages.Job) *slog.Logger {
+	if job.Log != nil {
+		return job.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 // Run implements stages.Stage.
-func (*Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
-	return stages.Result{}, errors.New("collect: not implemented yet")
+func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
+	var res stages.Result
+	row := job.Row
+	log := s.log(job).With("stage", "collect", "shop", row.ShopID)
+	if s.allowErr != nil {
+		return res, stages.Permanentf("%s: %v", source.EnvAllowNets, s.allowErr)
+	}
+	if err := store.CheckKey(catalog.CatalogKey(row.ShopID, "x")); err != nil || strings.Contains(row.ShopID, "/") || row.ShopID == "" {
+		return res, stages.Permanentf("shop id %q is not usable in a store key", row.ShopID)
+	}
+	key := catalog.CatalogKey(row.ShopID, row.CatalogRun(job.RunID))
+	maxBad := DefaultMaxBadShare
+	if v := strings.TrimSpace(row.Options[OptMaxBadShare]); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			return res, stages.Permanentf("option %s = %q: want a share between 0 and 1", OptMaxBadShare, v)
+		}
+		maxBad = f
+	}
+	mapper, err := mapping.New(mapping.Config{
+		Mapping:   row.Source.Mapping,
+		Currency:  row.Currency,
+		StripHTML: isTrue(row.Source.Options[OptStripHTML]),
+	})
+	if err != nil {
+		return res, stages.Permanent(err)
+	}
+	if strings.TrimSpace(row.Source.URL) == "" {
+		return res, stages.Permanentf("the shop has no catalog source URL")
+	}
+	conf := configHash(row)
+	prev := s.loadState(ctx, job.Store, row.ShopID, conf, log)
+
+	var (
+		p        parse.Parser
+		body     *countingReader
+		validate source.Validators
+		closeFn  func()
+	)
+	if source.IsSQL(row.Source.URL) {
+		q, err := source.OpenSQL(ctx, row.Source.URL, row.Source.Query)
+		if err != nil {
+			return res, err
+		}
+		closeFn = func() { q.Close(context.WithoutCancel(ctx)) }
+		if err := mapper.CheckColumns(q.Columns()); err != nil {
+			closeFn()
+			return res, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
+		}
+		p = q
+	} else {
+		f, err := s.Fetcher.Fetch(ctx, row.Source.URL, prev.Validators)
+		if err != nil {
+			return res, err
+		}
+		if f.NotModified {
+			return s.reuse(ctx, job, key, prev, f.Validators, log)
+		}
+		body = &countingReader{r: f.Body}
+		closeFn = func() { f.Body.Close() }
+		validate = f.Validators
+		pp, det, err := parse.Open(body, parse.Settings{Format: row.Source.Format, Options: row.Source.Options})
+		if err != nil {
+			closeFn()
+			if body.err != nil {
+				return res, fmt.Errorf("source %s: %w", source.Redact(row.Source.URL), body.err)
+			}
+			return res, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
+		}
+		log.Info("source opened", "url", source.Redact(row.Source.URL), "format", det.Format,
+			"compressed", det.Compressed, "encoding", det.Encoding, "delimiter", det.Delimiter)
+		if c, ok := pp.(*parse.CSV); ok {
+			if err := mapper.CheckColumns(c.Header()); err != nil {
+				closeFn()
+				return res, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
+			}
+		}
+		p = pp
+	}
+	defer closeFn()
+
+	dir, err := os.MkdirTemp(s.TempDir, "feedbatch-collect-*")
+	if err != nil {
+		return res, fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	b, err := s.build(ctx, p, mapper, dir, job, log)
+	res.ItemsIn, res.Dropped, res.Counts = b.in, b.dropped, mapper.Counts
+	if body != nil {
+		res.Counts["source_bytes"] = body.n
+	}
+	if len(res.Counts) == 0 {
+		res.Counts = nil
+	}
+	if err != nil {
+		if body != nil && body.err != nil && !errors.Is(body.err, io.EOF) {
+			// The connection broke: worth another attempt.
+			return res, fmt.Errorf("source %s: read: %w", source.Redact(row.Source.URL), body.err)
+		}
+		return res, err
+	}
+	bad := int64(0)
+	for reason, n := range b.dropped {
+		if reason != ReasonDuplicateID {
+			bad += n
+		}
+	}
+	if b.in > 0 && float64(bad)/float64(b.in) > maxBad {
+		return res, stages.Permanentf("%d of %d rows are bad (%.1f%%, the shop's limit is %.1f%%): %s; nothing published",
+			bad, b.in, 100*float64(bad)/float64(b.in), 100*maxBad, topReasons(b.dropped))
+	}
+	if b.out == 0 {
+		return res, stages.Permanentf("the source has no usable products (%d rows read%s); nothing published", b.in, reasonsSuffix(b.dropped))
+	}
+
+	f, err := os.Open(b.path)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return res, err
+	}
+	if err := job.Store.Put(ctx, key, f, &store.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+		return res, fmt.Errorf("publish %s: %w", key, err)
+	}
+	res.ItemsOut, res.Bytes, res.Outputs = b.out, fi.Size(), []string{key}
+	log.Info("catalog published", "key", key, "items_in", b.in, "items_out", b.out, "bytes", fi.Size(), "dropped", b.dropped)
+
+	if body != nil {
+		st := sourceState{Validators: validate, Config: conf, CatalogKey: key, ItemsIn: b.in, ItemsOut: b.out,
+			Dropped: b.dropped, FetchedAt: time.Now().UTC()}
+		s.saveState(ctx, job.Store, row.ShopID, st, log)
+	}
+	return res, nil
+}
+
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+func topReasons(d map[string]int64) string {
+	keys := slices.Collect(maps.Keys(d))
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(d[b], d[a]), strings.Compare(a, b)) })
+	var parts []string
+	for _, k := range keys {
+		if k == ReasonDuplicateID {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", k, d[k]))
+		if len(parts) == 5 {
+			break
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func reasonsSuffix(d map[string]int64) string {
+	if t := topReasons(d); t != "" {
+		return "; dropped: " + t
+	}
+	return ""
+}
+
+func (s *Stage) loadState(ctx context.Context, st store.Store, shopID, conf string, log *slog.Logger) sourceState {
+	rc, err := st.Get(ctx, SourceStateKey(shopID))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			log.Warn("source state unreadable; fetching in full", "err", err)
+		}
+		return sourceState{}
+	}
+	defer rc.Close()
+	var state sourceState
+	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&state); err != nil {
+		log.Warn("source state unreadable; fetching in full", "err", err)
+		return sourceState{}
+	}
+	if state.Config != conf {
+		log.Info("source settings changed since the last run; fetching in full")
+		return sourceState{}
+	}
+	if _, err := st.Stat(ctx, state.CatalogKey); err != nil {
+		return sourceState{}
+	}
+	return state
+}
+
+func (s *Stage) saveState(ctx context.Context, st store.Store, shopID string, state sourceState, log *slog.Logger) {
+	b, err := json.MarshalIndent(state, "", "  ")
+	if err == nil {
+		err = st.Put(ctx, SourceStateKey(shopID), strings.NewReader(string(b)), &store.PutOptions{ContentType: "application/json"})
+	}
+	if err != nil {
+		// The catalog is published; the next run just fetches in full.
+		log.Warn("cannot save source state", "err", err)
+	}
+}
+
+// reuse publishes the last catalog under this run's key.
+func (s *Stage) reuse(ctx context.Context, job stages.Job, key string, prev sourceState, v source.Validators, log *slog.Logger) (stages.Result, error) {
+	res := stages.Result{Unchanged: true, ItemsIn: prev.ItemsIn, ItemsOut: prev.ItemsOut, Dropped: prev.Dropped, Outputs: []string{key}}
+	if prev.CatalogKey != key {
+		rc, err := job.Store.Get(ctx, prev.CatalogKey)
+		if err != nil {
+			return stages.Result{}, fmt.Errorf("reuse %s: %w", prev.CatalogKey, err)
+		}
+		defer rc.Close()
+		if err := job.Store.Put(ctx, key, rc, &store.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+			return stages.Result{}, fmt.Errorf("publish %s: %w", key, err)
+		}
+	}
+	if info, err := job.Store.Stat(ctx, key); err == nil {
+		res.Bytes = info.Size
+	}
+	log.Info("source unchanged; catalog reused", "from", prev.CatalogKey, "key", key)
+	prev.Validators, prev.CatalogKey, prev.FetchedAt = v, key, time.Now().UTC()
+	s.saveState(ctx, job.Store, job.Row.ShopID, prev, log)
+	return res, nil
+}
+
+// built is the outcome of build.
+type built struct {
+	path    string
+	in, out int64
+	dropped map[string]int64
+}
+
+// build streams p through the mapper into a de-duplicated catalog file.
+func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, dir string, job stages.Job, log *slog.Logger) (built, error) {
+	b := built{dropped: map[string]int64{}}
+	spool := filepath.Join(dir, "spool.parquet")
+	f, err := os.Create(spool)
+	if err != nil {
+		return b, err
+	}
+	defer f.Close()
+	w := catalog.NewWriter(f)
+	setMeta(w, job)
+	ids, err := newPairWriter(dir)
+	if err != nil {
+		return b, err
+	}
+	seed := maphash.MakeSeed()
+	var pos uint64
+	for {
+		if b.in%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				ids.close()
+				return b, err
+			}
+			if b.in > 0 && b.in%200_000 == 0 {
+				log.Info("collecting", "rows", b.in, "products", pos)
+			}
+		}
+		rec, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if re, ok := parse.AsRowError(err); ok {
+			b.in++
+			b.dropped[re.Reason]++
+			log.Debug("row dropped", "line", re.Line, "reason", re.Reason, "detail", re.Detail)
+			continue
+		}
+		if err != nil {
+			ids.close()
+			return b, stages.Permanentf("after %d rows: %v", b.in, err)
+		}
+		b.in++
+		prod, reason := m.Map(rec)
+		if reason != "" {
+			b.dropped[reason]++
+			log.Debug("row dropped", "line", rec.Line, "reason", reason)
+			continue
+		}
+		if err := w.Write(prod); err != nil {
+			ids.close()
+			return b, err
+		}
+		if err := ids.add(maphash.String(seed, prod.ID), pos); err != nil {
+			ids.close()
+			return b, err
+		}
+		pos++
+	}
+	if err := ids.close(); err != nil {
+		return b, err
+	}
+	drop, dups, err := findDuplicates(dir, ids.f.Name(), int64(pos))
+	if err != nil {
+		return b, err
+	}
+	os.Remove(ids.f.Name())
+	b.out = int64(pos) - dups
+	if dups == 0 {
+		w.SetMetadata("items_in", strconv.FormatInt(b.in, 10))
+		if err := w.Close(); err != nil {
+			return b, err
+		}
+		b.path = spool
+		return b, f.Close()
+	}
+	b.dropped[ReasonDuplicateID] = dups
+	if err := w.Close(); err != nil {
+		return b, err
+	}
+	if err := f.Close(); err != nil {
+		return b, err
+	}
+	// Second pass: copy without the earlier occurrences of duplicate ids.
+	final := filepath.Join(dir, "catalog.parquet")
+	out, err := os.Create(final)
+	if err != nil {
+		return b, err
+	}
+	defer out.Close()
+	in, err := os.Open(spool)
+	if err != nil {
+		return b, err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return b, err
+	}
+	r, err := catalog.NewReader(in, fi.Size())
+	if err != nil {
+		return b, err
+	}
+	defer r.Close()
+	w2 := catalog.NewWriter(out)
+	setMeta(w2, job)
+	w2.SetMetadata("items_in", strconv.FormatInt(b.in, 10))
+	for i := uint64(0); ; i++ {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return b, err
+			}
+		}
+		prod, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return b, err
+		}
+		if drop.has(i) {
+			continue
+		}
+		if err := w2.Write(prod); err != nil {
+			return b, err
+		}
+	}
+	if err := w2.Close(); err != nil {
+		return b, err
+	}
+	os.Remove(spool)
+	b.path = final
+	return b, out.Close()
+}
+
+func setMeta(w *catalog.Writer, job stages.Job) {
+	w.SetMetadata("shop_id", job.Row.ShopID)
+	w.SetMetadata("run_id", job.Row.CatalogRun(job.RunID))
+	w.SetMetadata("source", source.Redact(job.Row.Source.URL))
+	w.SetMetadata("collected_by", version)
+}
+
+// countingReader counts bytes and remembers the first read error, so a
+// broken connection can be told apart from a broken file.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }

@@ -1,0 +1,193 @@
+package mapping
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"unicode"
+
+	"github.com/feedbatch/feedbatch/catalog"
+)
+
+// Price errors, checked with errors.Is.
+var (
+	ErrNoPrice      = errors.New("no price")
+	ErrInvalidPrice = errors.New("invalid price")
+)
+
+// currency symbols and words that name a currency inside a price value.
+var symbols = []struct {
+	s, code string
+}{
+	{"₩", "KRW"}, {"원", "KRW"}, {"￦", "KRW"},
+	{"US$", "USD"}, {"$", "USD"}, {"€", "EUR"}, {"£", "GBP"}, {"¥", "JPY"}, {"円", "JPY"},
+	{"₫", "VND"}, {"₹", "INR"}, {"₽", "RUB"}, {"₺", "TRY"}, {"฿", "THB"}, {"₱", "PHP"},
+}
+
+// ParsePrice reads a price value into minor units of its currency. The
+// currency comes from the value (an ISO code such as "59.00 USD" or
+// "USD 59.00", or a symbol: "₩15,000", "15000원", "$59") or else from def.
+// Thousands and decimal separators are told apart by position: "1,234.50",
+// "1.234,50", "59,00" and "59.00" all read as expected; a single group of
+// exactly three digits after one separator is a thousands group ("15,000"),
+// except "." in a currency with minor units ("1.234 USD" would be ambiguous
+// and is read as 1.23 rounded half up). More decimals than the currency has
+// are rounded half up. Negative, empty and non-numeric values are errors.
+func ParsePrice(s, def string) (minor int64, currency string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, "", ErrNoPrice
+	}
+	orig := s
+	// Currency symbol, then an ISO code (which wins: "$59 CAD" is CAD).
+	var symCur, codeCur string
+	for _, sym := range symbols {
+		if strings.Contains(s, sym.s) {
+			symCur = sym.code
+			s = strings.ReplaceAll(s, sym.s, " ")
+			break
+		}
+	}
+	fields := strings.FieldsFunc(s, unicode.IsSpace)
+	var num []string
+	for _, f := range fields {
+		if isCode(f) {
+			code := strings.ToUpper(f)
+			if codeCur != "" && codeCur != code {
+				return 0, "", fmt.Errorf("%w %q: two currencies", ErrInvalidPrice, orig)
+			}
+			codeCur = code
+			continue
+		}
+		num = append(num, f)
+	}
+	currency = cmp.Or(codeCur, symCur, strings.ToUpper(strings.TrimSpace(def)))
+	if currency == "" {
+		return 0, "", fmt.Errorf("%w %q: no currency in the value and none configured for the shop", ErrInvalidPrice, orig)
+	}
+	n := strings.Join(num, "") // "1 234,50" -> "1234,50"
+	if strings.HasPrefix(n, "-") {
+		return 0, "", fmt.Errorf("%w %q: negative", ErrInvalidPrice, orig)
+	}
+	n = strings.TrimPrefix(n, "+")
+	n = strings.ReplaceAll(n, "'", "") // Swiss grouping 1'234.50
+	n = strings.ReplaceAll(n, "_", "")
+	if n == "" {
+		return 0, "", fmt.Errorf("%w %q: no number", ErrInvalidPrice, orig)
+	}
+	for _, r := range n {
+		if (r < '0' || r > '9') && r != '.' && r != ',' {
+			return 0, "", fmt.Errorf("%w %q: not a number", ErrInvalidPrice, orig)
+		}
+	}
+	units := catalog.MinorUnits(currency)
+	intPart, frac, err := splitDecimal(n, units)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w %q: %v", ErrInvalidPrice, orig, err)
+	}
+	minor, err = toMinor(intPart, frac, units)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w %q: %v", ErrInvalidPrice, orig, err)
+	}
+	return minor, currency, nil
+}
+
+func isCode(f string) bool {
+	if len(f) != 3 {
+		return false
+	}
+	for _, r := range f {
+		if !unicode.IsLetter(r) || r > unicode.MaxASCII {
+			return false
+		}
+	}
+	return true
+}
+
+// splitDecimal splits "1,234.50" into "1234" and "50".
+func splitDecimal(n string, units int) (string, string, error) {
+	lastDot, lastComma := strings.LastIndexByte(n, '.'), strings.LastIndexByte(n, ',')
+	dots, commas := strings.Count(n, "."), strings.Count(n, ",")
+	dec := -1 // index of the decimal separator
+	switch {
+	case dots > 0 && commas > 0:
+		dec = max(lastDot, lastComma)
+		if (dec == lastDot && dots > 1) || (dec == lastComma && commas > 1) {
+			return "", "", errors.New("separators out of order")
+		}
+	case dots == 1:
+		after := len(n) - lastDot - 1
+		if !(after == 3 && units == 0) {
+			dec = lastDot
+		}
+	case commas == 1:
+		after := len(n) - lastComma - 1
+		if after != 3 {
+			dec = lastComma
+		}
+	}
+	intPart, frac := n, ""
+	if dec >= 0 {
+		intPart, frac = n[:dec], n[dec+1:]
+	}
+	// Every remaining separator must sit between groups of three digits.
+	groups := strings.FieldsFunc(intPart, func(r rune) bool { return r == '.' || r == ',' })
+	if len(groups) > 1 {
+		for i, g := range groups {
+			if (i == 0 && (len(g) == 0 || len(g) > 3)) || (i > 0 && len(g) != 3) {
+				return "", "", errors.New("bad digit grouping")
+			}
+		}
+	}
+	if strings.HasPrefix(intPart, ".") || strings.HasPrefix(intPart, ",") || strings.HasSuffix(intPart, ".") || strings.HasSuffix(intPart, ",") {
+		if intPart != "" {
+			return "", "", errors.New("bad digit grouping")
+		}
+	}
+	intPart = strings.Join(groups, "")
+	if intPart == "" && frac == "" {
+		return "", "", errors.New("no digits")
+	}
+	if strings.ContainsAny(frac, ".,") {
+		return "", "", errors.New("separators out of order")
+	}
+	return intPart, frac, nil
+}
+
+func toMinor(intPart, frac string, units int) (int64, error) {
+	var v int64
+	for _, c := range intPart {
+		d := int64(c - '0')
+		if v > (math.MaxInt64-d)/10 {
+			return 0, errors.New("too large")
+		}
+		v = v*10 + d
+	}
+	roundUp := false
+	for i := range units {
+		d := int64(0)
+		if i < len(frac) {
+			d = int64(frac[i] - '0')
+		}
+		if v > (math.MaxInt64-d)/10 {
+			return 0, errors.New("too large")
+		}
+		v = v*10 + d
+	}
+	if len(frac) > units && frac[units] >= '5' {
+		roundUp = true
+	}
+	if roundUp {
+		if v == math.MaxInt64 {
+			return 0, errors.New("too large")
+		}
+		v++
+	}
+	// Prices past 10^15 minor units are not real prices.
+	if v > 1e15 {
+		return 0, errors.New("too large")
+	}
+	return v, nil
+}

@@ -1,0 +1,163 @@
+package parse
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+)
+
+// maxLineFactor: a JSON line may be this many times the field cap before it
+// is skipped unread (a record holds many fields).
+const maxLineFactor = 8
+
+// JSONL reads JSON Lines: one object per line. Nested objects are flattened
+// with dotted names ("price.amount"); arrays of scalars are joined with ","
+// (so "images": ["a", "b"] reads as "a,b"), and objects inside arrays are
+// flattened under the array's name with repeated names joined the same way.
+// null is empty, numbers keep their source text, booleans are "true"/"false".
+type JSONL struct {
+	r    *bufio.Reader
+	max  int
+	line int64
+	buf  []byte
+	done bool
+}
+
+// NewJSONL returns a JSON Lines parser reading r.
+func NewJSONL(r io.Reader, o Options) *JSONL {
+	return &JSONL{r: bufio.NewReaderSize(r, 64<<10), max: o.maxField()}
+}
+
+// readLine returns the next line without its end; tooLong is set when the
+// line passed the cap (its bytes are dropped).
+func (j *JSONL) readLine() (line []byte, tooLong bool, err error) {
+	j.buf = j.buf[:0]
+	limit := j.max * maxLineFactor
+	for {
+		chunk, err := j.r.ReadSlice('\n')
+		if len(j.buf)+len(chunk) <= limit {
+			j.buf = append(j.buf, chunk...)
+		} else {
+			tooLong = true
+		}
+		switch {
+		case err == nil:
+			return bytes.TrimRight(j.buf, "\r\n"), tooLong, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if len(j.buf) == 0 && !tooLong {
+				return nil, false, io.EOF
+			}
+			return bytes.TrimRight(j.buf, "\r\n"), tooLong, nil
+		default:
+			return nil, false, err
+		}
+	}
+}
+
+// Next implements Parser.
+func (j *JSONL) Next() (Record, error) {
+	for {
+		if j.done {
+			return Record{}, io.EOF
+		}
+		line, tooLong, err := j.readLine()
+		if errors.Is(err, io.EOF) {
+			j.done = true
+			return Record{}, io.EOF
+		}
+		if err != nil {
+			return Record{}, err
+		}
+		j.line++
+		if tooLong {
+			return Record{}, &RowError{Reason: ReasonFieldTooLarge, Line: j.line, Detail: "line too long"}
+		}
+		line = bytes.TrimSpace(bytes.TrimPrefix(line, []byte("\ufeff")))
+		if len(line) == 0 {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil || obj == nil {
+			detail := "not a JSON object"
+			if err != nil {
+				detail = err.Error()
+			}
+			return Record{}, &RowError{Reason: ReasonBadJSON, Line: j.line, Detail: detail}
+		}
+		if dec.More() {
+			return Record{}, &RowError{Reason: ReasonBadJSON, Line: j.line, Detail: "more than one value on the line"}
+		}
+		f := flattener{vals: map[string]string{}}
+		f.object("", obj)
+		names := make([]string, 0, len(f.vals))
+		for k := range f.vals {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		rec := Record{Names: names, Values: make([]string, len(names)), Line: j.line}
+		for i, n := range names {
+			v := f.vals[n]
+			if len(v) > j.max {
+				return Record{}, &RowError{Reason: ReasonFieldTooLarge, Line: j.line, Detail: n}
+			}
+			rec.Values[i] = v
+		}
+		return rec, nil
+	}
+}
+
+type flattener struct{ vals map[string]string }
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+func (f *flattener) set(name, v string) {
+	if old, ok := f.vals[name]; ok && old != "" {
+		if v == "" {
+			return
+		}
+		v = old + "," + v
+	}
+	f.vals[name] = v
+}
+
+func (f *flattener) object(prefix string, obj map[string]any) {
+	for k, v := range obj {
+		f.value(join(prefix, strings.TrimSpace(k)), v)
+	}
+}
+
+func (f *flattener) value(name string, v any) {
+	switch v := v.(type) {
+	case nil:
+		f.set(name, "")
+	case string:
+		f.set(name, v)
+	case json.Number:
+		f.set(name, v.String())
+	case bool:
+		if v {
+			f.set(name, "true")
+		} else {
+			f.set(name, "false")
+		}
+	case map[string]any:
+		f.object(name, v)
+	case []any:
+		for _, e := range v {
+			f.value(name, e)
+		}
+	}
+}

@@ -1,0 +1,349 @@
+// Package source fetches a shop's catalog bytes from its source URL:
+// http(s):// with an SSRF-safe client, retries and conditional GET, s3://
+// (any bucket, through the project's S3 store), and file://. PostgreSQL
+// sources are rows, not bytes: see OpenSQL.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"code.dny.dev/ssrf"
+
+	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/store"
+	"github.com/feedbatch/feedbatch/store/s3store"
+)
+
+// Environment variables read by the S3 source (the same the store uses) and
+// by the HTTP allow-list.
+const (
+	EnvS3Endpoint  = "FEEDBATCH_S3_ENDPOINT"
+	EnvS3PathStyle = "FEEDBATCH_S3_PATH_STYLE"
+	EnvAWSRegion   = "AWS_REGION"
+	// EnvAllowNets lists CIDR prefixes (comma separated) that HTTP sources may
+	// reach although they are private or loopback ("127.0.0.1/32" for a local
+	// test server). Empty: only public addresses.
+	EnvAllowNets = "FEEDBATCH_COLLECT_ALLOW_NETS"
+)
+
+// Validators identify one version of a source: what conditional GET sends
+// back, and what an unchanged source is recognised by.
+type Validators struct {
+	URL          string `json:"url"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+}
+
+// Empty reports whether v names no version.
+func (v Validators) Empty() bool { return v.ETag == "" && v.LastModified == "" }
+
+// Fetched is an open source.
+type Fetched struct {
+	// Body is nil when NotModified.
+	Body io.ReadCloser
+	// Validators of what Body holds (empty if the source gives none).
+	Validators Validators
+	// NotModified: the source is the version prev named; Body is nil.
+	NotModified bool
+}
+
+// Fetcher opens sources. The zero value works with the defaults.
+type Fetcher struct {
+	// Client for http(s) sources; nil means NewHTTPClient(AllowNets).
+	Client *http.Client
+	// AllowNets are private prefixes HTTP sources may reach anyway.
+	AllowNets []netip.Prefix
+	// Attempts per HTTP request (network errors, 429 and 5xx are retried);
+	// 0 means 4.
+	Attempts int
+	// Backoff is the first retry's delay, doubled each time (with jitter);
+	// 0 means 1 s.
+	Backoff time.Duration
+	// Log receives retry messages; nil discards them.
+	Log *slog.Logger
+}
+
+// ParseAllowNets parses a comma-separated list of CIDR prefixes or addresses.
+func ParseAllowNets(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("allow-list %q: %w", f, err)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("allow-list %q: %w", f, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// NewHTTPClient returns a client whose dialer refuses loopback, private,
+// link-local, metadata (169.254.169.254) and other special-purpose
+// addresses, checked on the resolved address of every connection, so DNS
+// names and redirects cannot reach them either; allow lists prefixes that
+// are let through anyway. It uses no proxy and follows at most 5 redirects.
+func NewHTTPClient(allow []netip.Prefix) *http.Client {
+	var v4, v6 []netip.Prefix
+	for _, p := range allow {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	g := ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: g.Safe}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       30 * time.Second,
+		MaxIdleConns:          4,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("more than 5 redirects")
+			}
+			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+				return fmt.Errorf("redirect to %s:// refused", req.URL.Scheme)
+			}
+			return nil
+		},
+	}
+}
+
+// Redact returns u without credentials and query values, for messages.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+// Fetch opens rawURL. If prev names a version of the same URL, the source
+// is asked whether it changed (HTTP If-None-Match / If-Modified-Since, the
+// S3 ETag, a file's size and modification time), and NotModified is set
+// when it has not. Errors that retrying cannot fix (404, 410, other 4xx, a
+// missing file or key, a refused address, a bad URL) are stages.Permanent.
+func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*Fetched, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, stages.Permanentf("source URL: %v", err)
+	}
+	if prev.URL != rawURL {
+		prev = Validators{}
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return f.fetchHTTP(ctx, u, rawURL, prev)
+	case "file":
+		return fetchFile(u, rawURL, prev)
+	case "s3":
+		return fetchS3(ctx, u, rawURL, prev)
+	case "":
+		return nil, stages.Permanentf("source URL %q has no scheme (want http://, https://, s3://, file:// or postgres://)", Redact(rawURL))
+	}
+	return nil, stages.Permanentf("source URL scheme %q not supported (want http://, https://, s3://, file:// or postgres://)", u.Scheme)
+}
+
+func (f *Fetcher) log() *slog.Logger {
+	if f.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Log
+}
+
+func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev Validators) (*Fetched, error) {
+	client := f.Client
+	if client == nil {
+		client = NewHTTPClient(f.AllowNets)
+	}
+	attempts := f.Attempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	backoff := f.Backoff
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	red := Redact(rawURL)
+	var lastErr error
+	for attempt := 1; attempt <= attempts; attempt++ {
+		if attempt > 1 {
+			d := backoff << (attempt - 2)
+			d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+			f.log().Warn("source fetch retry", "url", red, "attempt", attempt, "delay", d, "err", lastErr)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, stages.Permanentf("source %s: %v", red, err)
+		}
+		req.Header.Set("User-Agent", "feedbatch-collect/1")
+		if prev.ETag != "" {
+			req.Header.Set("If-None-Match", prev.ETag)
+		}
+		if prev.LastModified != "" {
+			req.Header.Set("If-Modified-Since", prev.LastModified)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedNetwork) || errors.Is(err, ssrf.ErrProhibitedPort) {
+				return nil, stages.Permanentf("source %s: refused: the address is private, loopback, link-local or otherwise not public (%v)", red, err)
+			}
+			var dnsErr *net.DNSError
+			if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+				return nil, stages.Permanentf("source %s: host %s does not exist", red, dnsErr.Name)
+			}
+			lastErr = fmt.Errorf("source %s: %w", red, err)
+			continue
+		}
+		switch {
+		case resp.StatusCode == http.StatusNotModified:
+			resp.Body.Close()
+			return &Fetched{NotModified: true, Validators: prev}, nil
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			return &Fetched{Body: resp.Body, Validators: Validators{
+				URL:          rawURL,
+				ETag:         resp.Header.Get("ETag"),
+				LastModified: resp.Header.Get("Last-Modified"),
+			}}, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+			return nil, stages.Permanentf("source %s: HTTP %s: the catalog is not there; check the shop's source URL", red, resp.Status)
+		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+			return nil, stages.Permanentf("source %s: HTTP %s: access denied; the shop must allow the fetch or give credentials", red, resp.Status)
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+			lastErr = fmt.Errorf("source %s: HTTP %s", red, resp.Status)
+			continue
+		default:
+			return nil, stages.Permanentf("source %s: HTTP %s", red, resp.Status)
+		}
+	}
+	return nil, fmt.Errorf("%w (after %d attempts)", lastErr, attempts)
+}
+
+func fetchFile(u *url.URL, rawURL string, prev Validators) (*Fetched, error) {
+	path := u.Path
+	if u.Host != "" && u.Host != "localhost" {
+		return nil, stages.Permanentf("source %s: file URLs must be file:///absolute/path", rawURL)
+	}
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, stages.Permanentf("source %s: no such file", rawURL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+	}
+	if fi.IsDir() {
+		fh.Close()
+		return nil, stages.Permanentf("source %s: is a directory", rawURL)
+	}
+	v := Validators{URL: rawURL, ETag: fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano())}
+	if prev.ETag == v.ETag {
+		fh.Close()
+		return &Fetched{NotModified: true, Validators: v}, nil
+	}
+	return &Fetched{Body: fh, Validators: v}, nil
+}
+
+// envBool reads a boolean environment variable.
+func envBool(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+func fetchS3(ctx context.Context, u *url.URL, rawURL string, prev Validators) (*Fetched, error) {
+	bucket, key := u.Host, strings.TrimPrefix(u.Path, "/")
+	if bucket == "" || key == "" {
+		return nil, stages.Permanentf("source %s: want s3://bucket/key", rawURL)
+	}
+	region := os.Getenv(EnvAWSRegion)
+	if region == "" {
+		region = s3store.DefaultRegion
+	}
+	st, err := s3store.New(ctx, s3store.Config{
+		Bucket:    bucket,
+		Region:    region,
+		Endpoint:  os.Getenv(EnvS3Endpoint),
+		PathStyle: envBool(EnvS3PathStyle),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+	}
+	info, err := st.Stat(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, stages.Permanentf("source %s: no such object", rawURL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+	}
+	v := Validators{URL: rawURL, ETag: info.ETag}
+	if v.ETag != "" && prev.ETag == v.ETag {
+		return &Fetched{NotModified: true, Validators: v}, nil
+	}
+	rc, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, stages.Permanentf("source %s: no such object", rawURL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+	}
+	return &Fetched{Body: rc, Validators: v}, nil
+}
+
+var errEOF = io.EOF
