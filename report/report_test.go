@@ -1,0 +1,209 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/store"
+	"github.com/feedbatch/feedbatch/store/memstore"
+)
+
+func counts(rep *Report) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for _, t := range rep.Totals {
+		out[t.Stage] = t.Counts
+	}
+	return out
+}
+
+// wantCounts20 are the outcomes of fixture(20) (see its comment).
+var wantCounts20 = map[string]map[string]int{
+	"collect": {Succeeded: 19, Failed: 1},
+	"feed":    {Succeeded: 17, Failed: 2, Skipped: 1},
+	"image":   {Succeeded: 16, Skipped: 1, Running: 3},
+}
+
+func TestBuild(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 20)
+	rep, err := Build(ctx, st, testRun, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantCounts20, counts(rep)); diff != "" {
+		t.Errorf("outcome counts (-want +got):\n%s", diff)
+	}
+	if rep.Failed != 3 || len(rep.Reruns) != 1 || rep.Engine != "local" || rep.Version != "v1.2.3" {
+		t.Errorf("failed %d reruns %d engine %q version %q", rep.Failed, len(rep.Reruns), rep.Engine, rep.Version)
+	}
+	if diff := cmp.Diff([]string{"collect", "feed", "image"}, rep.Reruns[0].Stages); diff != "" {
+		t.Errorf("re-run stages (-want +got):\n%s", diff)
+	}
+
+	tests := []struct {
+		shop      int
+		states    []string
+		histories []int // attempts per stage
+		lastErr   string
+		feeds     int
+	}{
+		{0, []string{Succeeded, Succeeded, Succeeded}, []int{1, 1, 1}, "", 2},
+		{3, []string{Succeeded, Succeeded, Running}, []int{2, 1, 1}, "", 2}, // re-run fixed it; image submitted in re-run
+		{5, []string{Succeeded, Failed, Succeeded}, []int{1, 2, 2}, "is not a valid price", 0},
+		{7, []string{Succeeded, Succeeded, Running}, []int{1, 1, 0}, "", 2},
+		{13, []string{Failed, Skipped, Skipped}, []int{1, 0, 0}, "HTTP 503", 0},
+	}
+	for _, tc := range tests {
+		s := rep.Shops[tc.shop]
+		t.Run(s.ID, func(t *testing.T) {
+			if diff := cmp.Diff(tc.states, s.States); diff != "" {
+				t.Errorf("states (-want +got):\n%s", diff)
+			}
+			var got []int
+			for _, h := range s.History {
+				got = append(got, len(h))
+			}
+			if diff := cmp.Diff(tc.histories, got); diff != "" {
+				t.Errorf("attempts per stage (-want +got):\n%s", diff)
+			}
+			if tc.lastErr != "" {
+				found := false
+				for _, h := range s.History {
+					if n := len(h); n > 0 && strings.Contains(h[n-1].Result.Error, tc.lastErr) {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("no latest error containing %q", tc.lastErr)
+				}
+			}
+			if len(s.Feeds) != tc.feeds {
+				t.Errorf("feeds %v, want %d", s.Feeds, tc.feeds)
+			}
+		})
+	}
+	// Re-run attempts come after the origin's.
+	if h := rep.Shops[5].History[1]; h[0].Rerun != 0 || h[1].Rerun != 1 || h[1].Index != 1 {
+		t.Errorf("shop 5 feed history order: %+v", h)
+	}
+
+	// Feed per platform: 17 shops published on each; drops from the latest
+	// feed result of every shop that has one (19).
+	wantPlat := []PlatformTotals{
+		{Platform: "google", Shops: 17, Published: 17 * 99, Dropped: 19, Reasons: []Count{{"missing_price", 19}}},
+		{Platform: "meta", Shops: 17, Published: 17 * 98, Dropped: 38, Reasons: []Count{{"missing_image", 38}}},
+	}
+	if diff := cmp.Diff(wantPlat, rep.Platforms); diff != "" {
+		t.Errorf("platforms (-want +got):\n%s", diff)
+	}
+	wantReasons := []Reason{
+		{Stage: "collect", Message: "fetch https://shop.example/catalog.csv: HTTP 503 Service Unavailable", Shops: 1, Example: "shop-013"},
+		{Stage: "feed", Message: "drop guard: item count fell from 1000 to 98 (90%), more than 50%", Shops: 1, Example: "shop-015"},
+		{Stage: "feed", Message: `google: price "12,00" is not a valid price`, Shops: 1, Example: "shop-005"},
+	}
+	if diff := cmp.Diff(wantReasons, rep.Reasons); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+	if tot := rep.Totals[0]; tot.Finished != 20 || tot.Retried != 1 || tot.P50 == 0 || tot.Max < tot.P95 || tot.P95 < tot.P50 {
+		t.Errorf("collect totals %+v", tot)
+	}
+}
+
+func TestWriteAndEscaping(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 20)
+	key, err := WriteWith(ctx, st, testRun, Options{LogHref: func(r stages.Result) string {
+		if r.ShopID == "shop-000" {
+			return "javascript:alert(1)"
+		}
+		return "../../logs/" + r.JobID + ".log"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "runs/"+testRun+"/report.html" {
+		t.Fatalf("key %q", key)
+	}
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	page := string(b)
+	for _, bad := range []string{`<script>alert`, `javascript:alert`, "http://", "https://cdn", "<link ", "src=\""} {
+		if strings.Contains(page, bad) {
+			t.Errorf("page contains %q", bad)
+		}
+	}
+	for _, want := range []string{"feedbatch run " + testRun, "../../shops/shop-000/feeds/google.xml.gz", "서울 상점", `\u003cscript\u003e`, "../../logs/job-collect:1.log"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if c := strings.Count(page, "<script"); c != 2 {
+		t.Errorf("%d script elements, want 2 (data and code)", c)
+	}
+	// Writing again refreshes the same key.
+	if _, err := Write(ctx, st, testRun); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	for _, run := range []string{"", "a/b", "..", "x\x00"} {
+		if _, err := Write(ctx, st, run); err == nil {
+			t.Errorf("run %q: no error", run)
+		}
+	}
+	if _, err := Write(ctx, st, "2026-01-01"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("missing run: %v, want ErrNotFound", err)
+	}
+	// A broken result record is skipped, not fatal.
+	fixture(t, ctx, st, 6)
+	if err := st.Put(ctx, "runs/"+testRun+"/results/feed/0.json", bytes.NewReader([]byte("{")), nil); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Build(ctx, st, testRun, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Shops[0].States[1]; got != Running {
+		t.Errorf("shop 0 feed with an unreadable record: %s, want %s", got, Running)
+	}
+}
+
+func TestReasonText(t *testing.T) {
+	tests := []struct{ msg, want string }{
+		{"feed shop s1: drop guard on s1", "drop guard on <shop>"},
+		{"", "(no error message)"},
+		{"other: x", "other: x"},
+	}
+	for _, tc := range tests {
+		if got := reasonText(tc.msg, "feed", "s1"); got != tc.want {
+			t.Errorf("reasonText(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	if got := fmtNum(int64(1234567)); got != "1,234,567" {
+		t.Errorf("fmtNum = %q", got)
+	}
+	if got := fmtNum(-1000); got != "-1,000" {
+		t.Errorf("fmtNum = %q", got)
+	}
+	if got := relFromReport("shops/a b/feeds/google.xml.gz"); got != "../../shops/a%20b/feeds/google.xml.gz" {
+		t.Errorf("relFromReport = %q", got)
+	}
+}
