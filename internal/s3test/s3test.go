@@ -158,6 +158,7 @@ func Start(t testing.TB) Server {
 	if _, err := srv.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &srv.Bucket}); err != nil {
 		t.Fatalf("s3test: create bucket on %s: %v\n%s", srv.Kind, err, p.output())
 	}
+	t.Logf("s3test: %s at %s, bucket %s", srv.Kind, srv.Endpoint, srv.Bucket)
 	return srv
 }
 
