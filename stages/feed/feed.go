@@ -335,6 +335,9 @@ type Renderer struct {
 	TempDir string
 	// Images maps source image URLs to published ones (nil: none).
 	Images ImageMap
+	// Raw writes the feeds uncompressed (benchmarks and debugging only:
+	// the stage always publishes gzip).
+	Raw bool
 	// ItemsIn is set by Render: the products read.
 	ItemsIn int64
 }
@@ -363,7 +366,7 @@ func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, err
 		}
 	}()
 	for i, p := range r.Platforms {
-		s, err := newSink(r.TempDir, p, r.Level)
+		s, err := newSink(r.TempDir, p, r.Level, r.Raw)
 		if err != nil {
 			return outs, err
 		}
@@ -491,12 +494,13 @@ type sink struct {
 	zbuf    *bufio.Writer
 	gz      *gzip.Writer
 	raw     *counter
+	isRaw   bool
 	bw      *bufio.Writer
 	started bool
 	out     Output
 }
 
-func newSink(dir string, p Platform, level int) (*sink, error) {
+func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
 	f, err := os.CreateTemp(dir, "feedbatch-feed-"+p.Name()+"-*.gz")
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: %w", p.Name(), err)
@@ -509,9 +513,13 @@ func newSink(dir string, p Platform, level int) (*sink, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	raw := &counter{w: gz}
+	var next io.Writer = gz
+	if raw {
+		next = zbuf
+	}
+	count := &counter{w: next}
 	return &sink{
-		p: p, file: f, hash: h, zbuf: zbuf, gz: gz, raw: raw, bw: bufio.NewWriterSize(raw, 256<<10),
+		p: p, file: f, hash: h, zbuf: zbuf, gz: gz, isRaw: raw, raw: count, bw: bufio.NewWriterSize(count, 256<<10),
 		out: Output{Platform: p, Path: f.Name(), Dropped: map[string]int64{}},
 	}, nil
 }
@@ -556,8 +564,10 @@ func (s *sink) finish(ch *Channel) error {
 	if err := s.bw.Flush(); err != nil {
 		return fmt.Errorf("feed %s: %w", name, err)
 	}
-	if err := s.gz.Close(); err != nil {
-		return fmt.Errorf("feed %s: gzip: %w", name, err)
+	if !s.isRaw {
+		if err := s.gz.Close(); err != nil {
+			return fmt.Errorf("feed %s: gzip: %w", name, err)
+		}
 	}
 	// gzip wrote through a bufio.Writer around the hash.
 	if err := s.zbuf.Flush(); err != nil {

@@ -88,7 +88,10 @@ func FuzzNormURL(f *testing.F) {
 		}
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			t.Fatalf("normURL(%q) = %q: parse %v scheme %q host %q", s, u, err, pu.Scheme, pu.Host)
+			t.Fatalf("normURL(%q) = %q: parse %v", s, u, err)
+		}
+		if h := pu.Hostname(); h == "" {
+			t.Fatalf("normURL(%q) = %q: no host name", s, u)
 		}
 		if again, ok := normURL(u); !ok || again != u {
 			t.Fatalf("normURL not idempotent: %q -> %q -> %q %v", s, u, again, ok)
@@ -149,6 +152,20 @@ func FuzzValidate(f *testing.F) {
 					t.Fatalf("naver: bad row %q", lines)
 				}
 			}
+		}
+	})
+}
+
+// FuzzFormatPrice: the fast price formatter agrees with catalog.FormatPrice.
+func FuzzFormatPrice(f *testing.F) {
+	for _, c := range []string{"KRW", "USD", "KWD", "JPY", "XXX"} {
+		for _, n := range []int64{0, 1, 9, 10, 99, 100, 5900, 15000, -5, 1 << 62} {
+			f.Add(n, c)
+		}
+	}
+	f.Fuzz(func(t *testing.T, n int64, cur string) {
+		if got, want := formatPrice(n, cur), catalog.FormatPrice(n, cur); got != want {
+			t.Fatalf("formatPrice(%d, %q) = %q, want %q", n, cur, got, want)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/feedbatch/feedbatch/catalog"
@@ -110,7 +111,31 @@ func MetaKey(shopID, platform string) string {
 // priceText is "<amount> <ISO 4217>", amount from integer minor units with
 // the currency's decimals ("59.00 USD", "15000 KRW").
 func priceText(minor int64, currency string) string {
-	return catalog.FormatPrice(minor, currency) + " " + currency
+	return formatPrice(minor, currency) + " " + currency
+}
+
+// formatPrice is catalog.FormatPrice without fmt (a test checks they agree):
+// it runs for every price of every item.
+func formatPrice(minor int64, currency string) string {
+	d := catalog.MinorUnits(currency)
+	if d == 0 || minor < 0 {
+		return catalog.FormatPrice(minor, currency)
+	}
+	var buf [24]byte
+	b := strconv.AppendInt(buf[:0], minor, 10)
+	if len(b) <= d {
+		pad := d + 1 - len(b)
+		b = append(b, make([]byte, pad)...)
+		copy(b[pad:], b[:len(b)-pad])
+		for i := range pad {
+			b[i] = '0'
+		}
+	}
+	out := make([]byte, 0, len(b)+1)
+	out = append(out, b[:len(b)-d]...)
+	out = append(out, '.')
+	out = append(out, b[len(b)-d:]...)
+	return string(out)
 }
 
 // checkPrice validates the price fields every platform shares.

@@ -98,36 +98,61 @@ func truncateRunes(s string, n int) (string, bool) {
 func runeLen(s string) int { return utf8.RuneCountInString(s) }
 
 // stripHTML removes tags (a '<' followed by a letter, '/' or '!' up to the
-// next '>') and decodes the common character entities, for platforms that
-// want plain text (Meta: "no HTML and no character entities").
+// next '>') and decodes the common character entities, for plain-text
+// fields (Meta: "no HTML and no character entities"). When there was markup,
+// runs of ASCII white space (HTML's insignificant space, tags included)
+// become one space. Text without '<' or '&' is returned as is.
 func stripHTML(s string) string {
 	if strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
+	b := make([]byte, 0, len(s))
+	space := false // a space is pending
+	emit := func(str string) {
+		if space && len(b) > 0 {
+			b = append(b, ' ')
+		}
+		space = false
+		b = append(b, str...)
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '<' && i+1 < len(s) && isTagStart(s[i+1]) {
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			space = true
+			continue
+		case c == '<' && i+1 < len(s) && isTagStart(s[i+1]):
 			if j := strings.IndexByte(s[i:], '>'); j >= 0 {
-				// Block tags become a space so words do not run together.
-				b.WriteByte(' ')
+				space = true // block tags must not glue words together
 				i += j
 				continue
 			}
-		}
-		if c == '&' {
+		case c == '&':
 			if j := strings.IndexByte(s[i:min(len(s), i+10)], ';'); j > 1 {
 				if r, ok := entities[s[i+1:i+j]]; ok {
-					b.WriteString(r)
+					if r == " " {
+						space = true
+					} else {
+						emit(r)
+					}
 					i += j
 					continue
 				}
 			}
 		}
-		b.WriteByte(c)
+		// Copy a run of ordinary bytes at once.
+		j := i + 1
+		for j < len(s) && !htmlSpecial(s[j]) {
+			j++
+		}
+		emit(s[i:j])
+		i = j - 1
 	}
-	return strings.Join(strings.Fields(b.String()), " ")
+	return string(b)
+}
+
+func htmlSpecial(c byte) bool {
+	return c == '<' || c == '&' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
 }
 
 func isTagStart(c byte) bool {

@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"net/url"
 	"strings"
 )
 
@@ -39,11 +38,42 @@ func normURL(s string) (string, bool) {
 	} else {
 		out = scheme + "://" + rest
 	}
-	u, err := url.Parse(out)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
+	if !validAuthority(out[len(scheme)+3:]) {
 		return "", false
 	}
 	return out, true
+}
+
+// validAuthority checks the authority at the start of rest (up to the first
+// '/', '?' or '#'): optional userinfo, then a non-empty host of letters,
+// digits, '-', '.' or '_', then an optional numeric port. IP literals in
+// brackets and non-ASCII (IDN) hosts are refused: a feed URL's host must be
+// in its ASCII (punycode) form.
+// It is a fast stand-in for net/url.Parse, which the fuzz test checks it
+// against.
+func validAuthority(rest string) bool {
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	host, port, hasPort := strings.Cut(rest, ":")
+	if hasPort && !isDigits(port) && port != "" {
+		return false
+	}
+	if host == "" {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 const hexUpper = "0123456789ABCDEF"
