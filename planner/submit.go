@@ -158,6 +158,5 @@ func submitInput(rec *Record, j Job, t Target, ids map[string]string) (*batch.Su
 		}
 		in.DependsOn = append(in.DependsOn, d)
 	}
-	in.Tags = map[string]string{"feedbatch:run": rec.RunID, "feedbatch:stage": j.Stage}
 	return in, nil
 }

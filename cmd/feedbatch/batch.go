@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/urfave/cli/v2"
+
+	"github.com/feedbatch/feedbatch/cfn"
+	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/planner"
+)
+
+// Batch wiring: which Batch (and CloudWatch Logs) endpoint a command talks
+// to. Both engines are driven through aws-sdk-go-v2's clients; only the
+// endpoint and credentials differ.
+const (
+	// envBatchEndpoint points the Batch client at another endpoint (a local
+	// engine started with `feedbatch engine serve`, a VPC endpoint).
+	envBatchEndpoint = "FEEDBATCH_BATCH_ENDPOINT"
+	// envLogsEndpoint points the CloudWatch Logs client elsewhere; default:
+	// FEEDBATCH_BATCH_ENDPOINT when set (the local engine serves both).
+	envLogsEndpoint = "FEEDBATCH_LOGS_ENDPOINT"
+
+	engineLocal = "local"
+	engineAWS   = "aws"
+
+	lockName     = "feedbatch.lock"
+	endpointName = "endpoint"
+)
+
+var (
+	engineFlag = &cli.StringFlag{
+		Name:    "engine",
+		Usage:   "local (an engine in this process, or the one serving FEEDBATCH_BATCH_ENDPOINT) or aws (AWS Batch, standard credential chain)",
+		EnvVars: []string{"FEEDBATCH_ENGINE"},
+		Value:   engineLocal,
+	}
+	engineDirFlag = &cli.StringFlag{
+		Name:    "engine-dir",
+		Usage:   "state directory of the local engine (default: <root>/.engine for file:// roots, else ./feedbatch-engine)",
+		EnvVars: []string{"FEEDBATCH_ENGINE_DIR"},
+	}
+	queueFlag = &cli.StringFlag{
+		Name:    "queue",
+		Usage:   "job queue name or ARN",
+		EnvVars: []string{"FEEDBATCH_QUEUE"},
+		Value:   cfn.QueueName,
+	}
+	vcpusFlag = &cli.IntFlag{
+		Name:    "vcpus",
+		Usage:   "vCPU budget of the local engine (default: the machine's CPUs)",
+		EnvVars: []string{"FEEDBATCH_VCPUS"},
+	}
+	memoryFlag = &cli.IntFlag{
+		Name:    "memory-mib",
+		Usage:   "memory budget of the local engine in MiB (default: the machine's memory)",
+		EnvVars: []string{"FEEDBATCH_MEMORY_MIB"},
+	}
+	jobDefsFlag = &cli.StringSliceFlag{
+		Name:    "job-definition",
+		Usage:   "stage=job-definition (name, name:revision or ARN) overriding feedbatch-<stage>; repeatable",
+		EnvVars: []string{"FEEDBATCH_JOB_DEFINITIONS"},
+	}
+)
+
+// batchConn is a connection to one Batch engine.
+type batchConn struct {
+	kind  string // engineLocal or engineAWS
+	queue string
+	batch *batch.Client
+	logs  *cloudwatchlogs.Client
+	// engine is set when the local engine runs in this process.
+	engine *local.Engine
+	unlock func()
+}
+
+// Close stops an in-process engine (jobs still running are resumed by the
+// next engine opened on the same directory).
+func (c *batchConn) Close() error {
+	var err error
+	if c.engine != nil {
+		err = c.engine.Close()
+	}
+	if c.unlock != nil {
+		c.unlock()
+	}
+	return err
+}
+
+// retryOptions use the SDK's standard retryer (throttling, 5xx, transport)
+// with more attempts: Batch allows 50 TPS per account.
+func retryOptions(o *batch.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = 8
+		so.MaxBackoff = 20 * time.Second
+	})
+}
+
+// connectAWS returns clients for AWS Batch and CloudWatch Logs with the
+// standard credential chain; FEEDBATCH_BATCH_ENDPOINT and
+// FEEDBATCH_LOGS_ENDPOINT override the endpoints.
+func connectAWS(ctx context.Context, queue string) (*batchConn, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	bep := os.Getenv(envBatchEndpoint)
+	lep := cmpOr(os.Getenv(envLogsEndpoint), bep)
+	return &batchConn{
+		kind:  engineAWS,
+		queue: queue,
+		batch: batch.NewFromConfig(cfg, retryOptions, func(o *batch.Options) {
+			if bep != "" {
+				o.BaseEndpoint = aws.String(bep)
+			}
+		}),
+		logs: cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+			if lep != "" {
+				o.BaseEndpoint = aws.String(lep)
+			}
+		}),
+	}, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// localEngineDir is where the local engine keeps its state.
+func localEngineDir(c *cli.Context) (string, error) {
+	if d := c.String(engineDirFlag.Name); d != "" {
+		return filepath.Abs(d)
+	}
+	root, err := absRoot(c.String(rootFlag.Name))
+	if err != nil {
+		return "", err
+	}
+	if p, ok := strings.CutPrefix(root, "file://"); ok {
+		return filepath.Join(filepath.FromSlash(p), ".engine"), nil
+	}
+	return filepath.Abs("feedbatch-engine")
+}
+
+// connect opens the engine the command asks for. For the local engine:
+// FEEDBATCH_BATCH_ENDPOINT if set; else the engine of another feedbatch
+// process using the same directory; else an engine started in this process
+// (start says whether that is allowed, with the root its job definitions
+// pass on).
+func connect(ctx context.Context, c *cli.Context, log *slog.Logger) (*batchConn, error) {
+	queue := c.String(queueFlag.Name)
+	kind := c.String(engineFlag.Name)
+	switch kind {
+	case engineAWS:
+		return connectAWS(ctx, queue)
+	case engineLocal:
+	default:
+		return nil, usagef("unknown engine %q (want local or aws)", kind)
+	}
+	if ep := os.Getenv(envBatchEndpoint); ep != "" {
+		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(cmpOr(os.Getenv(envLogsEndpoint), ep))}, nil
+	}
+	dir, err := localEngineDir(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if errors.Is(err, errLocked) {
+		// Another feedbatch process runs the engine: talk to it.
+		b, rerr := os.ReadFile(filepath.Join(dir, endpointName))
+		ep := strings.TrimSpace(string(b))
+		if rerr != nil || ep == "" {
+			return nil, fmt.Errorf("local engine in %s is in use by another process that serves no endpoint", dir)
+		}
+		log.Debug("using the local engine of another process", "endpoint", ep)
+		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg := local.Config{
+		Dir:       dir,
+		VCPUs:     c.Int(vcpusFlag.Name),
+		MemoryMiB: c.Int(memoryFlag.Name),
+		QueueName: queue,
+		CEName:    local.DefaultCEName,
+		Logger:    log.With("component", "engine"),
+	}
+	eng, ep, err := local.Start(ctx, cfg)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, endpointName), []byte(ep+"\n"), 0o644); err != nil {
+		eng.Close()
+		unlock()
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	log.Debug("local engine started", "dir", dir, "endpoint", ep)
+	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep), engine: eng, unlock: unlock}, nil
+}
+
+var errLocked = errors.New("locked")
+
+// lockDir takes an exclusive advisory lock on dir/feedbatch.lock, so that
+// one process at a time runs the engine of a directory.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("local engine lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errLocked
+		}
+		return nil, fmt.Errorf("local engine lock: %w", err)
+	}
+	return func() {
+		os.Remove(filepath.Join(dir, endpointName))
+		f.Close()
+	}, nil
+}
+
+// registerJobDefinitions registers the stage job definitions of
+// cfn/template.yaml with the engine, with FEEDBATCH_ROOT set to root (so
+// local and cloud job definitions cannot drift).
+func registerJobDefinitions(ctx context.Context, api *batch.Client, root string, stages []string) error {
+	defs, err := cfn.JobDefinitions()
+	if err != nil {
+		return fmt.Errorf("job definitions: %w", err)
+	}
+	have := map[string]bool{}
+	for _, d := range defs {
+		if _, err := api.RegisterJobDefinition(ctx, d.RegisterInput(map[string]string{"FEEDBATCH_ROOT": root})); err != nil {
+			return fmt.Errorf("register job definition %s: %w", d.Name, err)
+		}
+		have[d.Name] = true
+	}
+	for _, s := range stages {
+		if !have[planner.DefaultJobDefinition(s)] {
+			return fmt.Errorf("cfn/template.yaml has no job definition %s for stage %s", planner.DefaultJobDefinition(s), s)
+		}
+	}
+	return nil
+}
+
+// jobDefinitions parses --job-definition stage=name pairs.
+func jobDefinitions(c *cli.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range c.StringSlice(jobDefsFlag.Name) {
+		for item := range strings.SplitSeq(kv, ",") {
+			stage, def, ok := strings.Cut(strings.TrimSpace(item), "=")
+			if !ok || stage == "" || def == "" {
+				return nil, usagef("--job-definition %q: want stage=job-definition", item)
+			}
+			out[stage] = def
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/stages/all"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "rerun",
+		Usage:     "re-run chosen shops (by index, shop id, or everything that failed) without touching the others",
+		ArgsUsage: "<run>",
+		Description: "Writes a subset manifest runs/<run>/reruns/<k>/manifest.parquet linked to the run and submits\n" +
+			"the chosen stages and their downstream stages over it. --failed starts each shop at its first failed stage.",
+		Flags: []cli.Flag{
+			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag, jobDefsFlag, registerFlag, pollFlag, waitFlag,
+			&cli.StringFlag{Name: "index", Usage: "daily-run indexes to re-run (17,40-45)", EnvVars: []string{"FEEDBATCH_RERUN_INDEX"}},
+			&cli.StringFlag{Name: "shop", Usage: "shop ids to re-run (comma-separated)", EnvVars: []string{"FEEDBATCH_RERUN_SHOP"}},
+			&cli.BoolFlag{Name: "failed", Usage: "re-run every shop whose latest outcome failed, from its first failed stage", EnvVars: []string{"FEEDBATCH_RERUN_FAILED"}},
+			&cli.StringSliceFlag{Name: "stage", Usage: "stages to run (downstream stages follow; default: all)", EnvVars: []string{"FEEDBATCH_RERUN_STAGE"}},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; write and submit nothing", EnvVars: []string{"FEEDBATCH_DRY_RUN"}},
+			&cli.BoolFlag{Name: "force", Usage: "let stages override their safety guards (FEEDBATCH_FORCE=1, e.g. the feed drop guard)", EnvVars: []string{"FEEDBATCH_RERUN_FORCE"}},
+		},
+		Action: rerunAction,
+	})
+}
+
+func rerunAction(c *cli.Context) error {
+	ctx := c.Context
+	log := slog.Default()
+	run, err := runArg(c)
+	if err != nil {
+		return err
+	}
+	indexes, shops, err := selection(c)
+	if err != nil {
+		return err
+	}
+	if len(indexes) == 0 && len(shops) == 0 && !c.Bool("failed") {
+		return usagef("rerun: choose shops with --index, --shop or --failed")
+	}
+	var stageNames []string
+	for _, s := range c.StringSlice("stage") {
+		for name := range strings.SplitSeq(s, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				if _, ok := all.Lookup(name); !ok {
+					return usagef("rerun: unknown stage %q (stages: %s)", name, strings.Join(all.Names(), ", "))
+				}
+				stageNames = append(stageNames, name)
+			}
+		}
+	}
+	defs, err := jobDefinitions(c)
+	if err != nil {
+		return err
+	}
+	root, err := absRoot(c.String(rootFlag.Name))
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, root)
+	if err != nil {
+		return err
+	}
+	conn, err := connect(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	dry := c.Bool("dry-run")
+	if conn.engine != nil && c.Bool(registerFlag.Name) && !dry {
+		if err := registerJobDefinitions(ctx, conn.batch, root, all.Names()); err != nil {
+			return err
+		}
+	}
+	p, err := planner.Rerun(ctx, st, conn.batch, planner.RerunInput{
+		Run:     run,
+		Indexes: indexes,
+		ShopIDs: shops,
+		Failed:  c.Bool("failed"),
+		Stages:  stageNames,
+		DryRun:  dry,
+		Steps:   planner.Steps(all.Graph()),
+		Target:  planner.Target{Queue: conn.queue, JobDefinitions: defs, Root: root, Force: c.Bool("force")},
+		Engine:  conn.kind,
+		Version: version,
+		Config:  map[string]string{"index": c.String("index"), "shop": c.String("shop"), "failed": fmt.Sprint(c.Bool("failed")), "stage": strings.Join(stageNames, ","), "force": fmt.Sprint(c.Bool("force"))},
+		Log:     log,
+	})
+	switch {
+	case errors.Is(err, planner.ErrNothingToRun), errors.Is(err, manifest.ErrIndexOutOfRange):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	printRerun(c.App.Writer, p, dry)
+	if dry || (conn.engine == nil && !c.Bool(waitFlag.Name)) {
+		return nil
+	}
+	return waitAndReport(c, conn, st, p.Record)
+}
+
+func printRerun(w io.Writer, p *planner.RerunPlan, dry bool) {
+	rec := p.Record
+	verb := "submitted"
+	if dry {
+		verb = "would submit (dry run)"
+	}
+	fmt.Fprintf(w, "re-run %d of %s: %d shops, manifest %s; %s %d jobs\n", rec.Rerun, rec.RunID, rec.Shops, rec.Manifest, verb, len(rec.Jobs))
+	for gi, g := range rec.Groups {
+		var ids []string
+		for _, r := range p.Rows[g.Offset : g.Offset+g.Size] {
+			ids = append(ids, r.ShopID)
+		}
+		shopList := strings.Join(ids, ",")
+		if len(shopList) > 200 {
+			shopList = shopList[:197] + "..."
+		}
+		fmt.Fprintf(w, "  group %d: stages %s; indexes %s (shops %s)\n", gi, strings.Join(g.Stages, "+"), g.OriginIndexes, shopList)
+		for _, j := range rec.Jobs {
+			if j.Group != gi {
+				continue
+			}
+			kind := fmt.Sprintf("array of %d (rows %d-%d)", j.Size, j.Offset, j.Offset+j.Size-1)
+			if !j.Array() {
+				kind = fmt.Sprintf("single job (FEEDBATCH_INDEX=%d)", j.Offset)
+			}
+			deps := ""
+			if len(j.DependsOn) > 0 {
+				deps = " after " + strings.Join(j.DependsOn, ",")
+			}
+			fmt.Fprintf(w, "    %-8s %s %s%s %s\n", j.Stage, j.Name, kind, deps, j.JobID)
+		}
+	}
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/urfave/cli/v2"
+
+	"github.com/feedbatch/feedbatch/engine"
+	"github.com/feedbatch/feedbatch/planner"
+)
+
+// maxShopLines is the run size up to which status lists every shop.
+const maxShopLines = 100
+
+func init() {
+	register(&cli.Command{
+		Name:      "status",
+		Usage:     "per shop x stage: state, attempts, exit code, reason, duration, across the run and its re-runs",
+		ArgsUsage: "<run>",
+		Flags: []cli.Flag{
+			engineFlag, engineDirFlag, queueFlag,
+			&cli.StringFlag{Name: "index", Usage: "only these daily-run indexes (17,40-45)", EnvVars: []string{"FEEDBATCH_INDEX_SELECT"}},
+			&cli.StringFlag{Name: "shop", Usage: "only these shop ids (comma-separated)", EnvVars: []string{"FEEDBATCH_SHOP"}},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"FEEDBATCH_JSON"}},
+			&cli.BoolFlag{Name: "no-engine", Usage: "read result records only; do not ask the Batch engine", EnvVars: []string{"FEEDBATCH_NO_ENGINE"}},
+		},
+		Action: statusAction,
+	})
+}
+
+// selection parses --index and --shop.
+func selection(c *cli.Context) (indexes []int64, shops []string, err error) {
+	if s := c.String("index"); s != "" {
+		if indexes, err = engine.ParseIndexes(s); err != nil {
+			return nil, nil, usagef("--index: %v", err)
+		}
+	}
+	for s := range strings.SplitSeq(c.String("shop"), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			shops = append(shops, s)
+		}
+	}
+	return indexes, shops, nil
+}
+
+// runArg returns the command's one positional argument, the run id. Flags
+// may follow it ("feedbatch rerun 2026-11-23 --index 17"): urfave/cli stops
+// parsing flags at the first argument, so the rest is parsed here.
+func runArg(c *cli.Context) (string, error) {
+	args, err := interspersed(c)
+	if err != nil {
+		return "", err
+	}
+	if len(args) != 1 {
+		return "", usagef("want exactly one run id (see feedbatch %s --help)", c.Command.Name)
+	}
+	run := args[0]
+	if err := planner.CheckRunID(run); err != nil {
+		return "", usagef("%v", err)
+	}
+	return run, nil
+}
+
+func statusAction(c *cli.Context) error {
+	ctx := c.Context
+	log := slog.Default()
+	run, err := runArg(c)
+	if err != nil {
+		return err
+	}
+	indexes, shops, err := selection(c)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c.String(rootFlag.Name))
+	if err != nil {
+		return err
+	}
+	var api planner.Watcher
+	if !c.Bool("no-engine") {
+		conn, err := connect(ctx, c, log)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		api = conn.batch
+	}
+	s, err := planner.ReadStatus(ctx, st, api, planner.StatusInput{Run: run, Indexes: indexes, ShopIDs: shops, Log: log})
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	if c.Bool("json") {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	printStatus(w, s, len(indexes) > 0 || len(shops) > 0)
+	return nil
+}
+
+// stateOrder is the column order of the counts table.
+var stateOrder = []string{"SUCCEEDED", "FAILED", planner.StateSkipped, "RUNNING", "STARTING", "RUNNABLE", "PENDING", "SUBMITTED", planner.StateUnknown}
+
+func printStatus(w io.Writer, s *planner.Status, narrow bool) {
+	fmt.Fprintf(w, "run %s: %d shops, stages %s, %d re-run(s)\n", s.Run, len(s.Shops), strings.Join(s.Stages, ", "), s.Reruns)
+	if s.EngineError != "" {
+		fmt.Fprintf(w, "note: engine not reachable, states from result records only (%s)\n", s.EngineError)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	var cols []string
+	for _, st := range stateOrder {
+		for _, name := range s.Stages {
+			if s.Counts[name][st] > 0 {
+				cols = append(cols, st)
+				break
+			}
+		}
+	}
+	fmt.Fprintf(tw, "STAGE\t%s\n", strings.Join(cols, "\t"))
+	for _, name := range s.Stages {
+		var cells []string
+		for _, st := range cols {
+			cells = append(cells, fmt.Sprint(s.Counts[name][st]))
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", name, strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+	for _, name := range s.Stages {
+		if f := s.Failed[name]; f != "" {
+			fmt.Fprintf(w, "failed %s: %s\n", name, f)
+		}
+	}
+	for _, name := range s.Stages {
+		if f := s.Skipped[name]; f != "" {
+			fmt.Fprintf(w, "skipped %s (upstream failed): %s\n", name, f)
+		}
+	}
+	if !narrow && len(s.Shops) > maxShopLines {
+		fmt.Fprintf(w, "(%d shops: use --index or --shop for per-shop detail, --json for everything)\n", len(s.Shops))
+		return
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INDEX\tSHOP\tSTAGE\tSTATE\tATTEMPTS\tEXIT\tDURATION\tWHERE\tREASON")
+	for _, sh := range s.Shops {
+		for _, name := range s.Stages {
+			cell := sh.Stages[name]
+			rows := []planner.Outcome{cell.Latest}
+			if narrow && len(cell.History) > 1 {
+				rows = slices.Clone(cell.History)
+				slices.Reverse(rows)
+			}
+			for i, o := range rows {
+				idx, shop, stage := fmt.Sprint(sh.Index), sh.ShopID, name
+				if i > 0 {
+					idx, shop, stage = "", "", "  earlier"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", idx, shop, stage, o.State, dash(o.Attempts), exitText(o.ExitCode),
+					durationText(o), where(o), reasonText(o))
+			}
+		}
+	}
+	tw.Flush()
+}
+
+func dash(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}
+
+func exitText(p *int32) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(aws.ToInt32(p))
+}
+
+func durationText(o planner.Outcome) string {
+	d := time.Duration(o.DurationMS) * time.Millisecond
+	if d == 0 && !o.Started.IsZero() && !o.Stopped.IsZero() {
+		d = o.Stopped.Sub(o.Started)
+	}
+	if d == 0 {
+		return "-"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func where(o planner.Outcome) string {
+	if o.Rerun > 0 {
+		return fmt.Sprintf("re-run %d #%d", o.Rerun, o.Index)
+	}
+	return "run"
+}
+
+func reasonText(o planner.Outcome) string {
+	r := o.Reason
+	if o.State == "SUCCEEDED" {
+		r = "" // AWS Batch says "Essential container in task exited" for successes too
+	}
+	if o.Error != "" {
+		if r != "" {
+			r += ": "
+		}
+		r += o.Error
+	}
+	r = strings.Join(strings.Fields(r), " ")
+	if len(r) > 120 {
+		r = r[:117] + "..."
+	}
+	return r
+}
+
+// interspersed parses flags that follow positional arguments into c and
+// returns the positional arguments.
+func interspersed(c *cli.Context) ([]string, error) {
+	byName := map[string]cli.Flag{}
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			byName[n] = f
+		}
+	}
+	var pos []string
+	args := c.Args().Slice()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f, ok := byName[name]
+		if !ok {
+			return nil, usagef("flag provided but not defined: -%s", name)
+		}
+		if !hasValue {
+			if _, isBool := f.(*cli.BoolFlag); isBool {
+				value = "true"
+			} else {
+				if i+1 >= len(args) {
+					return nil, usagef("flag needs an argument: -%s", name)
+				}
+				i++
+				value = args[i]
+			}
+		}
+		if err := c.Set(f.Names()[0], value); err != nil {
+			return nil, usagef("invalid value %q for flag -%s: %v", value, name, err)
+		}
+	}
+	return pos, nil
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/store"
+)
+
+// runAppOut runs the CLI in-process and returns stdout, stderr and the exit
+// code.
+func runAppOut(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, &errOut
+	err := app.RunContext(t.Context(), append([]string{"feedbatch"}, args...))
+	if err != nil {
+		fmt.Fprintf(&errOut, "feedbatch: %s\n", oneLine(err))
+	}
+	if testing.Verbose() {
+		t.Logf("feedbatch %s: exit %d\n%s%s", strings.Join(args, " "), exitCode(err), out.String(), errOut.String())
+	}
+	return out.String(), errOut.String(), exitCode(err)
+}
+
+// shStage is a trivial stage for engine-level tests: it writes the result
+// record a real stage writes (runs/<run>/[reruns/<k>/]results/<stage>/<i>.json)
+// and fails with exit 65 for the daily run's indexes listed in FAIL.
+const shStage = `set -e
+i=${FEEDBATCH_INDEX:-$((AWS_BATCH_JOB_ARRAY_INDEX + ${FEEDBATCH_INDEX_OFFSET:-0}))}
+dir=$(dirname "$FEEDBATCH_MANIFEST")
+case ",$FAIL," in *",$i,"*) [ "$dir" = "runs/$RUN" ] && { echo "stage $0 index $i: injected failure" >&2; exit 65; } ;; esac
+d=${FEEDBATCH_ROOT#file://}/$dir/results/$0
+mkdir -p "$d"
+printf '{"stage":"%s","index":%s,"status":"succeeded","attempt":%s}' "$0" "$i" "$AWS_BATCH_JOB_ATTEMPT" > "$d/$i.json.tmp"
+mv "$d/$i.json.tmp" "$d/$i.json"
+echo "stage $0 index $i done"`
+
+// registerShStages registers feedbatch-collect/feed/image as shStage in the
+// engine state directory dir (fail: the feed indexes that fail).
+func registerShStages(t *testing.T, dir, run, fail string) {
+	t.Helper()
+	eng, ep, err := local.Start(t.Context(), local.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	api := local.BatchClient(ep)
+	for _, stage := range []string{"collect", "feed", "image"} {
+		env := []types.KeyValuePair{{Name: aws.String("RUN"), Value: aws.String(run)}}
+		if stage == "feed" {
+			env = append(env, types.KeyValuePair{Name: aws.String("FAIL"), Value: aws.String(fail)})
+		}
+		_, err := api.RegisterJobDefinition(t.Context(), &batch.RegisterJobDefinitionInput{
+			JobDefinitionName: aws.String("feedbatch-" + stage),
+			Type:              types.JobDefinitionTypeContainer,
+			ContainerProperties: &types.ContainerProperties{
+				Image:       aws.String("local"),
+				Command:     []string{"sh", "-c", shStage, stage},
+				Environment: env,
+				ResourceRequirements: []types.ResourceRequirement{
+					{Type: types.ResourceTypeVcpu, Value: aws.String("0.25")},
+					{Type: types.ResourceTypeMemory, Value: aws.String("16")},
+				},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fakeRegistry makes loadRegistry return n generated shops for the test.
+func fakeRegistry(t *testing.T, n int) {
+	t.Helper()
+	old := loadRegistry
+	t.Cleanup(func() { loadRegistry = old })
+	loadRegistry = func(context.Context, string, store.Store) ([]manifest.Row, error) {
+		rows := make([]manifest.Row, n)
+		for i := range rows {
+			id := fmt.Sprintf("shop-%05d", i)
+			rows[i] = manifest.Row{Index: int64(i), ShopID: id, Name: id, Source: manifest.Source{URL: "file:///dev/null", Format: "csv"},
+				Platforms: []string{"google"}, Currency: "EUR", Country: "DE", Image: manifest.DefaultImageSpec, OutputPrefix: "shops/" + id + "/", OriginIndex: -1}
+		}
+		return rows, nil
+	}
+}
+
+// resultIndexes lists the indexes that have a result record under dir/stage.
+func resultIndexes(t *testing.T, root, dir, stage string) []int64 {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(root, dir, "results", stage))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		t.Fatal(err)
+	}
+	var out []int64
+	for _, e := range ents {
+		n, err := strconv.ParseInt(strings.TrimSuffix(e.Name(), ".json"), 10, 64)
+		if err != nil {
+			t.Fatalf("stray file %s", e.Name())
+		}
+		out = append(out, n)
+	}
+	return sortedInts(out)
+}
+
+func sortedInts(s []int64) []int64 {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}
+
+func upTo(n int64, except ...int64) []int64 {
+	var out []int64
+	for i := range n {
+		skip := false
+		for _, e := range except {
+			skip = skip || e == i
+		}
+		if !skip {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// TestRunFailRerunStatus drives the CLI against the local engine in-process:
+// a run where feed fails for two shops (exit 4, failed list), status, logs,
+// a dry run, a re-run of exactly the failed shops, and a second plan of the
+// same run id that submits nothing.
+func TestRunFailRerunStatus(t *testing.T) {
+	const n, run = 60, "e2e"
+	dir := t.TempDir()
+	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
+	registerShStages(t, engDir, run, "17,40")
+	fakeRegistry(t, n)
+	t.Setenv(envBatchEndpoint, "")
+	common := []string{"--root", root}
+	engineArgs := []string{"--engine", "local", "--engine-dir", engDir, "--register=false", "--poll", "50ms"}
+
+	start := time.Now()
+	out, errOut, code := runAppOut(t, append(common, append([]string{"run", "--run", run}, engineArgs...)...)...)
+	t.Logf("run of %d shops: %s", n, time.Since(start))
+	if code != exitShopsFailed {
+		t.Fatalf("run exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitShopsFailed, out, errOut)
+	}
+	for _, want := range []string{"failed feed: 17,40", "feed     60     58         2       0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	runDir := "runs/" + run
+	if diff := cmp.Diff(upTo(n), resultIndexes(t, root, runDir, "collect")); diff != "" {
+		t.Errorf("collect results -want +got:\n%s", diff)
+	}
+	if diff := cmp.Diff(upTo(n, 17, 40), resultIndexes(t, root, runDir, "feed")); diff != "" {
+		t.Errorf("feed results -want +got:\n%s", diff)
+	}
+
+	// A second plan of the same run id submits nothing.
+	out, errOut, code = runAppOut(t, append(common, append([]string{"run", "--run", run}, engineArgs...)...)...)
+	if code != exitUsage || !strings.Contains(errOut, "already planned") {
+		t.Errorf("second run: exit %d\n%s%s", code, out, errOut)
+	}
+
+	out, _, code = runAppOut(t, append(common, append([]string{"status", run}, engineArgs[:4]...)...)...)
+	if code != 0 || !strings.Contains(out, "failed feed: 17,40") {
+		t.Errorf("status exit %d:\n%s", code, out)
+	}
+	out, _, code = runAppOut(t, append(common, append([]string{"logs", run, "--stage", "feed", "--index", "17"}, engineArgs[:4]...)...)...)
+	if code != 0 || !strings.Contains(out, "stage feed index 17: injected failure") {
+		t.Errorf("logs exit %d:\n%s", code, out)
+	}
+
+	out, _, code = runAppOut(t, append(common, append([]string{"rerun", run, "--failed", "--dry-run"}, engineArgs...)...)...)
+	if code != 0 || !strings.Contains(out, "would submit (dry run) 1 jobs") || !strings.Contains(out, "stages feed; indexes 17,40") {
+		t.Errorf("dry run exit %d:\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, runDir, "reruns")); !os.IsNotExist(err) {
+		t.Errorf("dry run wrote reruns/: %v", err)
+	}
+
+	out, errOut, code = runAppOut(t, append(common, append([]string{"rerun", run, "--failed"}, engineArgs...)...)...)
+	if code != 0 {
+		t.Fatalf("rerun exit %d:\n%s%s", code, out, errOut)
+	}
+	// Exactly the failed shops ran again, in feed only; nothing else moved.
+	if diff := cmp.Diff([]int64{0, 1}, resultIndexes(t, root, runDir+"/reruns/1", "feed")); diff != "" {
+		t.Errorf("re-run feed results -want +got:\n%s", diff)
+	}
+	for _, stage := range []string{"collect", "image"} {
+		if got := resultIndexes(t, root, runDir+"/reruns/1", stage); got != nil {
+			t.Errorf("re-run touched %s: %v", stage, got)
+		}
+	}
+	rows, _, err := manifest.ReadAll(t.Context(), mustStore(t, root), runDir+"/reruns/1/manifest.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].OriginIndex != 17 || rows[1].OriginIndex != 40 || rows[1].ShopID != "shop-00040" {
+		t.Errorf("re-run manifest rows: %+v", rows)
+	}
+
+	out, _, code = runAppOut(t, append(common, append([]string{"status", run, "--json"}, engineArgs[:4]...)...)...)
+	if code != 0 || strings.Contains(out, `"failed": {
+    "feed"`) {
+		t.Errorf("status after re-run exit %d:\n%s", code, out[:min(len(out), 2000)])
+	}
+	out, _, _ = runAppOut(t, append(common, append([]string{"status", run, "--index", "17"}, engineArgs[:4]...)...)...)
+	if !strings.Contains(out, "re-run 1 #0") || !strings.Contains(out, "earlier") {
+		t.Errorf("status --index 17 lacks the shop's story:\n%s", out)
+	}
+}
+
+func mustStore(t *testing.T, root string) store.Store {
+	t.Helper()
+	st, err := openStore(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
