@@ -266,25 +266,37 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // chain.
 func mapErr(err error) error {
 	var apiErr smithy.APIError
+	code := ""
 	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode() {
-		case "NoSuchKey", "NotFound":
-			return errors.Join(store.ErrNotFound, err)
-		case "PreconditionFailed", "ConditionalRequestConflict":
-			return errors.Join(store.ErrExists, err)
-		}
+		code = apiErr.ErrorCode()
 	}
-	switch httpStatus(err) {
+	switch code {
+	case "NoSuchKey", "NotFound":
+		return &mappedErr{store.ErrNotFound, code, err}
+	case "PreconditionFailed", "ConditionalRequestConflict":
+		return &mappedErr{store.ErrExists, code, err}
+	case "NoSuchBucket":
+		return err
+	}
+	switch status := httpStatus(err); status {
 	case http.StatusNotFound:
-		if apiErr != nil && apiErr.ErrorCode() == "NoSuchBucket" {
-			return err
-		}
-		return errors.Join(store.ErrNotFound, err)
+		return &mappedErr{store.ErrNotFound, http.StatusText(status), err}
 	case http.StatusPreconditionFailed:
-		return errors.Join(store.ErrExists, err)
+		return &mappedErr{store.ErrExists, http.StatusText(status), err}
 	}
 	return err
 }
+
+// mappedErr is a store sentinel with the S3 error behind it, printed on one
+// short line.
+type mappedErr struct {
+	sentinel error
+	code     string
+	err      error
+}
+
+func (e *mappedErr) Error() string   { return fmt.Sprintf("%v (S3 %s)", e.sentinel, e.code) }
+func (e *mappedErr) Unwrap() []error { return []error{e.sentinel, e.err} }
 
 func httpStatus(err error) int {
 	var re *smithyhttp.ResponseError
