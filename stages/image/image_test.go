@@ -527,3 +527,25 @@ func TestCancel(t *testing.T) {
 		t.Errorf("index published by a cancelled run")
 	}
 }
+
+// FuzzMirrorPath: whatever the URL, the mirror path stays inside the mirror:
+// relative, no "." or ".." segments, no backslashes.
+func FuzzMirrorPath(f *testing.F) {
+	for _, s := range []string{"https://cdn.example.com/a/b.jpg", "https://x/../../etc/passwd", "http://h/%2e%2e/x", "https://h/a\\..\\b", "https://[::1]/a", "http://h//a//b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		p, err := mirrorPath(raw)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+			t.Fatalf("mirrorPath(%q) = %q", raw, p)
+		}
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				t.Fatalf("mirrorPath(%q) = %q has segment %q", raw, p, seg)
+			}
+		}
+	})
+}

@@ -44,7 +44,11 @@ func mirrorPath(rawURL string) (string, error) {
 	if p == "" {
 		return "", &fetch.Error{URL: rawURL, Reason: fetch.ReasonBadURL, Err: errors.New("no path")}
 	}
-	return host + "/" + p, nil
+	rel := host + "/" + p
+	if strings.ContainsRune(rel, '\\') || store.CheckKey(rel) != nil {
+		return "", &fetch.Error{URL: rawURL, Reason: fetch.ReasonBadURL, Err: errors.New("path not usable in a mirror")}
+	}
+	return rel, nil
 }
 
 // dirMirror reads images from a local directory tree <dir>/<host>/<path>.

@@ -104,11 +104,11 @@ func areaAverage(src *image.RGBA, w, h int) *image.RGBA {
 // prefilter + CatmullRom must be close to the reference and clearly better
 // than ApproxBiLinear.
 func TestKernelQuality(t *testing.T) {
-	src := detailed(1000, 1000)
-	ref := areaAverage(src, 300, 300)
+	src := detailed(600, 600)
+	ref := areaAverage(src, 180, 180)
 	got := map[string]float64{}
 	for _, k := range kernels {
-		dst := image.NewRGBA(image.Rect(0, 0, 300, 300))
+		dst := image.NewRGBA(image.Rect(0, 0, 180, 180))
 		k.fn(dst, dst.Bounds(), src)
 		got[k.name] = psnr(ref, dst)
 		t.Logf("%-26s PSNR vs area average: %.1f dB", k.name, got[k.name])

@@ -1,0 +1,193 @@
+// Command imagebench measures the image pipeline on a folder of large JPEGs
+// (bench/image.sh runs it next to vipsthumbnail).
+//
+//	imagebench -dir D -gen 50            write 50 synthetic 2000x2000 JPEGs to D/bench.example/ (if missing)
+//	imagebench -dir D -mode proc         decode+resize+pad+encode every file (imgproc.Process), -c workers
+//	imagebench -dir D -mode stage        the whole image stage over a file store, images read through image.mirror;
+//	                                     then a second, incremental run of the same shop
+//
+// It prints images/s and the peak RSS of the process.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"log"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/stages"
+	stageimage "github.com/feedbatch/feedbatch/stages/image"
+	"github.com/feedbatch/feedbatch/stages/image/imgproc"
+	"github.com/feedbatch/feedbatch/store/filestore"
+)
+
+const host = "bench.example"
+
+func main() {
+	dir := flag.String("dir", "/tmp/feedbatch-imagebench", "image folder (images live in <dir>/bench.example/)")
+	gen := flag.Int("gen", 0, "generate this many images if fewer exist, then exit")
+	size := flag.Int("size", 2000, "generated image side")
+	mode := flag.String("mode", "proc", "proc or stage")
+	workers := flag.Int("c", runtime.GOMAXPROCS(0), "concurrent images (proc mode; stage mode: image.concurrency)")
+	flag.Parse()
+	imgDir := filepath.Join(*dir, host)
+	if *gen > 0 {
+		if err := generate(imgDir, *gen, *size); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	files, err := filepath.Glob(filepath.Join(imgDir, "*.jpg"))
+	if err != nil || len(files) == 0 {
+		log.Fatalf("no images in %s (run with -gen 50 first)", imgDir)
+	}
+	sort.Strings(files)
+	switch *mode {
+	case "proc":
+		runProc(files, *workers)
+	case "stage":
+		runStage(*dir, files, *workers)
+	default:
+		log.Fatalf("unknown -mode %q", *mode)
+	}
+}
+
+// generate writes n photo-like JPEGs (smooth colour fields, edges, fine
+// texture and noise; quality 90, 4:2:0), deterministically.
+func generate(dir string, n, side int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := range n {
+		name := filepath.Join(dir, fmt.Sprintf("img%03d.jpg", i))
+		if _, err := os.Stat(name); err == nil {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		img := image.NewRGBA(image.Rect(0, 0, side, side))
+		f1, f2, f3 := 2+rng.Float64()*6, 2+rng.Float64()*6, 1+rng.Float64()*4
+		for y := range side {
+			fy := float64(y) / float64(side)
+			for x := range side {
+				fx := float64(x) / float64(side)
+				r := 128 + 100*math.Sin(f1*fx*math.Pi+fy*3)
+				g := 128 + 100*math.Sin(f2*fy*math.Pi+fx*2)
+				b := 128 + 100*math.Sin(f3*(fx+fy)*math.Pi)
+				if (x/40+y/40)%7 == 0 { // hard edges
+					r, g, b = r*0.5, g*0.5, b*0.5
+				}
+				nz := float64(rng.IntN(24)) - 12
+				img.SetRGBA(x, y, color.RGBA{clamp(r + nz), clamp(g + nz), clamp(b + nz), 255})
+			}
+		}
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+			return err
+		}
+		if err := os.WriteFile(name, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func clamp(v float64) uint8 { return uint8(max(0, min(255, v))) }
+
+func runProc(files []string, workers int) {
+	spec := imgproc.Spec{Width: 800, Height: 800, Quality: 85, Background: color.RGBA{255, 255, 255, 255}}
+	start := time.Now()
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	var outBytes int64
+	var mu sync.Mutex
+	for range workers {
+		wg.Go(func() {
+			for f := range ch {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					log.Fatal(err)
+				}
+				res, err := imgproc.Process(b, spec, 0)
+				if err != nil {
+					log.Fatalf("%s: %v", f, err)
+				}
+				mu.Lock()
+				outBytes += int64(len(res.JPEG))
+				mu.Unlock()
+			}
+		})
+	}
+	for _, f := range files {
+		ch <- f
+	}
+	close(ch)
+	wg.Wait()
+	report("go imgproc.Process", len(files), time.Since(start), fmt.Sprintf("workers=%d GOMAXPROCS=%d avg_out=%dKB", workers, runtime.GOMAXPROCS(0), outBytes/int64(len(files))/1024))
+}
+
+func runStage(dir string, files []string, workers int) {
+	ctx := context.Background()
+	root, err := os.MkdirTemp("", "imagebench-root-*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	st, err := filestore.New(root)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := catalog.NewWriter(&buf)
+	for i, f := range files {
+		p := catalog.Product{ID: fmt.Sprint(i), Title: "t", Link: "https://" + host + "/p", Currency: "USD",
+			Availability: catalog.AvailabilityInStock, Condition: catalog.ConditionNew,
+			ImageLink: "https://" + host + "/" + filepath.Base(f)}
+		if err := w.Write(p); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+	const run = "bench"
+	if err := st.Put(ctx, catalog.CatalogKey("bench", run), &buf, nil); err != nil {
+		log.Fatal(err)
+	}
+	job := stages.Job{RunID: run, ManifestKey: "runs/bench/manifest.parquet", Store: st,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Row: manifest.Row{ShopID: "bench", Image: manifest.DefaultImageSpec, OriginIndex: -1,
+			Options: map[string]string{"image.mirror": "file://" + dir, "image.concurrency": fmt.Sprint(workers)}}}
+	stage := stageimage.New()
+	for _, label := range []string{"go image stage (first run)", "go image stage (unchanged re-run)"} {
+		start := time.Now()
+		res, err := stage.Run(ctx, job)
+		if err != nil {
+			log.Fatal(err)
+		}
+		report(label, len(files), time.Since(start), fmt.Sprintf("concurrency=%d GOMAXPROCS=%d decodes=%d processed=%d not_modified=%d",
+			workers, runtime.GOMAXPROCS(0), res.Counts[stageimage.CountDecodes], res.Counts[stageimage.CountProcessed], res.Counts[stageimage.CountNotModified]))
+	}
+}
+
+func report(label string, n int, d time.Duration, extra string) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	fmt.Printf("%-36s %3d images  %6.2f s  %6.1f images/s  %6.1f ms/image  peak RSS %4d MB  %s\n",
+		label, n, d.Seconds(), float64(n)/d.Seconds(), float64(d.Milliseconds())/float64(n), ru.Maxrss/1024, extra)
+}
