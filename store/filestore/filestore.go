@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -53,7 +54,29 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore %s: %w", abs, err)
 	}
-	return &Store{dir: abs, root: root}, nil
+	st := &Store{dir: abs, root: root}
+	st.removeStaleTemps(time.Now().Add(-staleTemp))
+	return st, nil
+}
+
+// staleTemp is the age after which a temp file is taken to be left by a
+// crashed writer. No write takes this long.
+const staleTemp = 24 * time.Hour
+
+// removeStaleTemps removes temp files last written before cutoff (best
+// effort: a crashed process cannot clean up after itself).
+func (s *Store) removeStaleTemps(cutoff time.Time) {
+	d, err := s.root.Open(tmpDir)
+	if err != nil {
+		return
+	}
+	ents, _ := d.ReadDir(-1)
+	d.Close()
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+			s.root.Remove(filepath.Join(tmpDir, e.Name()))
+		}
+	}
 }
 
 // Dir is the absolute directory of the store.

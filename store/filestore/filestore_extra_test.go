@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/storetest"
@@ -218,4 +219,31 @@ func FuzzKey(f *testing.F) {
 			t.Fatalf("something was written beside the root: %v", entries)
 		}
 	})
+}
+
+func TestStaleTempFilesAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := New(dir); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, tmpDir, "crashed")
+	fresh := filepath.Join(dir, tmpDir, "in-progress")
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temp file kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temp file removed: %v", err)
+	}
 }
