@@ -207,3 +207,24 @@ func TestFormat(t *testing.T) {
 		t.Errorf("relFromReport = %q", got)
 	}
 }
+
+// BenchmarkWrite10k measures building and writing the report of a
+// 10,000-shop run (30,000 result records) from an in-memory store.
+func BenchmarkWrite10k(b *testing.B) {
+	ctx := b.Context()
+	st := memstore.New()
+	fixture(b, ctx, st, 10_000)
+	var size int64
+	for b.Loop() {
+		key, err := Write(ctx, st, testRun)
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, err := st.Stat(ctx, key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = info.Size
+	}
+	b.ReportMetric(float64(size), "page-bytes")
+}
