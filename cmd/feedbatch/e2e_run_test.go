@@ -241,3 +241,43 @@ func mustStore(t *testing.T, root string) store.Store {
 	}
 	return st
 }
+
+// TestRunManyShopsLosesNoIndex runs the pipeline over many shops with a
+// trivial stage and checks that every stage wrote exactly one result per
+// index. FEEDBATCH_E2E_SHOPS sets the count (default 300, which keeps the
+// test short on two cores; 10,000 is one full array: see README).
+func TestRunManyShopsLosesNoIndex(t *testing.T) {
+	n := 300
+	if s := os.Getenv("FEEDBATCH_E2E_SHOPS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			t.Fatalf("FEEDBATCH_E2E_SHOPS=%q", s)
+		}
+		n = v
+	}
+	if testing.Short() {
+		n = min(n, 100)
+	}
+	const run = "many"
+	dir := t.TempDir()
+	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
+	registerShStages(t, engDir, run, "")
+	fakeRegistry(t, n)
+	t.Setenv(envBatchEndpoint, "")
+	start := time.Now()
+	out, errOut, code := runAppOut(t, "--root", root, "--log-level", "warn", "run", "--run", run, "--engine-dir", engDir, "--register=false", "--poll", "250ms")
+	elapsed := time.Since(start)
+	if code != 0 {
+		t.Fatalf("run exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("feedbatch run over %d shops x 3 stages: %s (%.2f ms per child)", n, elapsed, float64(elapsed.Milliseconds())/float64(3*n))
+	for _, stage := range []string{"collect", "feed", "image"} {
+		got := resultIndexes(t, root, "runs/"+run, stage)
+		if diff := cmp.Diff(upTo(int64(n)), got); diff != "" {
+			t.Errorf("%s results -want +got:\n%s", stage, diff)
+		}
+		if want := fmt.Sprintf("%s  %d", stage, n); !strings.Contains(strings.Join(strings.Fields(out), "  "), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
