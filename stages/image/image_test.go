@@ -28,6 +28,7 @@ import (
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/image/fetch"
+	"github.com/feedbatch/feedbatch/stages/image/imgproc"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
@@ -439,10 +440,10 @@ func TestSpecFor(t *testing.T) {
 		wantSpec  string
 		wantError bool
 	}{
-		{"defaults", manifest.Row{}, "800x800-q85-ffffff-v1", false},
-		{"meta raises to 500", manifest.Row{Platforms: []string{"meta"}, Image: manifest.ImageSpec{Width: 300, Height: 300}}, "500x500-q85-ffffff-v1", false},
-		{"meta keeps the box aspect", manifest.Row{Platforms: []string{"meta"}, Image: manifest.ImageSpec{Width: 400, Height: 200}}, "1000x500-q85-ffffff-v1", false},
-		{"naver has no minimum", manifest.Row{Platforms: []string{"naver"}, Image: manifest.ImageSpec{Width: 300, Height: 300, Quality: 70, Background: "000000"}}, "300x300-q70-000000-v1", false},
+		{"defaults", manifest.Row{}, "800x800-q85-ffffff-v" + imgproc.Version, false},
+		{"meta raises to 500", manifest.Row{Platforms: []string{"meta"}, Image: manifest.ImageSpec{Width: 300, Height: 300}}, "500x500-q85-ffffff-v" + imgproc.Version, false},
+		{"meta keeps the box aspect", manifest.Row{Platforms: []string{"meta"}, Image: manifest.ImageSpec{Width: 400, Height: 200}}, "1000x500-q85-ffffff-v" + imgproc.Version, false},
+		{"naver has no minimum", manifest.Row{Platforms: []string{"naver"}, Image: manifest.ImageSpec{Width: 300, Height: 300, Quality: 70, Background: "000000"}}, "300x300-q70-000000-v" + imgproc.Version, false},
 		{"bad background", manifest.Row{Image: manifest.ImageSpec{Background: "white"}}, "", true},
 		{"bad quality", manifest.Row{Image: manifest.ImageSpec{Quality: 101}}, "", true},
 	}

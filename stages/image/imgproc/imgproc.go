@@ -30,7 +30,7 @@ import (
 
 // Version names the processing algorithm. It is part of every output's
 // content address: changing how pixels are produced must change it.
-const Version = "1"
+const Version = "2"
 
 // DefaultMaxPixels is the largest source accepted (Google's 64 megapixels).
 const DefaultMaxPixels = 64 << 20
@@ -234,7 +234,11 @@ func Render(src image.Image, s Spec) *image.RGBA {
 	k := min(sb.Dx()/r.Dx(), sb.Dy()/r.Dy())
 	op := draw.Over
 	if k >= 2 {
-		src = boxShrink(src, k, s.Background)
+		if y, ok := src.(*image.YCbCr); ok && y.Rect.Min == (image.Point{}) && chromaStep(y.SubsampleRatio) != (image.Point{}) {
+			src = boxShrinkYCbCr(y, k) // JPEG: average the planes, convert only the small image
+		} else {
+			src = boxShrink(src, k, s.Background)
+		}
 		sb = src.Bounds()
 	}
 	if o, ok := src.(interface{ Opaque() bool }); ok && o.Opaque() {
@@ -285,6 +289,68 @@ func boxShrink(src image.Image, k int, bg color.RGBA) *image.RGBA {
 			out[dx*4+1] = uint8((acc[i+1] + n/2) / n)
 			out[dx*4+2] = uint8((acc[i+2] + n/2) / n)
 			out[dx*4+3] = 255
+		}
+	}
+	return dst
+}
+
+// chromaStep is how many luma samples one chroma sample spans; zero for
+// ratios boxShrinkYCbCr does not handle.
+func chromaStep(r image.YCbCrSubsampleRatio) image.Point {
+	switch r {
+	case image.YCbCrSubsampleRatio444:
+		return image.Pt(1, 1)
+	case image.YCbCrSubsampleRatio422:
+		return image.Pt(2, 1)
+	case image.YCbCrSubsampleRatio420:
+		return image.Pt(2, 2)
+	case image.YCbCrSubsampleRatio440:
+		return image.Pt(1, 2)
+	case image.YCbCrSubsampleRatio411:
+		return image.Pt(4, 1)
+	case image.YCbCrSubsampleRatio410:
+		return image.Pt(4, 2)
+	}
+	return image.Point{}
+}
+
+// boxShrinkYCbCr is boxShrink for decoded JPEGs (origin at 0,0): it
+// averages k x k blocks of the Y, Cb and Cr planes (each luma pixel counting
+// its own chroma sample) into a 4:4:4 YCbCr image. YCbCr is an affine
+// function of RGB, so this equals averaging RGB up to rounding, without
+// converting the full-size image.
+func boxShrinkYCbCr(src *image.YCbCr, k int) *image.YCbCr {
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	dw, dh := (sw+k-1)/k, (sh+k-1)/k
+	dst := image.NewYCbCr(image.Rect(0, 0, dw, dh), image.YCbCrSubsampleRatio444)
+	step := chromaStep(src.SubsampleRatio)
+	blk := make([]int32, sw) // output column of each source column
+	cxs := make([]int32, sw) // chroma column of each source column
+	for x := range sw {
+		blk[x], cxs[x] = int32(x/k), int32(x/step.X)
+	}
+	acc := make([]uint32, 3*dw)
+	for dy := range dh {
+		y0, y1 := dy*k, min(dy*k+k, sh)
+		clear(acc)
+		for y := y0; y < y1; y++ {
+			yRow := src.Y[y*src.YStride : y*src.YStride+sw]
+			c0 := (y / step.Y) * src.CStride
+			cbRow, crRow := src.Cb[c0:], src.Cr[c0:]
+			for x, v := range yRow {
+				i, c := 3*blk[x], cxs[x]
+				acc[i] += uint32(v)
+				acc[i+1] += uint32(cbRow[c])
+				acc[i+2] += uint32(crRow[c])
+			}
+		}
+		rows := uint32(y1 - y0)
+		for dx := range dw {
+			n := rows * uint32(min(k, sw-dx*k))
+			yi, ci := dy*dst.YStride+dx, dy*dst.CStride+dx
+			dst.Y[yi] = uint8((acc[3*dx] + n/2) / n)
+			dst.Cb[ci] = uint8((acc[3*dx+1] + n/2) / n)
+			dst.Cr[ci] = uint8((acc[3*dx+2] + n/2) / n)
 		}
 	}
 	return dst
