@@ -200,7 +200,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("search result (-want +got):\n%s", diff)
 		}
 		text := eval[string](t, ctx, `document.getElementById("detail").innerText`)
-		for _, want := range []string{"feed: failed", "re-run 1", "is not a valid price", "drop guard", "--rerun 1 --stage feed --index 1"} {
+		for _, want := range []string{"feed: failed", "re-run 1", "is not a valid price", "drop guard", "feedbatch logs " + testRun + " --stage feed --index 5 --rerun 1"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("detail lacks %q:\n%s", want, text)
 			}

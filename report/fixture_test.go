@@ -67,6 +67,9 @@ func fixture(t testing.TB, ctx context.Context, st store.Store, n int) {
 			FinishedAt: start.Add(time.Duration(ms) * time.Millisecond), DurationMS: ms,
 			ItemsIn: 100, ItemsOut: 98, Bytes: 4096,
 		}
+		if mkey != manifest.Key(testRun) {
+			r.JobID = "rerun-" + r.JobID
+		}
 		if !ok {
 			r.Status, r.Error, r.ItemsOut = stages.StatusFailed, stage+" shop "+row.ShopID+": "+errMsg, 0
 			r.Permanent = true

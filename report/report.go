@@ -60,6 +60,11 @@ type Options struct {
 	// res (relative to runs/<run>/, e.g. the local engine's log file), or ""
 	// when there is none.
 	LogHref func(res stages.Result) string
+	// LogLinks, if set, is called once with every child that left a result
+	// record and returns links to their logs (relative to runs/<run>/), for
+	// sources that answer in batches (DescribeJobs takes 100 jobs a call).
+	// An error leaves the page without log links; it is logged.
+	LogLinks func(ctx context.Context, refs []LogRef) (map[LogRef]string, error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Concurrency is how many result records are read at once (default 32).
@@ -88,6 +93,12 @@ func WriteWith(ctx context.Context, st store.Store, runID string, opts Options) 
 		return "", fmt.Errorf("report %s: %w", runID, err)
 	}
 	return key, nil
+}
+
+// LogRef names the attempt of a child that wrote a result record.
+type LogRef struct {
+	JobID   string
+	Attempt int
 }
 
 // Report is everything the page shows.
@@ -325,6 +336,24 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 		return nil, fmt.Errorf("report %s: read results: %w", runID, err)
 	}
 
+	var links map[LogRef]string
+	if opts.LogLinks != nil {
+		seen := map[LogRef]bool{}
+		var refs []LogRef
+		for _, res := range results {
+			if res != nil && res.JobID != "" {
+				ref := LogRef{res.JobID, res.Attempt}
+				if !seen[ref] {
+					seen[ref] = true
+					refs = append(refs, ref)
+				}
+			}
+		}
+		if links, err = opts.LogLinks(ctx, refs); err != nil {
+			log.Warn("no log links", "err", err)
+		}
+	}
+
 	// Fold every record into its origin shop's story.
 	for i, rk := range recs {
 		res := results[i]
@@ -349,6 +378,9 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 		a := Attempt{Rerun: rk.rerun, Index: rk.index, Result: *res}
 		if opts.LogHref != nil {
 			a.LogHref = safeHref(opts.LogHref(*res))
+		}
+		if l := links[LogRef{res.JobID, res.Attempt}]; l != "" {
+			a.LogHref = safeHref(l)
 		}
 		si := stageIdx[rk.stage]
 		rep.Shops[pos].History[si] = append(rep.Shops[pos].History[si], a)

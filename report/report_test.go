@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -227,4 +228,41 @@ func BenchmarkWrite10k(b *testing.B) {
 		size = info.Size
 	}
 	b.ReportMetric(float64(size), "page-bytes")
+}
+
+func TestLogLinks(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 6)
+	var calls, n int
+	rep, err := Build(ctx, st, testRun, Options{LogLinks: func(_ context.Context, refs []LogRef) (map[LogRef]string, error) {
+		calls++
+		n = len(refs)
+		m := map[LogRef]string{}
+		for _, r := range refs {
+			m[r] = "../../.engine/logs/" + r.JobID
+		}
+		m[LogRef{"job-collect:0", 1}] = "data:text/html,x"
+		return m, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 6 collect + 5 feed + 5 image + 4 in the re-run.
+	if calls != 1 || n != 20 {
+		t.Errorf("LogLinks called %d times with %d refs, want once with 20", calls, n)
+	}
+	if got := rep.Shops[1].History[0][0].LogHref; got != "../../.engine/logs/job-collect:1" {
+		t.Errorf("link %q", got)
+	}
+	if got := rep.Shops[0].History[0][0].LogHref; got != "" {
+		t.Errorf("unsafe link kept: %q", got)
+	}
+	// A failing source leaves the page without links.
+	rep, err = Build(ctx, st, testRun, Options{LogLinks: func(context.Context, []LogRef) (map[LogRef]string, error) {
+		return nil, errors.New("engine down")
+	}})
+	if err != nil || rep.Shops[1].History[0][0].LogHref != "" {
+		t.Errorf("failing LogLinks: %v %q", err, rep.Shops[1].History[0][0].LogHref)
+	}
 }
