@@ -24,7 +24,8 @@ import (
 // maphash values with a per-run seed: two different ids collide with odds
 // of about n²/2⁶⁵ (3·10⁻⁸ for a million products), an accepted risk.
 
-const sortChunk = 1 << 18
+// sortChunk is the number of pairs sorted in memory at once (a variable for tests).
+var sortChunk int64 = 1 << 18
 
 type pair struct{ hash, pos uint64 }
 

@@ -12,7 +12,9 @@ import (
 // file does and is lenient where exports are not: a quote inside an
 // unquoted field is a literal, a quote in a quoted field that is not doubled
 // and not followed by a delimiter or line end is kept as a literal (lazy
-// quotes), CRLF and LF both end records, blank lines are skipped, and records
+// quotes) — but a line end after such a stray quote ends the record as
+// broken, so one bad quote costs one row, not the rest of the file —, CRLF
+// and LF both end records, blank lines are skipped, and records
 // shorter than the header are padded with empty values. A quoted field still
 // open at the end of the file, a record longer than the header, or a field
 // over the size cap make that record a *RowError.
@@ -149,7 +151,7 @@ func (c *CSV) readRecord() (fields []string, start int64, reason string, err err
 			break
 		}
 		if c.hasQuote && b == c.quote {
-			closed := false
+			closed, stray := false, false
 			for !closed {
 				b, rerr = c.r.ReadByte()
 				if rerr != nil {
@@ -163,6 +165,13 @@ func (c *CSV) readRecord() (fields []string, start int64, reason string, err err
 				if b != c.quote {
 					if b == '\n' {
 						c.line++
+						if stray {
+							// A stray quote and then a line end: the field was
+							// never closed. End the record here rather than
+							// swallow the lines after it.
+							endField()
+							return fields, start, ReasonBadQuoting, nil
+						}
 					}
 					c.add(b, &tooLarge)
 					continue
@@ -196,6 +205,7 @@ func (c *CSV) readRecord() (fields []string, start int64, reason string, err err
 					// Lazy quote: keep it and stay inside the quoted field.
 					c.add(c.quote, &tooLarge)
 					c.r.UnreadByte()
+					stray = true
 				}
 			}
 			continue

@@ -95,6 +95,9 @@ func (x *XML) wrap(err error) error {
 	return fmt.Errorf("xml: line %d column %d: %w", line, col, err)
 }
 
+// maxDepth caps element nesting inside one item.
+const maxDepth = 32
+
 // item reads up to the end of the current item.
 func (x *XML) item(line int64) (Record, error) {
 	var (
@@ -134,6 +137,9 @@ func (x *XML) item(line int64) (Record, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if len(path) >= maxDepth {
+				return Record{}, fmt.Errorf("xml: elements nested more than %d deep inside the item at line %d", maxDepth, line)
+			}
 			path = append(path, t.Name.Local)
 			text.Reset()
 			if t.Name.Local == "link" && len(path) == 1 {

@@ -1,0 +1,234 @@
+package mapping
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/stages/collect/parse"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/text/encoding/korean"
+)
+
+func TestParsePrice(t *testing.T) {
+	cases := []struct {
+		in, def  string
+		minor    int64
+		currency string
+		err      error
+	}{
+		{"59.00", "USD", 5900, "USD", nil},
+		{"59,00", "EUR", 5900, "EUR", nil},
+		{"1,234.50", "USD", 123450, "USD", nil},
+		{"1.234,50", "EUR", 123450, "EUR", nil},
+		{"1 234,50 €", "", 123450, "EUR", nil},
+		{"₩15,000", "", 15000, "KRW", nil},
+		{"15000원", "", 15000, "KRW", nil},
+		{"15,000원", "USD", 15000, "KRW", nil},
+		{"59.00 USD", "KRW", 5900, "USD", nil},
+		{"USD 59", "", 5900, "USD", nil},
+		{"$59.99", "", 5999, "USD", nil},
+		{"$59 CAD", "", 5900, "CAD", nil},
+		{"15000", "KRW", 15000, "KRW", nil},
+		{"15.000", "KRW", 15000, "KRW", nil},
+		{"15000.00 KRW", "", 15000, "KRW", nil},
+		{"1,000,000", "KRW", 1000000, "KRW", nil},
+		{"7,5", "USD", 750, "USD", nil},
+		{"0.999", "USD", 100, "USD", nil},
+		{"12.345", "BHD", 12345, "BHD", nil},
+		{".5", "USD", 50, "USD", nil},
+		{"1'234.50 CHF", "", 123450, "CHF", nil},
+		{"0", "USD", 0, "USD", nil},
+		{"", "USD", 0, "", ErrNoPrice},
+		{"  ", "USD", 0, "", ErrNoPrice},
+		{"-5", "USD", 0, "", ErrInvalidPrice},
+		{"abc", "USD", 0, "", ErrInvalidPrice},
+		{"12", "", 0, "", ErrInvalidPrice},
+		{"1,23,4", "USD", 0, "", ErrInvalidPrice},
+		{"1.2.3,4.5", "USD", 0, "", ErrInvalidPrice},
+		{"5 USD EUR", "", 0, "", ErrInvalidPrice},
+		{"99999999999999999999", "USD", 0, "", ErrInvalidPrice},
+		{"free", "USD", 0, "", ErrInvalidPrice},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in+"/"+tc.def, func(t *testing.T) {
+			minor, cur, err := ParsePrice(tc.in, tc.def)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("ParsePrice(%q) err = %v, want %v", tc.in, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParsePrice(%q): %v", tc.in, err)
+			}
+			if minor != tc.minor || cur != tc.currency {
+				t.Errorf("ParsePrice(%q, %q) = %d %s, want %d %s", tc.in, tc.def, minor, cur, tc.minor, tc.currency)
+			}
+		})
+	}
+}
+
+func FuzzParsePrice(f *testing.F) {
+	for _, s := range []string{"59.00", "1,234.50", "₩15,000", "15000원", "59.00 USD", "1.234,50 €", "-1", "9999999999999999999", "..", ",,", "1'2'3"} {
+		f.Add(s, "USD")
+	}
+	f.Fuzz(func(t *testing.T, s, def string) {
+		minor, cur, err := ParsePrice(s, def)
+		if err == nil && (minor < 0 || cur == "") {
+			t.Fatalf("ParsePrice(%q, %q) = %d %q with no error", s, def, minor, cur)
+		}
+	})
+}
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"Product ID": "productid", "product_id": "productid", "g:image_link": "imagelink",
+		" 상품 번호 ": "상품번호", "IMAGE-URL": "imageurl", "\ufeffid": "id", "shipping.price": "shipping.price",
+	} {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func rec(kv ...string) parse.Record {
+	var r parse.Record
+	for i := 0; i < len(kv); i += 2 {
+		r.Names = append(r.Names, kv[i])
+		r.Values = append(r.Values, kv[i+1])
+	}
+	return r
+}
+
+func TestMap(t *testing.T) {
+	base := catalog.Product{ID: "1", Title: "T", Link: "https://s.example/1", Price: 1000, Currency: "KRW",
+		Availability: catalog.AvailabilityInStock, Condition: catalog.ConditionNew, ShippingCost: -1}
+	with := func(f func(*catalog.Product)) catalog.Product { p := base; f(&p); return p }
+	cases := []struct {
+		name    string
+		cfg     Config
+		rec     parse.Record
+		want    catalog.Product
+		reason  string
+		counted string
+	}{
+		{name: "english defaults", rec: rec("SKU", "1", "Product Name", "T", "URL", "https://s.example/1", "Sale Price", "1000"), want: base},
+		{name: "korean defaults", rec: rec("상품번호", "1", "상품명", "T", "상품URL", "https://s.example/1", "판매가", "1,000원"), want: base},
+		{name: "price and sale price", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "sale_price", "800"),
+			want: with(func(p *catalog.Product) { p.SalePrice = 800 })},
+		{name: "sale not lower", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "sale_price", "1200"),
+			want: base, counted: NoteSaleNotLower},
+		{name: "explicit mapping wins", cfg: Config{Mapping: map[string]string{"title": "Headline"}},
+			rec:  rec("id", "1", "title", "wrong", "Headline", "T", "link", "https://s.example/1", "price", "1000"), want: base},
+		{name: "whitespace and controls", rec: rec("id", " 1\x00", "title", "\tT\x07 ", "link", " https://s.example/1 ", "price", "1000"), want: base},
+		{name: "missing id", rec: rec("id", "", "title", "T"), reason: ReasonMissingID},
+		{name: "missing title", rec: rec("id", "1"), reason: ReasonMissingTitle},
+		{name: "missing link", rec: rec("id", "1", "title", "T", "price", "1"), reason: ReasonMissingLink},
+		{name: "ftp link", rec: rec("id", "1", "title", "T", "link", "ftp://s.example/1", "price", "1"), reason: ReasonInvalidLink},
+		{name: "relative link", rec: rec("id", "1", "title", "T", "link", "/p/1", "price", "1"), reason: ReasonInvalidLink},
+		{name: "no price", rec: rec("id", "1", "title", "T", "link", "https://s.example/1"), reason: ReasonMissingPrice},
+		{name: "zero price", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "0"), reason: ReasonInvalidPrice},
+		{name: "sale currency differs", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "sale_price", "5 USD"), reason: ReasonCurrency},
+		{name: "bad image counted", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "image", "data:x"),
+			want: base, counted: NoteInvalidImageLink},
+		{name: "availability words", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "재고", "품절"),
+			want: with(func(p *catalog.Product) { p.Availability = catalog.AvailabilityOutOfStock })},
+		{name: "availability quantity", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "quantity", "0"),
+			want: with(func(p *catalog.Product) { p.Availability = catalog.AvailabilityOutOfStock })},
+		{name: "schema.org availability", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "availability", "https://schema.org/PreOrder"),
+			want: with(func(p *catalog.Product) { p.Availability = catalog.AvailabilityPreorder })},
+		{name: "condition", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "condition", "중고"),
+			want: with(func(p *catalog.Product) { p.Condition = catalog.ConditionUsed })},
+		{name: "unknown condition", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "condition", "mint"),
+			want: base, counted: NoteUnknownCondition},
+		{name: "strip html", cfg: Config{StripHTML: true},
+			rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "description", "<p>Soft<br>cotton &amp; <script>x()</script>wool</p>"),
+			want: with(func(p *catalog.Product) { p.Description = "Soft cotton & wool" })},
+		{name: "euc-kr value repaired", rec: rec("id", "1", "title", eucKR("한글"), "link", "https://s.example/1", "price", "1000"),
+			want: with(func(p *catalog.Product) { p.Title = "한글" }), counted: NoteEncodingRepaired},
+		{name: "shipping and category", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000",
+			"배송비", "무료", "category", "A>B >C", "gtin", "4006-381333931"),
+			want: with(func(p *catalog.Product) { p.ShippingCost = 0; p.CategoryPath = "A > B > C"; p.GTIN = "4006381333931" })},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Currency = "KRW"
+			m, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, reason := m.Map(tc.rec)
+			if reason != tc.reason {
+				t.Fatalf("reason = %q, want %q", reason, tc.reason)
+			}
+			if reason != "" {
+				return
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("product (-want +got):\n%s", diff)
+			}
+			if tc.counted != "" && m.Counts[tc.counted] != 1 {
+				t.Errorf("counts = %v, want %s counted", m.Counts, tc.counted)
+			}
+		})
+	}
+}
+
+func eucKR(s string) string {
+	b, _ := korean.EUCKR.NewEncoder().String(s)
+	return b
+}
+
+func TestCheckColumns(t *testing.T) {
+	m, _ := New(Config{Mapping: map[string]string{"price": "가격"}})
+	err := m.CheckColumns([]string{"id", "title", "link", "price"})
+	if err == nil || !strings.Contains(err.Error(), `price -> "가격"`) {
+		t.Fatalf("err = %v", err)
+	}
+	m, _ = New(Config{})
+	if err := m.CheckColumns([]string{"ID", "Name", "Product URL", "Price"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CheckColumns([]string{"ID", "Name"}); err == nil || !strings.Contains(err.Error(), "link") || !strings.Contains(err.Error(), "price") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"  a  b ":             "a b",
+		"a\x00b\x1fc":         "a b c",
+		"tab\tand\nnewline":   "tab and newline",
+		"zero\u200bwidth":     "zero width",
+		"ok":                  "ok",
+		"bad\xffutf8":         "badutf8",
+		"\ufeffbom":           "bom",
+		"\u0085next line\r\n": "next line",
+	} {
+		got, _ := Clean(in)
+		if got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"a  b", "\xff\xfe", "<b>x</b>", "<script>", "&amp;", "<!--", "a < b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, _ := Clean(s)
+		if !utf8.ValidString(out) || strings.ContainsAny(out, "\x00\n\r\t") || strings.HasPrefix(out, " ") || strings.HasSuffix(out, " ") {
+			t.Fatalf("Clean(%q) = %q", s, out)
+		}
+		h, _ := Clean(StripHTML(s))
+		if !utf8.ValidString(h) {
+			t.Fatalf("StripHTML(%q) = %q", s, h)
+		}
+		CleanURL(s)
+	})
+}
