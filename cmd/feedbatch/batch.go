@@ -218,7 +218,19 @@ func connect(ctx context.Context, c *cli.Context, log *slog.Logger) (*batchConn,
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
 	log.Debug("local engine started", "dir", dir, "endpoint", ep)
-	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep), engine: eng, unlock: unlock}, nil
+	// Children inherit the engine's environment: a planner job run by this
+	// engine (FEEDBATCH_ENGINE=aws in its job definition) submits to it.
+	prev, had := os.LookupEnv(envBatchEndpoint)
+	os.Setenv(envBatchEndpoint, ep)
+	restore := func() {
+		if had {
+			os.Setenv(envBatchEndpoint, prev)
+		} else {
+			os.Unsetenv(envBatchEndpoint)
+		}
+		unlock()
+	}
+	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep), engine: eng, unlock: restore}, nil
 }
 
 var errLocked = errors.New("locked")
