@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/urfave/cli/v2"
+
+	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/report"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "report",
+		Usage:     "write or refresh a run's report page (runs/<run>/report.html) and print where it is",
+		ArgsUsage: "<run>",
+		Description: "The report is one static page: a shops x stages grid folded over the run's re-runs,\n" +
+			"totals and durations per stage, feed items per platform, failure reasons, links to feeds\n" +
+			"and logs. Open it from the file system or from S3; it needs no server.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_OPEN"}},
+			&cli.BoolFlag{Name: "log-links", Value: true, Usage: "link each child's local log file, when a local engine is serving (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_LOG_LINKS"}},
+			engineFlag, engineDirFlag,
+		},
+		Action: reportAction,
+	})
+}
+
+func reportAction(c *cli.Context) error {
+	ctx := c.Context
+	log := slog.Default()
+	run, err := runArg(c)
+	if err != nil {
+		return err
+	}
+	spec, err := parseRoot(c.String(rootFlag.Name))
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c.String(rootFlag.Name))
+	if err != nil {
+		return err
+	}
+	opts := report.Options{Logger: log}
+	if c.Bool("log-links") && spec.scheme == "file" && c.String(engineFlag.Name) == engineLocal {
+		opts.LogLinks = localLogLinks(c, filepath.Join(spec.dir, "runs", run), log)
+	}
+	key, err := report.WriteWith(ctx, st, run, opts)
+	if err != nil {
+		return err
+	}
+	where := reportLocation(spec, key)
+	fmt.Fprintln(c.App.Writer, where)
+	if c.Bool("open") {
+		if spec.scheme != "file" {
+			return usagef("report: --open needs a file:// root; the page is at %s", where)
+		}
+		return openBrowser(ctx, filepath.Join(spec.dir, filepath.FromSlash(key)))
+	}
+	return nil
+}
+
+// reportLocation is the page's file:// or s3:// URL.
+func reportLocation(spec rootSpec, key string) string {
+	if spec.scheme == "file" {
+		u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(spec.dir, filepath.FromSlash(key)))}
+		return u.String()
+	}
+	return strings.TrimSuffix(spec.String(), "/") + "/" + key
+}
+
+func openBrowser(ctx context.Context, file string) error {
+	name := "xdg-open"
+	if runtime.GOOS == "darwin" {
+		name = "open"
+	}
+	cmd := exec.CommandContext(ctx, name, file)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("report: open %s: %w", file, err)
+	}
+	return cmd.Process.Release()
+}
+
+// localLogLinks links each child's log file in the local engine's directory,
+// relative to the report's directory. It asks an engine that is already
+// serving (FEEDBATCH_BATCH_ENDPOINT, or the process holding the engine
+// directory) for the log streams; it never starts one, since starting an
+// engine resumes unfinished jobs.
+func localLogLinks(c *cli.Context, reportDir string, log *slog.Logger) func(context.Context, []report.LogRef) (map[report.LogRef]string, error) {
+	return func(ctx context.Context, refs []report.LogRef) (map[report.LogRef]string, error) {
+		dir, err := localEngineDir(c)
+		if err != nil {
+			return nil, err
+		}
+		ep := os.Getenv(envBatchEndpoint)
+		if ep == "" {
+			unlock, err := lockDir(dir)
+			switch {
+			case errors.Is(err, errLocked):
+				b, rerr := os.ReadFile(filepath.Join(dir, endpointName))
+				if rerr != nil {
+					return nil, fmt.Errorf("engine in %s: %w", dir, rerr)
+				}
+				ep = strings.TrimSpace(string(b))
+			case err != nil:
+				return nil, err
+			default:
+				unlock()
+				log.Info("no local engine is serving: the report shows log commands, not log file links", "engine_dir", dir)
+				return nil, nil
+			}
+		}
+		client := local.BatchClient(ep, retryOptions)
+		byJob := map[string][]report.LogRef{}
+		var ids []string
+		for _, r := range refs {
+			if byJob[r.JobID] == nil {
+				ids = append(ids, r.JobID)
+			}
+			byJob[r.JobID] = append(byJob[r.JobID], r)
+		}
+		links := make(map[report.LogRef]string, len(refs))
+		for start := 0; start < len(ids); start += 100 {
+			out, err := client.DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
+			if err != nil {
+				return links, fmt.Errorf("describe jobs: %w", err)
+			}
+			for _, j := range out.Jobs {
+				var streams []string
+				for _, a := range j.Attempts {
+					if a.Container != nil {
+						streams = append(streams, aws.ToString(a.Container.LogStreamName))
+					}
+				}
+				for _, r := range byJob[aws.ToString(j.JobId)] {
+					stream := ""
+					switch {
+					case r.Attempt >= 1 && r.Attempt <= len(streams):
+						stream = streams[r.Attempt-1]
+					case len(streams) > 0:
+						stream = streams[len(streams)-1]
+					}
+					if l := logFileLink(dir, reportDir, stream); l != "" {
+						links[r] = l
+					}
+				}
+			}
+		}
+		return links, nil
+	}
+}
+
+// logFileLink is the link from reportDir to the log file of stream in the
+// local engine's directory ("" if the stream is empty, escapes the logs
+// directory, or has no file).
+func logFileLink(engineDir, reportDir, stream string) string {
+	clean := filepath.Clean(filepath.FromSlash(stream))
+	if stream == "" || filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	p := filepath.Join(engineDir, "logs", clean) // the local engine keeps one file per stream here
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(reportDir, p)
+	if err != nil {
+		return ""
+	}
+	segs := strings.Split(filepath.ToSlash(rel), "/")
+	for i, s := range segs {
+		if s != ".." {
+			segs[i] = url.PathEscape(s)
+		}
+	}
+	return strings.Join(segs, "/")
+}
