@@ -1,0 +1,157 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/feedbatch/feedbatch/engine/local"
+)
+
+// `feedbatch engine serve`: the local AWS-Batch-compatible engine as a
+// server, for the AWS CLI, boto3, other processes and `feedbatch run`
+// (which finds it through the engine directory's endpoint file).
+func init() {
+	register(&cli.Command{
+		Name:  "engine",
+		Usage: "the local AWS-Batch-compatible engine",
+		Subcommands: []*cli.Command{{
+			Name:  "serve",
+			Usage: "serve the AWS Batch API (and CloudWatch Logs GetLogEvents) on loopback, running jobs as local processes",
+			Description: `Jobs run as local processes of their job definition's container command;
+a command whose first word is feedbatch (any directory) runs this binary.
+Point clients at the printed endpoint:
+  aws batch describe-job-queues --endpoint-url URL
+  FEEDBATCH_BATCH_ENDPOINT=URL feedbatch run ...`,
+			Flags: []cli.Flag{
+				&cli.StringFlag{
+					Name:    "addr",
+					Usage:   "listen address (loopback only unless --allow-remote)",
+					EnvVars: []string{"FEEDBATCH_ENGINE_ADDR"},
+					Value:   "127.0.0.1:4566",
+				},
+				&cli.StringFlag{
+					Name:    "dir",
+					Usage:   "state directory: job table, job definitions, logs (default: the one `feedbatch run` uses for --root)",
+					EnvVars: []string{"FEEDBATCH_ENGINE_DIR"},
+				},
+				&cli.IntFlag{
+					Name:    "vcpus",
+					Usage:   "vCPU budget (default: the machine's CPUs)",
+					EnvVars: []string{"FEEDBATCH_ENGINE_VCPUS"},
+				},
+				&cli.IntFlag{
+					Name:    "memory",
+					Usage:   "memory budget in MiB (default: the machine's memory)",
+					EnvVars: []string{"FEEDBATCH_ENGINE_MEMORY"},
+				},
+				&cli.StringFlag{
+					Name:    "queue",
+					Usage:   "name of the engine's one job queue",
+					EnvVars: []string{"FEEDBATCH_ENGINE_QUEUE", "FEEDBATCH_QUEUE"},
+					Value:   local.DefaultQueueName,
+				},
+				&cli.StringFlag{
+					Name:    "compute-environment",
+					Usage:   "name of the engine's one compute environment (AWS_BATCH_CE_NAME)",
+					EnvVars: []string{"FEEDBATCH_ENGINE_CE"},
+					Value:   local.DefaultCEName,
+				},
+				&cli.BoolFlag{
+					Name:    "allow-remote",
+					Usage:   "allow a non-loopback listen address (the API has no authentication: anyone who reaches it runs commands)",
+					EnvVars: []string{"FEEDBATCH_ENGINE_ALLOW_REMOTE"},
+				},
+			},
+			Action: engineServe,
+		}},
+	})
+}
+
+func engineServe(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("engine serve takes no arguments")
+	}
+	addr := c.String("addr")
+	if err := checkLoopback(addr, c.Bool("allow-remote")); err != nil {
+		return err
+	}
+	if c.Int("vcpus") < 0 || c.Int("memory") < 0 {
+		return usagef("--vcpus and --memory must not be negative")
+	}
+	dir := c.String("dir")
+	if dir == "" {
+		d, err := localEngineDir(c)
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("engine dir: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if errors.Is(err, errLocked) {
+		return fmt.Errorf("engine dir %s is in use by another feedbatch process", dir)
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usagef("listen on %s: %v", addr, err)
+	}
+	ctx := c.Context
+	log := newLogger(c).With("component", "engine")
+	eng, err := local.Open(ctx, local.Config{
+		Dir:       dir,
+		VCPUs:     c.Int("vcpus"),
+		MemoryMiB: c.Int("memory"),
+		QueueName: c.String("queue"),
+		CEName:    c.String("compute-environment"),
+		Logger:    log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	endpoint := "http://" + ln.Addr().String()
+	if err := os.WriteFile(filepath.Join(dir, endpointName), []byte(endpoint+"\n"), 0o644); err != nil {
+		ln.Close()
+		eng.Close()
+		return fmt.Errorf("engine dir: %w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "%s\n", endpoint)
+	log.Info("serving the AWS Batch API", "endpoint", endpoint, "queue", c.String("queue"), "dir", dir)
+	serveErr := eng.Serve(ctx, ln)
+	log.Info("stopping: running jobs are terminated and resumed by the next engine on this directory")
+	if err := eng.Close(); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	return serveErr
+}
+
+// checkLoopback refuses a listen address that is not on loopback, unless
+// allowed: the engine runs whatever commands its clients submit.
+func checkLoopback(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--addr %q: %v", addr, err)
+	}
+	if allowRemote || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return usagef("--addr %s is not a loopback address; the engine runs any submitted command, pass --allow-remote to serve it anyway", addr)
+}
