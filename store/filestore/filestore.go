@@ -47,11 +47,13 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
-		return nil, fmt.Errorf("filestore %s: %w", abs, err)
-	}
+	// A read-only directory still opens (for reading); writes will fail.
+	mkErr := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755)
 	root, err := os.OpenRoot(abs)
 	if err != nil {
+		if mkErr != nil {
+			err = mkErr
+		}
 		return nil, fmt.Errorf("filestore %s: %w", abs, err)
 	}
 	st := &Store{dir: abs, root: root}

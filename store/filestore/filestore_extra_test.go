@@ -247,3 +247,37 @@ func TestStaleTempFilesAreRemoved(t *testing.T) {
 		t.Errorf("fresh temp file removed: %v", err)
 	}
 }
+
+func TestReadOnlyDirectoryOpensForReading(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores directory permissions")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "k"), []byte("v"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	st, err := New(dir)
+	if err != nil {
+		t.Fatalf("New on a read-only directory: %v", err)
+	}
+	if _, err := st.Stat(t.Context(), "k"); err != nil {
+		t.Errorf("Stat: %v", err)
+	}
+	if err := st.Put(t.Context(), "x", strings.NewReader("v"), nil); err == nil {
+		t.Errorf("Put into a read-only directory succeeded")
+	}
+}
+
+func TestMissingParentIsAnError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(filepath.Join(file, "sub")); err == nil {
+		t.Errorf("New under a regular file succeeded")
+	}
+}
