@@ -22,6 +22,7 @@
 //	image.max_bytes       per-image download limit (default 20 MB)
 //	image.max_megapixels  per-image pixel limit read from the header before decoding (default 64)
 //	image.timeout         per-image total time, a Go duration (default 60s)
+//	image.retries         retries of a transient failure (timeout, 5xx, 429, network), backoff 1 s doubling (default 2)
 //	image.ports           ports allowed, comma-separated (default 80,443)
 //	image.upscale         "true" (default): small images are enlarged to fill the box; "false": centred as they are
 package image
@@ -103,6 +104,7 @@ type options struct {
 	decodes       int
 	decodePixels  int64
 	maxFailShare  float64
+	retries       int
 	maxBytes      int64
 	maxPixels     int64
 	timeout       time.Duration
@@ -118,6 +120,7 @@ func parseOptions(row manifest.Row) (options, error) {
 		decodes:       runtime.GOMAXPROCS(0),
 		decodePixels:  128 << 20,
 		maxFailShare:  0.5,
+		retries:       2,
 		maxBytes:      20 << 20,
 		maxPixels:     imgproc.DefaultMaxPixels,
 		timeout:       60 * time.Second,
@@ -155,6 +158,7 @@ func parseOptions(row manifest.Row) (options, error) {
 	}
 	intOpt("concurrency", 1, 256, func(n int64) { o.concurrency = int(n) })
 	intOpt("per_host", 1, 64, func(n int64) { o.perHost = int(n) })
+	intOpt("retries", 0, 10, func(n int64) { o.retries = int(n) })
 	intOpt("decodes", 1, 64, func(n int64) { o.decodes = int(n) })
 	intOpt("decode_megapixels", 1, 4096, func(n int64) { o.decodePixels = n << 20 })
 	intOpt("max_bytes", 1024, 1<<30, func(n int64) { o.maxBytes = n })
@@ -250,6 +254,7 @@ const (
 	CountStaleKept   = "stale_kept" // transient failure, previous entry kept
 	CountFailed      = "failed"     // images dropped
 	CountTransient   = "failed_transient"
+	CountRetries     = "retries" // retried transient failures
 )
 
 // Run implements stages.Stage.
@@ -282,7 +287,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		decodes:  make(chan struct{}, o.decodes),
 		pixels:   semaphore.NewWeighted(o.decodePixels),
 	}
-	log.Info("image start", "shop", row.ShopID, "spec", r.specStr, "previous", old.Len(), "mirror", o.mirror, "revalidate", o.revalidate)
+	log.Info("image start", "spec", r.specStr, "previous", old.Len(), "mirror", o.mirror, "revalidate", o.revalidate)
 	total, err := r.run(ctx)
 	res.ItemsIn = total
 	res.ItemsOut = int64(r.next.Len())
@@ -307,7 +312,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	res.Bytes += n
 	res.Outputs = []string{IndexKey(row.ShopID)}
 	res.Unchanged = !wrote && res.Counts[CountProcessed] == 0
-	log.Info("image done", "shop", row.ShopID, "images", total, "out", res.ItemsOut, "processed", res.Counts[CountProcessed],
+	log.Info("image done", "images", total, "out", res.ItemsOut, "processed", res.Counts[CountProcessed],
 		"reused", res.Counts[CountReused], "failed", failed, "index_written", wrote)
 	return res, nil
 }
@@ -397,7 +402,7 @@ func (r *runner) run(ctx context.Context) (int64, error) {
 					return err
 				}
 				if n := done.Add(1); n%1000 == 0 {
-					r.log.Info("image progress", "shop", r.job.Row.ShopID, "done", n)
+					r.log.Info("image progress", "done", n)
 				}
 			}
 			return nil
@@ -462,11 +467,7 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 	if err != nil {
 		return err
 	}
-	r.c.add(CountRequests, 1)
-	if v != (fetch.Validators{}) {
-		r.c.add(CountConditional, 1)
-	}
-	resp, err := r.src.Get(ctx, rawURL, v)
+	resp, err := r.get(ctx, rawURL, v)
 	release()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -566,6 +567,36 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 	e.ProcessedAt = nowFunc().UTC().Truncate(time.Second)
 	r.keep(e)
 	return nil
+}
+
+// retryBackoff is the wait before the first retry of a transient failure;
+// it doubles for each further one. Tests shorten it.
+var retryBackoff = time.Second
+
+// get fetches with up to o.retries retries of transient failures (timeouts,
+// 5xx, 429, network errors).
+func (r *runner) get(ctx context.Context, rawURL string, v fetch.Validators) (fetch.Response, error) {
+	wait := retryBackoff
+	for attempt := 0; ; attempt++ {
+		r.c.add(CountRequests, 1)
+		if v != (fetch.Validators{}) {
+			r.c.add(CountConditional, 1)
+		}
+		resp, err := r.src.Get(ctx, rawURL, v)
+		fe, ok := errors.AsType[*fetch.Error](err)
+		if err == nil || !ok || !fe.Transient || attempt >= r.o.retries {
+			return resp, err
+		}
+		r.c.add(CountRetries, 1)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return resp, err
+		}
+		wait *= 2
+	}
 }
 
 // claim marks key as being produced by the caller (done must be called

@@ -328,7 +328,7 @@ func TestHostile(t *testing.T) {
 		}},
 		{ID: "2", ImageLink: "not a url"},
 	})
-	opts := map[string]string{"image.max_fail_share": "0.95", "image.timeout": "500ms", "image.max_bytes": "2000000"}
+	opts := map[string]string{"image.max_fail_share": "0.95", "image.timeout": "500ms", "image.max_bytes": "2000000", "image.retries": "0"}
 	res, err := testStage().Run(t.Context(), testJob(st, "s2", opts))
 	if err != nil {
 		t.Fatal(err)
@@ -549,4 +549,53 @@ func FuzzMirrorPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRetry: a transient failure (503, then success) is retried; a 404 is not.
+func TestRetry(t *testing.T) {
+	defer func(d time.Duration) { retryBackoff = d }(retryBackoff)
+	retryBackoff = time.Millisecond
+	var mu sync.Mutex
+	calls := map[string]int{}
+	img := jpegBytes(t, 20, 20, color.RGBA{1, 2, 3, 255})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path]++
+		n := calls[r.URL.Path]
+		mu.Unlock()
+		switch {
+		case r.URL.Path == "/flaky.jpg" && n == 1:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case r.URL.Path == "/flaky.jpg":
+			w.Write(img)
+		case r.URL.Path == "/down.jpg":
+			http.Error(w, "down", http.StatusBadGateway)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	st := memstore.New()
+	putCatalog(t, st, "s", []catalog.Product{{ID: "1", ImageLink: srv.URL + "/flaky.jpg", AdditionalImageLinks: []string{srv.URL + "/gone.jpg", srv.URL + "/down.jpg"}}})
+	res, err := testStage().Run(t.Context(), testJob(st, "s", map[string]string{"image.max_fail_share": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"/flaky.jpg": 2, "/gone.jpg": 1, "/down.jpg": 3}, calls); diff != "" {
+		t.Errorf("requests per path (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int64{"http_404": 1, "http_502": 1}, res.Dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
+	if res.Counts[CountRetries] != 3 || res.Counts[CountProcessed] != 1 {
+		t.Errorf("counts %v, want 3 retries and 1 processed", res.Counts)
+	}
+
+	// Mostly transient failures: the child fails, retryable (not permanent).
+	st2 := memstore.New()
+	putCatalog(t, st2, "s", []catalog.Product{{ID: "1", ImageLink: srv.URL + "/down.jpg"}})
+	_, err = testStage().Run(t.Context(), testJob(st2, "s", nil))
+	if err == nil || errors.Is(err, stages.ErrPermanent) {
+		t.Fatalf("err = %v, want a retryable failure", err)
+	}
 }
