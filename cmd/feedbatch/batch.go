@@ -50,7 +50,7 @@ var (
 	}
 	engineDirFlag = &cli.StringFlag{
 		Name:    "engine-dir",
-		Usage:   "state directory of the local engine (default: <root>/.engine for file:// roots, else ./feedbatch-engine)",
+		Usage:   "state directory of the local engine (default: <root dir>.engine beside a file:// root, else ./feedbatch-engine)",
 		EnvVars: []string{"FEEDBATCH_ENGINE_DIR"},
 	}
 	queueFlag = &cli.StringFlag{
@@ -155,7 +155,8 @@ func localEngineDir(c *cli.Context) (string, error) {
 		return "", err
 	}
 	if p, ok := strings.CutPrefix(root, "file://"); ok {
-		return filepath.Join(filepath.FromSlash(p), ".engine"), nil
+		// Beside the root, not in it: the store's key space stays the data's.
+		return filepath.Clean(filepath.FromSlash(p)) + ".engine", nil
 	}
 	return filepath.Abs("feedbatch-engine")
 }
