@@ -35,6 +35,10 @@ type PlanInput struct {
 	// Lease is how long a "planning" record of another planner is respected
 	// (DefaultLease when 0).
 	Lease time.Duration
+	// WaitBusy makes Plan wait while another planner holds a live lease on
+	// the run (then fail with ErrRunExists if it finished, or resume if it
+	// died) instead of failing with ErrRunBusy at once.
+	WaitBusy bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Log receives progress (slog.Default when nil).
@@ -102,6 +106,19 @@ func Plan(ctx context.Context, st store.Store, api Submitter, in PlanInput) (*Re
 		old, rerr := ReadRecord(ctx, st, rec.Key())
 		if rerr != nil {
 			return nil, fmt.Errorf("plan %s: %w", in.RunID, rerr)
+		}
+		for in.WaitBusy && !in.Replan && old.State == StatePlanning && in.Now().Sub(old.UpdatedAt) < in.Lease {
+			d := old.UpdatedAt.Add(in.Lease).Sub(in.Now())
+			log.Info("another planner holds the run; waiting for it", "updated_at", old.UpdatedAt, "wait", d)
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(d):
+			}
+			if old, rerr = ReadRecord(ctx, st, rec.Key()); rerr != nil {
+				return nil, fmt.Errorf("plan %s: %w", in.RunID, rerr)
+			}
+			now = in.Now().UTC()
 		}
 		switch {
 		case in.Replan:

@@ -273,3 +273,29 @@ func TestDownstream(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanWaitsForBusyPlanner(t *testing.T) {
+	st, f := memstore.New(), newFake()
+	in := planInput(3)
+	in.Now = time.Now
+	rec, err := Plan(t.Context(), st, f, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another planner claimed the run just now and died before submitting
+	// image; a waiting planner resumes once the lease has run out.
+	rec.State, rec.UpdatedAt, rec.Jobs[2].JobID = StatePlanning, time.Now().UTC(), ""
+	f.submitted, f.ids = f.submitted[:2], f.ids[:2]
+	if err := putRecord(t.Context(), st, rec, false); err != nil {
+		t.Fatal(err)
+	}
+	in.Lease, in.WaitBusy = 300*time.Millisecond, true
+	start := time.Now()
+	rec, err = Plan(t.Context(), st, f, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < 250*time.Millisecond || rec.State != StateSubmitted || len(f.submitted) != 3 {
+		t.Errorf("after %s: state %s, %d submissions", time.Since(start), rec.State, len(f.submitted))
+	}
+}

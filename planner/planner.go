@@ -18,8 +18,9 @@
 // second planner for the same run id then:
 //   - finds state "submitted": submits nothing and fails with ErrRunExists
 //     (unless Force, which archives the old record and plans again);
-//   - finds state "planning" updated less than Lease ago: fails with
-//     ErrRunBusy (another planner is at work);
+//   - finds state "planning" updated less than Lease ago: another planner
+//     is at work; fails with ErrRunBusy, or with WaitBusy waits until the
+//     lease runs out and looks again;
 //   - finds state "planning" older than Lease: resumes. For every job not
 //     yet recorded it first looks the job name up with ListJobs (JOB_NAME
 //     filter on the queue) and adopts a job found there instead of

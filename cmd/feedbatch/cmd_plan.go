@@ -90,7 +90,9 @@ func planFromFlags(c *cli.Context, conn *batchConn, log *slog.Logger) (*planner.
 		Version: version,
 		Config:  cfg,
 		Replan:  c.Bool(replanFlag.Name),
-		Log:     log,
+		// A duplicate delivery racing this one: wait for it, then refuse or resume.
+		WaitBusy: true,
+		Log:      log,
 	})
 	if errors.Is(err, planner.ErrRunExists) || errors.Is(err, planner.ErrRunBusy) || errors.Is(err, planner.ErrBadRunID) {
 		return nil, nil, usageError{err}
