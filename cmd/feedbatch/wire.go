@@ -119,12 +119,16 @@ func openStore(ctx context.Context, root string) (store.Store, error) {
 	}
 }
 
-func envBool(name string) bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+// envBool reads a yes/no environment variable; unset is no.
+func envBool(name string) (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv(name))); v {
 	case "1", "true", "yes", "on":
-		return true
+		return true, nil
+	case "", "0", "false", "no", "off":
+		return false, nil
+	default:
+		return false, usagef("%s=%q: want 1/true or 0/false", name, v)
 	}
-	return false
 }
 
 func openS3(ctx context.Context, spec rootSpec) (store.Store, error) {
@@ -132,12 +136,16 @@ func openS3(ctx context.Context, spec rootSpec) (store.Store, error) {
 	if region == "" {
 		region = s3store.DefaultRegion
 	}
+	pathStyle, err := envBool(envS3PathStyle)
+	if err != nil {
+		return nil, err
+	}
 	st, err := s3store.New(ctx, s3store.Config{
 		Bucket:    spec.bucket,
 		Prefix:    spec.prefix,
 		Region:    region,
 		Endpoint:  os.Getenv(envS3Endpoint),
-		PathStyle: envBool(envS3PathStyle),
+		PathStyle: pathStyle,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", spec, err)

@@ -112,6 +112,10 @@ func TestOpenStore(t *testing.T) {
 	if _, err := openStore(t.Context(), "ftp://x"); exitCode(err) != exitUsage {
 		t.Errorf("openStore(ftp) = %v, want a usage error", err)
 	}
+	t.Setenv(envS3PathStyle, "maybe")
+	if _, err := openStore(t.Context(), "s3://bucket"); exitCode(err) != exitUsage || !strings.Contains(err.Error(), envS3PathStyle) {
+		t.Errorf("openStore with %s=maybe: %v, want a usage error naming it", envS3PathStyle, err)
+	}
 }
 
 // TestOpenStoreS3 opens an s3:// root the way a Batch child does, from the
