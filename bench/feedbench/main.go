@@ -20,6 +20,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -279,7 +280,16 @@ func render(args []string) error {
 	raw := fs.Bool("raw", false, "write uncompressed")
 	level := fs.Int("level", 6, "gzip level")
 	out := fs.String("out", "", "keep the (first) output here")
+	prof := fs.String("cpuprofile", "", "write a CPU profile")
 	fs.Parse(args)
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	r, done, err := openCatalog(*in)
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/feedbatch/feedbatch/catalog"
 )
@@ -45,6 +47,7 @@ func benchRender(b *testing.B, platform string, raw bool) {
 	}
 	dir := b.TempDir()
 	var bytes int64
+	cpu0 := cpuTime()
 	for b.Loop() {
 		r := &Renderer{Platforms: []Platform{p}, Channel: Channel{Title: "b"}, TempDir: dir, Raw: raw}
 		outs, err := r.Render(context.Background(), sliceNext(ps))
@@ -54,8 +57,18 @@ func benchRender(b *testing.B, platform string, raw bool) {
 		bytes = outs[0].RawBytes
 		outs[0].Remove()
 	}
+	cpu := cpuTime() - cpu0
 	b.SetBytes(bytes)
 	b.ReportMetric(float64(len(ps))*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+	// The machine may be shared: CPU time per item is the steadier figure.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(len(ps)*b.N), "cpu-ns/item")
+}
+
+// cpuTime is the process's user+system time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkRenderGoogle(b *testing.B)    { benchRender(b, "google", false) }

@@ -376,6 +376,7 @@ func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, err
 	defer func() {
 		for _, s := range sinks {
 			if s != nil {
+				s.async.Close() // stops its goroutine; a no-op after finish
 				s.file.Close()
 			}
 		}
@@ -471,18 +472,25 @@ func prepare(p *catalog.Product, images ImageMap) {
 	} {
 		*f = strings.TrimSpace(cleanText(*f))
 	}
-	if len(p.AdditionalImageLinks) > 0 {
-		links := make([]string, len(p.AdditionalImageLinks))
-		for i, l := range p.AdditionalImageLinks {
-			links[i] = strings.TrimSpace(cleanText(l))
-		}
-		p.AdditionalImageLinks = links
-	}
 	if images != nil {
 		p.ImageLink = images.Lookup(p.ImageLink)
-		for i, l := range p.AdditionalImageLinks {
-			p.AdditionalImageLinks[i] = images.Lookup(l)
+	}
+	// The slice may share its array with the reader's: replace, never write.
+	var links []string
+	for i, l := range p.AdditionalImageLinks {
+		c := strings.TrimSpace(cleanText(l))
+		if images != nil {
+			c = images.Lookup(c)
 		}
+		if c != l && links == nil {
+			links = slices.Clone(p.AdditionalImageLinks)
+		}
+		if links != nil {
+			links[i] = c
+		}
+	}
+	if links != nil {
+		p.AdditionalImageLinks = links
 	}
 }
 
@@ -492,6 +500,7 @@ type sink struct {
 	file    *os.File
 	hash    *hashCounter
 	zbuf    *bufio.Writer
+	async   *asyncWriter
 	gz      *gzip.Writer
 	raw     *counter
 	isRaw   bool
@@ -505,7 +514,10 @@ func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: %w", p.Name(), err)
 	}
-	h := &hashCounter{w: f, h: sha256.New()}
+	h := &hashCounter{w: f}
+	if !raw {
+		h.h = sha256.New() // the published file's digest
+	}
 	zbuf := bufio.NewWriterSize(h, 256<<10)
 	gz, err := gzip.NewWriterLevel(zbuf, level)
 	if err != nil {
@@ -517,9 +529,11 @@ func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
 	if raw {
 		next = zbuf
 	}
-	count := &counter{w: next}
+	// Formatting and compression run in two goroutines (see asyncWriter).
+	async := newAsyncWriter(next, 256<<10, 4)
+	count := &counter{w: async}
 	return &sink{
-		p: p, file: f, hash: h, zbuf: zbuf, gz: gz, isRaw: raw, raw: count, bw: bufio.NewWriterSize(count, 256<<10),
+		p: p, file: f, hash: h, zbuf: zbuf, gz: gz, async: async, isRaw: raw, raw: count, bw: bufio.NewWriterSize(count, 256<<10),
 		out: Output{Platform: p, Path: f.Name(), Dropped: map[string]int64{}},
 	}, nil
 }
@@ -564,6 +578,9 @@ func (s *sink) finish(ch *Channel) error {
 	if err := s.bw.Flush(); err != nil {
 		return fmt.Errorf("feed %s: %w", name, err)
 	}
+	if err := s.async.Close(); err != nil {
+		return fmt.Errorf("feed %s: %w", name, err)
+	}
 	if !s.isRaw {
 		if err := s.gz.Close(); err != nil {
 			return fmt.Errorf("feed %s: gzip: %w", name, err)
@@ -578,7 +595,9 @@ func (s *sink) finish(ch *Channel) error {
 	}
 	s.out.RawBytes = s.raw.n
 	s.out.Bytes = s.hash.n
-	s.out.SHA256 = hex.EncodeToString(s.hash.h.Sum(nil))
+	if s.hash.h != nil {
+		s.out.SHA256 = hex.EncodeToString(s.hash.h.Sum(nil))
+	}
 	return nil
 }
 
@@ -601,7 +620,9 @@ type hashCounter struct {
 
 func (c *hashCounter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.h.Write(p[:n])
+	if c.h != nil {
+		c.h.Write(p[:n])
+	}
 	c.n += int64(n)
 	return n, err
 }

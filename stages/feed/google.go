@@ -90,13 +90,9 @@ func (g *google) Validate(p *catalog.Product) (string, bool) {
 	if r, ok := checkPrice(p); !ok {
 		return r, false
 	}
-	if r, ok := checkURLs(p, googleURLMax, googleExtraImages); !ok {
+	// Google's image guidance: encode ',' in image links as %2C.
+	if r, ok := checkURLs(p, googleURLMax, googleExtraImages, ','); !ok {
 		return r, false
-	}
-	// Google's image guidance: encode ',' as %2C (checkURLs made a new slice).
-	p.ImageLink = encodeListSep(p.ImageLink, ',')
-	for i, a := range p.AdditionalImageLinks {
-		p.AdditionalImageLinks[i] = encodeListSep(a, ',')
 	}
 	p.Brand, _ = truncateRunes(singleLine(p.Brand), googleBrandMax)
 	if !validGTIN(p.GTIN) {
@@ -141,6 +137,19 @@ func gElem(w *bufio.Writer, name, value string) {
 	w.WriteString(">\n")
 }
 
+// gPrice writes a price element; a price needs no escaping.
+func gPrice(w *bufio.Writer, name string, minor int64, currency string) {
+	var buf [64]byte
+	b := append(buf[:0], "<g:"...)
+	b = append(b, name...)
+	b = append(b, '>')
+	b = appendPriceText(b, minor, currency)
+	b = append(b, "</g:"...)
+	b = append(b, name...)
+	b = append(b, ">\n"...)
+	w.Write(b)
+}
+
 // WriteItem implements Platform.
 func (*google) WriteItem(w *bufio.Writer, p *catalog.Product) error {
 	w.WriteString("<item>\n")
@@ -155,9 +164,9 @@ func (*google) WriteItem(w *bufio.Writer, p *catalog.Product) error {
 		gElem(w, "additional_image_link", a)
 	}
 	gElem(w, "availability", p.Availability)
-	gElem(w, "price", priceText(p.Price, p.Currency))
+	gPrice(w, "price", p.Price, p.Currency)
 	if p.SalePrice > 0 {
-		gElem(w, "sale_price", priceText(p.SalePrice, p.Currency))
+		gPrice(w, "sale_price", p.SalePrice, p.Currency)
 	}
 	gElem(w, "condition", p.Condition)
 	gElem(w, "brand", p.Brand)
@@ -171,7 +180,7 @@ func (*google) WriteItem(w *bufio.Writer, p *catalog.Product) error {
 	if p.ShippingCost >= 0 && isUpperCode(p.ShippingCountry, 2) {
 		w.WriteString("<g:shipping>\n")
 		gElem(w, "country", p.ShippingCountry)
-		gElem(w, "price", priceText(p.ShippingCost, p.Currency))
+		gPrice(w, "price", p.ShippingCost, p.Currency)
 		w.WriteString("</g:shipping>\n")
 	}
 	gElem(w, "custom_label_0", p.CustomLabel0)

@@ -99,7 +99,7 @@ func (m *meta) Validate(p *catalog.Product) (string, bool) {
 	if r, ok := checkPrice(p); !ok {
 		return r, false
 	}
-	if r, ok := checkURLs(p, metaURLMax, metaExtraMax); !ok {
+	if r, ok := checkURLs(p, metaURLMax, metaExtraMax, 0); !ok {
 		return r, false
 	}
 	p.Brand, _ = truncateRunes(singleLine(p.Brand), metaBrandMax)
@@ -159,9 +159,16 @@ func (*meta) WriteItem(w *bufio.Writer, p *catalog.Product) error {
 	field(p.Description)
 	field(p.Availability)
 	field(p.Condition)
-	field(priceText(p.Price, p.Currency))
+	var buf [64]byte
+	// A price has a space, so it is always quoted, and has nothing to escape.
+	price := func(minor int64) {
+		b := append(buf[:0], '"')
+		b = appendPriceText(b, minor, p.Currency)
+		w.Write(append(b, '"', ','))
+	}
+	price(p.Price)
 	if p.SalePrice > 0 {
-		field(priceText(p.SalePrice, p.Currency))
+		price(p.SalePrice)
 	} else {
 		field("")
 	}

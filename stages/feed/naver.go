@@ -109,7 +109,7 @@ func (n *naver) Validate(p *catalog.Product) (string, bool) {
 	if r, ok := checkPrice(p); !ok {
 		return r, false
 	}
-	if r, ok := checkURLs(p, naverURLMax, naverExtraMax); !ok {
+	if r, ok := checkURLs(p, naverURLMax, naverExtraMax, 0); !ok {
 		return r, false
 	}
 	p.CategoryPath = singleLine(p.CategoryPath)

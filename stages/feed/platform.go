@@ -111,31 +111,41 @@ func MetaKey(shopID, platform string) string {
 // priceText is "<amount> <ISO 4217>", amount from integer minor units with
 // the currency's decimals ("59.00 USD", "15000 KRW").
 func priceText(minor int64, currency string) string {
-	return formatPrice(minor, currency) + " " + currency
+	var buf [40]byte
+	return string(appendPriceText(buf[:0], minor, currency))
 }
 
-// formatPrice is catalog.FormatPrice without fmt (a test checks they agree):
-// it runs for every price of every item.
+// appendPriceText appends priceText(minor, currency) to b.
+func appendPriceText(b []byte, minor int64, currency string) []byte {
+	b = appendPrice(b, minor, currency)
+	b = append(b, ' ')
+	return append(b, currency...)
+}
+
+// formatPrice is catalog.FormatPrice.
 func formatPrice(minor int64, currency string) string {
+	var buf [24]byte
+	return string(appendPrice(buf[:0], minor, currency))
+}
+
+// appendPrice appends catalog.FormatPrice(minor, currency) without fmt (a
+// fuzz test checks they agree): it runs for every price of every item.
+func appendPrice(b []byte, minor int64, currency string) []byte {
 	d := catalog.MinorUnits(currency)
-	if d == 0 || minor < 0 {
-		return catalog.FormatPrice(minor, currency)
+	if d == 0 {
+		return strconv.AppendInt(b, minor, 10)
+	}
+	if minor < 0 {
+		return append(b, catalog.FormatPrice(minor, currency)...)
 	}
 	var buf [24]byte
-	b := strconv.AppendInt(buf[:0], minor, 10)
-	if len(b) <= d {
-		pad := d + 1 - len(b)
-		b = append(b, make([]byte, pad)...)
-		copy(b[pad:], b[:len(b)-pad])
-		for i := range pad {
-			b[i] = '0'
-		}
+	digits := strconv.AppendInt(buf[:0], minor, 10)
+	for len(digits) <= d {
+		digits = append([]byte{'0'}, digits...)
 	}
-	out := make([]byte, 0, len(b)+1)
-	out = append(out, b[:len(b)-d]...)
-	out = append(out, '.')
-	out = append(out, b[len(b)-d:]...)
-	return string(out)
+	b = append(b, digits[:len(digits)-d]...)
+	b = append(b, '.')
+	return append(b, digits[len(digits)-d:]...)
 }
 
 // checkPrice validates the price fields every platform shares.
@@ -156,7 +166,10 @@ func checkPrice(p *catalog.Product) (string, bool) {
 // checkURLs normalises link, mobile link and images: the link and the main
 // image are required and at most maxLen characters; a bad mobile link or
 // additional image is left out. Additional images beyond maxExtra are cut.
-func checkURLs(p *catalog.Product, maxLen, maxExtra int) (string, bool) {
+// A non-zero sep is percent-encoded in image links (Google: ',' as %2C).
+// The additional-image slice is replaced, never written into, when anything
+// changes.
+func checkURLs(p *catalog.Product, maxLen, maxExtra int, sep byte) (string, bool) {
 	if p.Link == "" {
 		return "missing_link", false
 	}
@@ -178,7 +191,7 @@ func checkURLs(p *catalog.Product, maxLen, maxExtra int) (string, bool) {
 	if p.ImageLink == "" {
 		return "missing_image_link", false
 	}
-	img, ok := normURL(p.ImageLink)
+	img, ok := normImage(p.ImageLink, sep)
 	if !ok {
 		return "bad_image_link", false
 	}
@@ -186,19 +199,34 @@ func checkURLs(p *catalog.Product, maxLen, maxExtra int) (string, bool) {
 		return "image_link_too_long", false
 	}
 	p.ImageLink = img
-	if len(p.AdditionalImageLinks) > 0 {
-		extra := make([]string, 0, min(len(p.AdditionalImageLinks), maxExtra))
-		for _, a := range p.AdditionalImageLinks {
-			if len(extra) == maxExtra {
-				break
-			}
-			if u, ok := normURL(a); ok && len(u) <= maxLen && u != img {
-				extra = append(extra, u)
-			}
+	extra := p.AdditionalImageLinks
+	var out []string // nil while extra[:i] is unchanged
+	for i, a := range extra {
+		u, ok := normImage(a, sep)
+		keep := ok && len(u) <= maxLen && u != img
+		if out == nil && keep && u == a && i < maxExtra {
+			continue
 		}
-		p.AdditionalImageLinks = extra
+		if out == nil {
+			out = make([]string, i, min(len(extra), maxExtra))
+			copy(out, extra[:i])
+		}
+		if keep && len(out) < maxExtra {
+			out = append(out, u)
+		}
+	}
+	if out != nil {
+		p.AdditionalImageLinks = out
 	}
 	return "", true
+}
+
+func normImage(s string, sep byte) (string, bool) {
+	u, ok := normURL(s)
+	if ok && sep != 0 {
+		u = encodeListSep(u, sep)
+	}
+	return u, ok
 }
 
 // validGTIN reports whether s is a GTIN-8/12/13/14 (digits only; the check

@@ -14,22 +14,47 @@ import (
 // surrogate as invalid UTF-8. The result is safe for every platform; ASCII
 // text without controls is returned without allocating.
 func cleanText(s string) string {
+	// Fast path: one byte scan for the lead bytes of anything that may need
+	// removing (controls, DEL, C2 for C1 controls, EF for U+FFFE/U+FFFF),
+	// then the standard library's UTF-8 check.
+	for i := 0; i < len(s); i++ {
+		if suspect[s[i]] {
+			return cleanSlow(s, 0)
+		}
+	}
+	if !utf8.ValidString(s) {
+		return cleanSlow(s, 0)
+	}
+	return s
+}
+
+// suspect marks the bytes cleanText must look at closely.
+var suspect = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = c != '\t' && c != '\n' && c != '\r'
+	}
+	t[0x7f], t[0xc2], t[0xef] = true, true, true
+	return t
+}()
+
+// needsClean reports whether s has anything cleanSlow would remove.
+func needsClean(s string) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if badASCII(c) {
-				return cleanSlow(s, i)
+				return true
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if badRune(r, size) {
-			return cleanSlow(s, i)
+			return true
 		}
 		i += size
 	}
-	return s
+	return false
 }
 
 func badASCII(c byte) bool {
@@ -41,6 +66,9 @@ func badRune(r rune, size int) bool {
 }
 
 func cleanSlow(s string, from int) string {
+	if !needsClean(s) {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	b.WriteString(s[:from])
@@ -108,52 +136,54 @@ func stripHTML(s string) string {
 	}
 	b := make([]byte, 0, len(s))
 	space := false // a space is pending
-	emit := func(str string) {
-		if space && len(b) > 0 {
-			b = append(b, ' ')
-		}
-		space = false
-		b = append(b, str...)
-	}
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+		case htmlSpace[c]:
 			space = true
+			i++
 			continue
 		case c == '<' && i+1 < len(s) && isTagStart(s[i+1]):
 			if j := strings.IndexByte(s[i:], '>'); j >= 0 {
 				space = true // block tags must not glue words together
-				i += j
+				i += j + 1
 				continue
 			}
 		case c == '&':
 			if j := strings.IndexByte(s[i:min(len(s), i+10)], ';'); j > 1 {
 				if r, ok := entities[s[i+1:i+j]]; ok {
+					i += j + 1
 					if r == " " {
 						space = true
-					} else {
-						emit(r)
+						continue
 					}
-					i += j
+					if space && len(b) > 0 {
+						b = append(b, ' ')
+					}
+					space = false
+					b = append(b, r...)
 					continue
 				}
 			}
 		}
 		// Copy a run of ordinary bytes at once.
 		j := i + 1
-		for j < len(s) && !htmlSpecial(s[j]) {
+		for j < len(s) && !htmlSpecial[s[j]] {
 			j++
 		}
-		emit(s[i:j])
-		i = j - 1
+		if space && len(b) > 0 {
+			b = append(b, ' ')
+		}
+		space = false
+		b = append(b, s[i:j]...)
+		i = j
 	}
 	return string(b)
 }
 
-func htmlSpecial(c byte) bool {
-	return c == '<' || c == '&' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
-}
+var htmlSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\f': true}
+
+var htmlSpecial = [256]bool{'<': true, '&': true, ' ': true, '\t': true, '\n': true, '\r': true, '\f': true}
 
 func isTagStart(c byte) bool {
 	return c == '/' || c == '!' || (c|0x20 >= 'a' && c|0x20 <= 'z')

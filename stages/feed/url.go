@@ -78,13 +78,18 @@ func validAuthority(rest string) bool {
 
 const hexUpper = "0123456789ABCDEF"
 
-func urlAllowed(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
+func urlAllowed(c byte) bool { return urlOK[c] }
+
+// urlOK marks the bytes RFC 3986 allows unencoded: unreserved, gen-delims
+// other than '[' and ']', sub-delims.
+var urlOK = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+			strings.IndexByte("-._~:/?#@!$&'()*+,;=", b) >= 0
 	}
-	return strings.IndexByte("-._~:/?#@!$&'()*+,;=", c) >= 0
-}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'f')
