@@ -16,8 +16,8 @@
 //	image.revalidate      "true" (default): conditional GET for known images; "false": trust the index, no requests
 //	image.concurrency     images in flight (default 4*GOMAXPROCS: downloads wait on the network)
 //	image.per_host        requests in flight per host (default 4)
-//	image.decodes         decodes at once (default GOMAXPROCS); memory is also capped by image.decode_megapixels
-//	image.decode_megapixels  pixels decoded at once, in MP (default 128)
+//	image.decodes         decodes at once (default GOMAXPROCS); memory is also capped by image.decode_mb
+//	image.decode_mb       estimated decode+resize memory in flight, in MiB (default 768; see imgproc.MemoryEstimate)
 //	image.max_fail_share  failed share of images above which the child fails (default 0.5)
 //	image.max_bytes       per-image download limit (default 20 MB)
 //	image.max_megapixels  per-image pixel limit read from the header before decoding (default 64)
@@ -34,6 +34,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	stdimage "image"
 	"log/slog"
 	"net/url"
 	"os"
@@ -102,7 +103,7 @@ type options struct {
 	concurrency   int
 	perHost       int
 	decodes       int
-	decodePixels  int64
+	decodeMemory  int64
 	maxFailShare  float64
 	retries       int
 	maxBytes      int64
@@ -118,7 +119,7 @@ func parseOptions(row manifest.Row) (options, error) {
 		concurrency:   4 * runtime.GOMAXPROCS(0),
 		perHost:       4,
 		decodes:       runtime.GOMAXPROCS(0),
-		decodePixels:  128 << 20,
+		decodeMemory:  768 << 20,
 		maxFailShare:  0.5,
 		retries:       2,
 		maxBytes:      20 << 20,
@@ -160,7 +161,7 @@ func parseOptions(row manifest.Row) (options, error) {
 	intOpt("per_host", 1, 64, func(n int64) { o.perHost = int(n) })
 	intOpt("retries", 0, 10, func(n int64) { o.retries = int(n) })
 	intOpt("decodes", 1, 64, func(n int64) { o.decodes = int(n) })
-	intOpt("decode_megapixels", 1, 4096, func(n int64) { o.decodePixels = n << 20 })
+	intOpt("decode_mb", 16, 1<<20, func(n int64) { o.decodeMemory = n << 20 })
 	intOpt("max_bytes", 1024, 1<<30, func(n int64) { o.maxBytes = n })
 	intOpt("max_megapixels", 1, 1024, func(n int64) { o.maxPixels = n << 20 })
 	boolOpt("revalidate", func(b bool) { o.revalidate = b })
@@ -190,7 +191,6 @@ func parseOptions(row manifest.Row) (options, error) {
 		}
 	}
 	o.mirror, _ = opt("mirror")
-	o.decodePixels = max(o.decodePixels, o.maxPixels) // one maximal image must fit
 	return o, errors.Join(errs...)
 }
 
@@ -285,7 +285,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		c:        &counters{counts: res.Counts, dropped: res.Dropped},
 		hosts:    map[string]chan struct{}{},
 		decodes:  make(chan struct{}, o.decodes),
-		pixels:   semaphore.NewWeighted(o.decodePixels),
+		memory:   semaphore.NewWeighted(o.decodeMemory),
 	}
 	log.Info("image start", "spec", r.specStr, "previous", old.Len(), "mirror", o.mirror, "revalidate", o.revalidate)
 	total, err := r.run(ctx)
@@ -353,7 +353,7 @@ type runner struct {
 	hostsMu sync.Mutex
 	hosts   map[string]chan struct{}
 	decodes chan struct{}
-	pixels  *semaphore.Weighted
+	memory  *semaphore.Weighted
 }
 
 // run streams the catalog's image URLs (each once) to the workers and
@@ -549,7 +549,7 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("image %s: stat %s: %w", rawURL, e.Key, err)
 	}
-	out, err := r.process(ctx, resp.Body, int64(cfg.Width)*int64(cfg.Height))
+	out, err := r.process(ctx, resp.Body, cfg, f)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -621,19 +621,20 @@ func (r *runner) claim(key string) (wait <-chan struct{}, done func()) {
 var nowFunc = time.Now
 
 // process decodes and renders under the decode limits: at most o.decodes at
-// once and at most o.decodePixels pixels in flight.
-func (r *runner) process(ctx context.Context, b []byte, pixels int64) (imgproc.Result, error) {
+// once and at most o.decodeMemory estimated bytes in flight (an image
+// larger than the whole budget runs alone).
+func (r *runner) process(ctx context.Context, b []byte, cfg stdimage.Config, f imgproc.Format) (imgproc.Result, error) {
 	select {
 	case r.decodes <- struct{}{}:
 	case <-ctx.Done():
 		return imgproc.Result{}, ctx.Err()
 	}
 	defer func() { <-r.decodes }()
-	w := min(pixels, r.o.decodePixels)
-	if err := r.pixels.Acquire(ctx, w); err != nil {
+	w := min(imgproc.MemoryEstimate(cfg, f, r.o.spec), r.o.decodeMemory)
+	if err := r.memory.Acquire(ctx, w); err != nil {
 		return imgproc.Result{}, err
 	}
-	defer r.pixels.Release(w)
+	defer r.memory.Release(w)
 	r.c.add(CountDecodes, 1)
 	return imgproc.Process(b, r.o.spec, r.o.maxPixels)
 }

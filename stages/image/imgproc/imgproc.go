@@ -123,6 +123,34 @@ func Config(b []byte, maxPixels int64) (Format, image.Config, error) {
 	return f, cfg, nil
 }
 
+// MemoryEstimate is roughly how many bytes decoding and rendering an image
+// with this header takes: the decoded pixels at the colour model's size
+// (progressive JPEGs also keep their coefficients), plus the resize's
+// intermediate buffers, which scale with the output.
+func MemoryEstimate(cfg image.Config, f Format, s Spec) int64 {
+	px := int64(cfg.Width) * int64(cfg.Height)
+	var bpp int64
+	switch cfg.ColorModel {
+	case color.RGBA64Model, color.NRGBA64Model:
+		bpp = 8
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		bpp = 4
+	case color.Gray16Model:
+		bpp = 2
+	case color.GrayModel:
+		bpp = 1
+	default: // YCbCr (up to 4:4:4), paletted, ...
+		bpp = 3
+	}
+	if f == JPEG {
+		bpp += 6 // progressive: int16 coefficients for up to 3 full-size components
+	}
+	// CatmullRom keeps a float64 RGBA buffer of output width x source height
+	// (source height <= 2x the output after the box pre-shrink), plus the canvas.
+	render := int64(s.Width)*int64(max(s.Height, 1))*2*32 + int64(s.Width)*int64(s.Height)*4
+	return px*bpp + render
+}
+
 // Decode checks the header with Config and only then decodes the image.
 // Decoder panics (on hostile input) are turned into ErrDecode.
 func Decode(b []byte, maxPixels int64) (img image.Image, f Format, err error) {

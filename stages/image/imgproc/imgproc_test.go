@@ -378,3 +378,37 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestMemoryEstimate: what Process really allocates stays within the
+// estimate the stage budgets decodes by.
+func TestMemoryEstimate(t *testing.T) {
+	rgba64 := image.NewRGBA64(image.Rect(0, 0, 700, 500))
+	draw.Draw(rgba64, rgba64.Bounds(), photo(700, 500), image.Point{}, draw.Src)
+	spec := Spec{Width: 200, Height: 200, Quality: 85, Background: white}
+	for name, b := range map[string][]byte{
+		"jpeg 1000x800":  encJPEG(t, photo(1000, 800)),
+		"png 16-bit":     encPNG(t, rgba64),
+		"png 8-bit rgba": encPNG(t, photo(900, 900)),
+		"gif":            encGIF(t, photo(600, 600)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, cfg, err := Config(b, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			est := MemoryEstimate(cfg, f, spec)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			if _, err := Process(b, spec, 0); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			alloc := int64(after.TotalAlloc - before.TotalAlloc)
+			t.Logf("allocated %d KB, estimate %d KB", alloc>>10, est>>10)
+			if alloc > est+est/4 {
+				t.Errorf("allocated %d bytes > estimate %d + 25%%", alloc, est)
+			}
+		})
+	}
+}
