@@ -654,3 +654,38 @@ func mustRequest(path, body string) *http.Request {
 	}
 	return req
 }
+
+// TestLedger pins choices of DIFFERENCES.md that no other test covers.
+func TestLedger(t *testing.T) {
+	c, _ := newTC(t, local.Config{VCPUs: 4, MemoryMiB: 1024, MinTimeoutSeconds: 1, KillGrace: time.Second})
+	c.def("fail1", sh(`[ "$AWS_BATCH_JOB_ARRAY_INDEX" != 1 ]`))
+	c.def("sleep", sh("sleep 600"))
+	arr := c.submit("fail1", func(in *batch.SubmitJobInput) { in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)} })
+	p := c.wait(arr)
+	if p.Status != types.JobStatusFailed || aws.ToString(p.StatusReason) != "Array Child Job failed" {
+		t.Errorf("parent: %s %q, want FAILED %q", p.Status, aws.ToString(p.StatusReason), "Array Child Job failed")
+	}
+	if got, want := aws.ToString(c.get(arr+":1").JobArn), "arn:aws:batch:us-east-1:000000000000:job/"+arr+":1"; got != want {
+		t.Errorf("child jobArn %q, want %q", got, want)
+	}
+	blocker := c.submit("sleep")
+	cancelled := c.submit("sleep", func(in *batch.SubmitJobInput) {
+		in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
+		in.DependsOn = []types.JobDependency{{JobId: aws.String(blocker)}}
+	})
+	if _, err := c.c.CancelJob(t.Context(), &batch.CancelJobInput{JobId: aws.String(cancelled), Reason: aws.String("stop it")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.c.TerminateJob(t.Context(), &batch.TerminateJobInput{JobId: aws.String(blocker), Reason: aws.String("unblock")}); err != nil {
+		t.Fatal(err)
+	}
+	if j := c.wait(cancelled); aws.ToString(j.StatusReason) != "stop it" || !aws.ToBool(j.IsCancelled) {
+		t.Errorf("cancelled parent: %q cancelled=%v", aws.ToString(j.StatusReason), aws.ToBool(j.IsCancelled))
+	}
+	timed := c.wait(c.submit("sleep", func(in *batch.SubmitJobInput) {
+		in.Timeout = &types.JobTimeout{AttemptDurationSeconds: aws.Int32(1)}
+	}))
+	if got := exitCode(timed); got != int32(143) {
+		t.Errorf("timed-out exit code %v, want 143 (SIGTERM)", got)
+	}
+}
