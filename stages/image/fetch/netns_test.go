@@ -31,6 +31,9 @@ func TestSSRFRefusal(t *testing.T) {
 	if err != nil {
 		t.Skip("unshare not installed (util-linux): cannot isolate the SSRF test")
 	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("ip (iproute2) not installed: cannot set up the SSRF test's network namespace")
+	}
 	script := `set -e
 ip link set lo up
 ip addr add 10.0.0.1/32 dev lo

@@ -382,14 +382,14 @@ func FuzzDecode(f *testing.F) {
 // TestMemoryEstimate: what Process really allocates stays within the
 // estimate the stage budgets decodes by.
 func TestMemoryEstimate(t *testing.T) {
-	rgba64 := image.NewRGBA64(image.Rect(0, 0, 700, 500))
-	draw.Draw(rgba64, rgba64.Bounds(), photo(700, 500), image.Point{}, draw.Src)
-	spec := Spec{Width: 200, Height: 200, Quality: 85, Background: white}
+	rgba64 := image.NewRGBA64(image.Rect(0, 0, 400, 300))
+	draw.Draw(rgba64, rgba64.Bounds(), photo(400, 300), image.Point{}, draw.Src)
+	spec := Spec{Width: 100, Height: 100, Quality: 85, Background: white}
 	for name, b := range map[string][]byte{
-		"jpeg 1000x800":  encJPEG(t, photo(1000, 800)),
+		"jpeg 600x500":   encJPEG(t, photo(600, 500)),
 		"png 16-bit":     encPNG(t, rgba64),
-		"png 8-bit rgba": encPNG(t, photo(900, 900)),
-		"gif":            encGIF(t, photo(600, 600)),
+		"png 8-bit rgba": encPNG(t, photo(500, 500)),
+		"gif":            encGIF(t, redBlue(300, 300)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			f, cfg, err := Config(b, 0)
