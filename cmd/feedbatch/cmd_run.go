@@ -105,7 +105,11 @@ func waitAndReport(c *cli.Context, conn *batchConn, st store.Store, rec *planner
 		fmt.Fprintf(c.App.Writer, "report: %s\n", key)
 	}
 	if failed {
-		return fmt.Errorf("run %s: %w (feedbatch status %s; feedbatch rerun %s --failed)", rec.RunID, errShopsFailed, rec.RunID, rec.RunID)
+		what := "run " + rec.RunID
+		if rec.Rerun > 0 {
+			what = fmt.Sprintf("re-run %d of %s", rec.Rerun, rec.RunID)
+		}
+		return fmt.Errorf("%s: %w (feedbatch status %s; feedbatch rerun %s --failed)", what, errShopsFailed, rec.RunID, rec.RunID)
 	}
 	return nil
 }
