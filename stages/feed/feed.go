@@ -464,6 +464,7 @@ func siteOf(batch []catalog.Product) string {
 // prepare cleans a product's text once for all platforms: valid UTF-8,
 // nothing XML 1.0 forbids, no surrounding space; and maps image links.
 func prepare(p *catalog.Product, images ImageMap) {
+	src := p.ImageLink
 	for _, f := range []*string{
 		&p.ID, &p.ItemGroupID, &p.Title, &p.Description, &p.Link, &p.MobileLink, &p.ImageLink,
 		&p.Currency, &p.Availability, &p.Condition, &p.Brand, &p.GTIN, &p.MPN, &p.CategoryPath,
@@ -473,14 +474,14 @@ func prepare(p *catalog.Product, images ImageMap) {
 		*f = strings.TrimSpace(cleanText(*f))
 	}
 	if images != nil {
-		p.ImageLink = images.Lookup(p.ImageLink)
+		p.ImageLink = lookupImage(images, src, p.ImageLink)
 	}
 	// The slice may share its array with the reader's: replace, never write.
 	var links []string
 	for i, l := range p.AdditionalImageLinks {
 		c := strings.TrimSpace(cleanText(l))
 		if images != nil {
-			c = images.Lookup(c)
+			c = lookupImage(images, l, c)
 		}
 		if c != l && links == nil {
 			links = slices.Clone(p.AdditionalImageLinks)
@@ -492,6 +493,15 @@ func prepare(p *catalog.Product, images ImageMap) {
 	if links != nil {
 		p.AdditionalImageLinks = links
 	}
+}
+
+// lookupImage maps an image link by the catalog's own string (what the image
+// stage fetched), then by its cleaned form.
+func lookupImage(images ImageMap, raw, cleaned string) string {
+	if u := images.Lookup(raw); u != raw {
+		return u
+	}
+	return images.Lookup(cleaned)
 }
 
 // sink is one platform's output chain: bufio -> count -> gzip -> hash -> file.

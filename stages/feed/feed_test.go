@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"github.com/feedbatch/feedbatch/catalog"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/image"
 	"github.com/feedbatch/feedbatch/stages/stagetest"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/filestore"
@@ -705,12 +707,22 @@ func TestNaverDefaultShipping(t *testing.T) {
 func TestImageMap(t *testing.T) {
 	st := memstore.New()
 	writeCatalog(t, st, "s1", "r1", many(2))
-	idx := `{"https://img.example/0.jpg": "shops/s1/images/abc.jpg"}`
-	if err := st.Put(t.Context(), ImageIndexKey("s1"), strings.NewReader(idx), nil); err != nil {
-		t.Fatal(err)
-	}
 	job := newJob(t, st, "r1", "google")
 	job.Row.Options[OptImageBaseURL] = "https://cdn.example"
+	if _, err := New().Run(t.Context(), job); err != nil {
+		t.Fatalf("without an image index: %v", err)
+	}
+	if feed := gunzip(t, get(t, st, "shops/s1/feeds/google.xml.gz")); !bytes.Contains(feed, []byte("<g:image_link>https://img.example/0.jpg<")) {
+		t.Error("without an image index the catalog's image link must stay")
+	}
+	// The image stage's index: gzip'd JSON Lines of image.Entry.
+	var idx bytes.Buffer
+	zw := gzip.NewWriter(&idx)
+	json.NewEncoder(zw).Encode(image.Entry{V: image.IndexVersion, URL: "https://img.example/0.jpg", Key: "shops/s1/images/abc.jpg"})
+	zw.Close()
+	if err := st.Put(t.Context(), image.IndexKey("s1"), &idx, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := New().Run(t.Context(), job); err != nil {
 		t.Fatal(err)
 	}

@@ -2,14 +2,10 @@ package feed
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"strings"
 
 	"github.com/feedbatch/feedbatch/stages"
-	"github.com/feedbatch/feedbatch/store"
+	"github.com/feedbatch/feedbatch/stages/image"
 )
 
 // ImageMap rewrites a product's source image URL to the URL of the image
@@ -20,28 +16,25 @@ type ImageMap interface {
 	Lookup(src string) string
 }
 
-// ImageIndexKey is where the feed stage looks for the image stage's index of
-// processed images: a JSON object mapping source URL to store key.
-func ImageIndexKey(shopID string) string {
-	return fmt.Sprintf("shops/%s/images/index.json", shopID)
-}
-
-// keyMap is base URL + processed key for every source URL in the index.
-type keyMap struct {
+// indexMap is base URL + processed key for every source URL in the image
+// stage's index.
+type indexMap struct {
 	base string
-	keys map[string]string
+	ix   *image.Index
 }
 
-func (m keyMap) Lookup(src string) string {
-	if k, ok := m.keys[src]; ok {
-		return m.base + k
+func (m indexMap) Lookup(src string) string {
+	if e, ok := m.ix.Lookup(src); ok && e.Key != "" {
+		return m.base + e.Key
 	}
 	return src
 }
 
-// loadImageMap reads the image index when feed.image_base_url is set. A
-// missing index means no processed images yet (the image stage runs beside
-// feed, not before it): links are left as they are.
+// loadImageMap reads the image stage's index (image.LoadIndex) when
+// feed.image_base_url is set. The image stage runs beside feed, not before
+// it, so the index is the one its last run left (often the previous day's);
+// its keys are content-addressed, so an entry stays valid for as long as the
+// processed image is kept. A shop without an index keeps its catalog links.
 func loadImageMap(ctx context.Context, job stages.Job) (ImageMap, error) {
 	base := job.Row.Options[OptImageBaseURL]
 	if base == "" {
@@ -53,21 +46,15 @@ func loadImageMap(ctx context.Context, job stages.Job) (ImageMap, error) {
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
-	key := ImageIndexKey(job.Row.ShopID)
-	rc, err := job.Store.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	ix, err := image.LoadIndex(ctx, job.Store, job.Row.ShopID)
+	if err != nil {
+		return nil, err
+	}
+	if ix.Len() == 0 {
 		if job.Log != nil {
-			job.Log.Info("no image index; image links left as in the catalog", "key", key)
+			job.Log.Info("no image index; image links left as in the catalog", "key", image.IndexKey(job.Row.ShopID))
 		}
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("image index %s: %w", key, err)
-	}
-	defer rc.Close()
-	keys := map[string]string{}
-	if err := json.NewDecoder(io.LimitReader(rc, 1<<30)).Decode(&keys); err != nil {
-		return nil, fmt.Errorf("image index %s: %w", key, err)
-	}
-	return keyMap{base: base, keys: keys}, nil
+	return indexMap{base: base, ix: ix}, nil
 }
