@@ -29,6 +29,8 @@ func TestParsePrice(t *testing.T) {
 		{"15,000원", "USD", 15000, "KRW", nil},
 		{"59.00 USD", "KRW", 5900, "USD", nil},
 		{"USD 59", "", 5900, "USD", nil},
+		{"59.00USD", "", 5900, "USD", nil},
+		{"KRW15000", "", 15000, "KRW", nil},
 		{"$59.99", "", 5999, "USD", nil},
 		{"$59 CAD", "", 5900, "CAD", nil},
 		{"15000", "KRW", 15000, "KRW", nil},

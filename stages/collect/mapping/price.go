@@ -51,6 +51,7 @@ func ParsePrice(s, def string) (minor int64, currency string, err error) {
 		}
 	}
 	fields := strings.FieldsFunc(s, unicode.IsSpace)
+	fields = splitCodes(fields)
 	var num []string
 	for _, f := range fields {
 		if isCode(f) {
@@ -191,3 +192,25 @@ func toMinor(intPart, frac string, units int) (int64, error) {
 	}
 	return v, nil
 }
+
+// splitCodes separates a currency code glued to a number: "59.00USD" and
+// "USD59" become two fields.
+func splitCodes(fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if len(f) > 3 {
+			if isCode(f[len(f)-3:]) && !isLetter(f[len(f)-4]) {
+				out = append(out, f[:len(f)-3], f[len(f)-3:])
+				continue
+			}
+			if isCode(f[:3]) && !isLetter(f[3]) {
+				out = append(out, f[:3], f[3:])
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func isLetter(b byte) bool { return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') }

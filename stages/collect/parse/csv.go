@@ -174,6 +174,19 @@ func (c *CSV) readRecord() (fields []string, start int64, reason string, err err
 						}
 					}
 					c.add(b, &tooLarge)
+					if buf, _ := c.r.Peek(c.r.Buffered()); len(buf) > 0 {
+						i := 0
+						for i < len(buf) && buf[i] != c.quote && buf[i] != '\n' {
+							i++
+						}
+						if room := c.max - len(c.field); i > room {
+							c.field = append(c.field, buf[:max(room, 0)]...)
+							tooLarge = true
+						} else {
+							c.field = append(c.field, buf[:i]...)
+						}
+						c.r.Discard(i)
+					}
 					continue
 				}
 				nb, rerr := c.r.ReadByte()
@@ -226,6 +239,20 @@ func (c *CSV) readRecord() (fields []string, start int64, reason string, err err
 				return fields, start, tooLargeReason(tooLarge), nil
 			}
 			c.add(b, &tooLarge)
+			// Copy the rest of the field straight from the buffer.
+			if buf, _ := c.r.Peek(c.r.Buffered()); len(buf) > 0 {
+				i := 0
+				for i < len(buf) && buf[i] != c.delim && buf[i] != '\n' && buf[i] != '\r' {
+					i++
+				}
+				if room := c.max - len(c.field); i > room {
+					c.field = append(c.field, buf[:max(room, 0)]...)
+					tooLarge = true
+				} else {
+					c.field = append(c.field, buf[:i]...)
+				}
+				c.r.Discard(i)
+			}
 			b, rerr = c.r.ReadByte()
 			if rerr != nil {
 				if !errors.Is(rerr, io.EOF) {
