@@ -1,6 +1,9 @@
 package local_test
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,6 +16,9 @@ func startEngine(t *testing.T, cfg local.Config) (*local.Engine, string) {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(failOnError{t: t, Handler: slog.NewTextHandler(io.Discard, nil)})
 	}
 	eng, ep, err := local.Start(t.Context(), cfg)
 	if err != nil {
@@ -43,4 +49,20 @@ func TestConformance(t *testing.T) {
 			Poll:              20 * time.Millisecond,
 		}
 	})
+}
+
+// failOnError fails the test on every error the engine logs (an illegal
+// status change, a journal write error, a failed request).
+type failOnError struct {
+	t *testing.T
+	slog.Handler
+}
+
+func (h failOnError) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h failOnError) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.t.Errorf("engine logged an error: %s", r.Message)
+	}
+	return nil
 }

@@ -173,24 +173,30 @@ func (e *Engine) updateParent(p *job) {
 	failed := p.counts[statusIndex(engine.StatusFailed)]
 	moved := p.counts[statusIndex(engine.StatusPending)] < p.spec.ArraySize
 	if p.rec.Status == engine.StatusSubmitted && moved {
-		p.rec.Status = engine.StatusPending
-		e.persist(p)
+		e.setParentStatus(p, engine.StatusPending)
 	}
 	if succeeded+failed < p.spec.ArraySize {
 		return
 	}
 	p.rec.StoppedAt = e.nowMS()
 	if failed == 0 {
-		p.rec.Status = engine.StatusSucceeded
+		e.setParentStatus(p, engine.StatusSucceeded)
 	} else {
-		p.rec.Status = engine.StatusFailed
 		p.rec.StatusReason = reasonArrayChild
 		if p.rec.StopReason != "" {
 			p.rec.StatusReason = p.rec.StopReason
 		}
+		e.setParentStatus(p, engine.StatusFailed)
 	}
-	e.persist(p)
 	e.wake(p)
+}
+
+func (e *Engine) setParentStatus(p *job, to engine.Status) {
+	if !engine.CanTransitionParent(p.rec.Status, to) {
+		e.log.Error("illegal array job status change", "job", p.rec.ID, "from", p.rec.Status, "to", to)
+	}
+	p.rec.Status = to
+	e.persist(p)
 }
 
 // wake queues the jobs waiting for j for re-evaluation.
