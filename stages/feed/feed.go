@@ -220,8 +220,18 @@ func publish(ctx context.Context, job stages.Job, log *slog.Logger, o *Output, m
 			ErrEmpty, o.ItemsIn, o.dropSummary()))
 	}
 	prev, err := ReadMeta(ctx, job.Store, shop, name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return Meta{}, err
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil, errors.Is(err, store.ErrNotFound):
+	case errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF):
+		// Without the last count the guard cannot judge: refuse, unless forced.
+		if !job.Force {
+			return Meta{}, stages.Permanent(fmt.Errorf("%w: cannot read the last published feed's facts (%v); previous feed kept (re-run with --force to publish)", ErrGuard, err))
+		}
+		log.Warn("unreadable feed meta ignored by force", "platform", name, "err", err)
+	default:
+		return Meta{}, err // transient: retry
 	}
 	if err == nil && prev.Count > 0 && o.Items < prev.Count {
 		fell := float64(prev.Count-o.Items) / float64(prev.Count)
@@ -251,6 +261,9 @@ func publish(ctx context.Context, job stages.Job, log *slog.Logger, o *Output, m
 	}); err != nil {
 		return Meta{}, fmt.Errorf("publish %s: %w", meta.Key, err)
 	}
+	// The feed is live now. If writing its facts fails, the child fails and
+	// retries; until then the guard compares with the previous facts, which
+	// is the cautious side.
 	b, _ := json.MarshalIndent(meta, "", "  ")
 	if err := job.Store.Put(ctx, MetaKey(shop, name), strings.NewReader(string(b)+"\n"),
 		&store.PutOptions{ContentType: "application/json"}); err != nil {

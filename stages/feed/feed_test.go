@@ -745,3 +745,25 @@ func TestRegistry(t *testing.T) {
 	}()
 	Register("google", func(Config) (Platform, error) { return &google{}, nil })
 }
+
+func TestGuardUnreadableMeta(t *testing.T) {
+	st := memstore.New()
+	writeCatalog(t, st, "s1", "r1", many(10))
+	if err := st.Put(t.Context(), MetaKey("s1", "google"), strings.NewReader("{not json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	job := newJob(t, st, "r1", "google")
+	if _, err := New().Run(t.Context(), job); !errors.Is(err, ErrGuard) || !errors.Is(err, stages.ErrPermanent) {
+		t.Fatalf("err = %v, want a permanent guard refusal", err)
+	}
+	if _, err := st.Stat(t.Context(), "shops/s1/feeds/google.xml.gz"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("feed published despite the refusal: %v", err)
+	}
+	job.Force = true
+	if _, err := New().Run(t.Context(), job); err != nil {
+		t.Fatalf("forced: %v", err)
+	}
+	if m, err := ReadMeta(t.Context(), st, "s1", "google"); err != nil || m.Count != 10 {
+		t.Errorf("meta after forced run = %+v, %v", m, err)
+	}
+}
