@@ -58,6 +58,11 @@ func fixture(t testing.TB, ctx context.Context, st store.Store, n int) {
 	put("runs/"+testRun+"/run.json", map[string]any{
 		"run_id": testRun, "state": "submitted", "engine": "local", "version": "v1.2.3", "created_at": t0,
 		"groups": []any{map[string]any{"offset": 0, "size": n, "stages": []string{"collect", "feed", "image"}}},
+		"jobs": []any{
+			map[string]any{"stage": "collect", "offset": 0, "size": n, "job_id": "arr-collect"},
+			map[string]any{"stage": "feed", "offset": 0, "size": n, "job_id": "arr-feed"},
+			map[string]any{"stage": "image", "offset": 0, "size": n, "job_id": "arr-image"},
+		},
 	})
 	result := func(mkey, stage string, row manifest.Row, index int64, ok bool, errMsg string, ms int64, start time.Time) stages.Result {
 		r := stages.Result{
@@ -69,6 +74,9 @@ func fixture(t testing.TB, ctx context.Context, st store.Store, n int) {
 		}
 		if mkey != manifest.Key(testRun) {
 			r.JobID = "rerun-" + r.JobID
+		}
+		if index%4 == 0 {
+			r.JobID = "" // a record without its job id: run.json tells it
 		}
 		if !ok {
 			r.Status, r.Error, r.ItemsOut = stages.StatusFailed, stage+" shop "+row.ShopID+": "+errMsg, 0
@@ -115,6 +123,10 @@ func fixture(t testing.TB, ctx context.Context, st store.Store, n int) {
 		"groups": []any{
 			map[string]any{"offset": 0, "size": 1, "stages": []string{"collect", "feed", "image"}},
 			map[string]any{"offset": 1, "size": 1, "stages": []string{"feed", "image"}},
+		},
+		"jobs": []any{
+			map[string]any{"stage": "collect", "offset": 0, "size": 1, "job_id": "single-collect-0"},
+			map[string]any{"stage": "feed", "offset": 0, "size": 2, "job_id": "rr-feed"},
 		},
 	})
 	rs := t0.Add(3 * time.Hour)

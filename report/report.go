@@ -215,7 +215,9 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 		return nil, fmt.Errorf("report %s: %w", runID, err)
 	}
 	rep := &Report{RunID: runID, GeneratedAt: opts.Now().UTC(), CreatedAt: meta.CreatedAt, After: map[string][]string{}}
+	jobsOf := map[int][]recordJob{} // run (0) or re-run k -> submitted jobs
 	if rec, err := readRecord(ctx, st, "runs/"+runID+"/run.json"); err == nil {
+		jobsOf[0] = rec.Jobs
 		rep.Engine, rep.Version, rep.State = rec.Engine, rec.Version, rec.State
 		if rep.CreatedAt.IsZero() {
 			rep.CreatedAt = rec.CreatedAt
@@ -310,6 +312,7 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 			}
 			slices.SortFunc(rr.Stages, func(a, b string) int { return stageIdx[a] - stageIdx[b] })
 			pending[k] = ps
+			jobsOf[k] = rec.Jobs
 		}
 		rep.Reruns = append(rep.Reruns, rr)
 	}
@@ -334,6 +337,14 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 	}
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("report %s: read results: %w", runID, err)
+	}
+
+	// Result records written before the child knew its job id get it from
+	// run.json: array child ids are <parent>:<index - offset>.
+	for i, rk := range recs {
+		if res := results[i]; res != nil && res.JobID == "" {
+			res.JobID = childJobID(jobsOf[rk.rerun], rk.stage, rk.index)
+		}
 	}
 
 	var links map[LogRef]string
@@ -573,12 +584,35 @@ func reasonText(msg, stage, shop string) string {
 	return msg
 }
 
+// recordJob is one submitted job of run.json.
+type recordJob struct {
+	Stage  string `json:"stage"`
+	Offset int64  `json:"offset"`
+	Size   int64  `json:"size"`
+	JobID  string `json:"job_id"`
+}
+
+// childJobID is the Batch job id of the child that ran index in stage.
+func childJobID(jobs []recordJob, stage string, index int64) string {
+	for _, j := range jobs {
+		if j.Stage != stage || j.JobID == "" || index < j.Offset || index >= j.Offset+j.Size {
+			continue
+		}
+		if j.Size < 2 {
+			return j.JobID
+		}
+		return j.JobID + ":" + strconv.FormatInt(index-j.Offset, 10)
+	}
+	return ""
+}
+
 // record is the part of run.json the report shows. run.json is optional.
 type record struct {
-	State     string    `json:"state"`
-	Engine    string    `json:"engine"`
-	Version   string    `json:"version"`
-	CreatedAt time.Time `json:"created_at"`
+	Jobs      []recordJob `json:"jobs"`
+	State     string      `json:"state"`
+	Engine    string      `json:"engine"`
+	Version   string      `json:"version"`
+	CreatedAt time.Time   `json:"created_at"`
 	Groups    []struct {
 		Offset int64    `json:"offset"`
 		Size   int64    `json:"size"`

@@ -90,6 +90,21 @@ func TestBuild(t *testing.T) {
 			}
 		})
 	}
+	// Job ids missing from records come from run.json.
+	for _, c := range []struct {
+		shop, stage, attempt int
+		want                 string
+	}{
+		{4, 0, 0, "arr-collect:4"},
+		{8, 2, 0, "arr-image:8"},
+		{1, 0, 0, "job-collect:1"},
+		{3, 0, 1, "single-collect-0"},
+		{3, 1, 0, "rr-feed:0"},
+	} {
+		if got := rep.Shops[c.shop].History[c.stage][c.attempt].Result.JobID; got != c.want {
+			t.Errorf("shop %d stage %d attempt %d: job id %q, want %q", c.shop, c.stage, c.attempt, got, c.want)
+		}
+	}
 	// Re-run attempts come after the origin's.
 	if h := rep.Shops[5].History[1]; h[0].Rerun != 0 || h[1].Rerun != 1 || h[1].Index != 1 {
 		t.Errorf("shop 5 feed history order: %+v", h)
@@ -242,7 +257,7 @@ func TestLogLinks(t *testing.T) {
 		for _, r := range refs {
 			m[r] = "../../.engine/logs/" + r.JobID
 		}
-		m[LogRef{"job-collect:0", 1}] = "data:text/html,x"
+		m[LogRef{"arr-collect:0", 1}] = "data:text/html,x"
 		return m, nil
 	}})
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/urfave/cli/v2"
 
-	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/report"
 )
 
@@ -31,7 +29,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_OPEN"}},
 			&cli.BoolFlag{Name: "log-links", Value: true, Usage: "link each child's local log file, when a local engine is serving (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_LOG_LINKS"}},
-			engineFlag, engineDirFlag,
+			engineFlag, engineDirFlag, queueFlag,
 		},
 		Action: reportAction,
 	})
@@ -93,35 +91,28 @@ func openBrowser(ctx context.Context, file string) error {
 }
 
 // localLogLinks links each child's log file in the local engine's directory,
-// relative to the report's directory. It asks an engine that is already
-// serving (FEEDBATCH_BATCH_ENDPOINT, or the process holding the engine
-// directory) for the log streams; it never starts one, since starting an
-// engine resumes unfinished jobs.
+// relative to the report's directory. It asks the engine for the log streams
+// the way `feedbatch logs` does (FEEDBATCH_BATCH_ENDPOINT, the process that
+// holds the engine directory, or an engine opened in this process).
 func localLogLinks(c *cli.Context, reportDir string, log *slog.Logger) func(context.Context, []report.LogRef) (map[report.LogRef]string, error) {
 	return func(ctx context.Context, refs []report.LogRef) (map[report.LogRef]string, error) {
+		if len(refs) == 0 {
+			return nil, nil
+		}
 		dir, err := localEngineDir(c)
 		if err != nil {
 			return nil, err
 		}
-		ep := os.Getenv(envBatchEndpoint)
-		if ep == "" {
-			unlock, err := lockDir(dir)
-			switch {
-			case errors.Is(err, errLocked):
-				b, rerr := os.ReadFile(filepath.Join(dir, endpointName))
-				if rerr != nil {
-					return nil, fmt.Errorf("engine in %s: %w", dir, rerr)
-				}
-				ep = strings.TrimSpace(string(b))
-			case err != nil:
-				return nil, err
-			default:
-				unlock()
-				log.Info("no local engine is serving: the report shows log commands, not log file links", "engine_dir", dir)
-				return nil, nil
-			}
+		if _, err := os.Stat(filepath.Join(dir, "logs")); err != nil {
+			log.Info("no local engine logs: the report shows log commands, not log file links", "engine_dir", dir)
+			return nil, nil
 		}
-		client := local.BatchClient(ep, retryOptions)
+		conn, err := connect(ctx, c, log)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		client := conn.batch
 		byJob := map[string][]report.LogRef{}
 		var ids []string
 		for _, r := range refs {
