@@ -222,6 +222,32 @@ func TestRunFailRerunStatus(t *testing.T) {
 		t.Errorf("re-run manifest rows: %+v", rows)
 	}
 
+	// By index, flags after the run id as the docs write them.
+	out, errOut, code = runAppOut(t, append(common, append([]string{"rerun", run, "--index", "3,10-12", "--stage", "feed,image"}, engineArgs...)...)...)
+	if code != 0 {
+		t.Fatalf("rerun --index exit %d:\n%s%s", code, out, errOut)
+	}
+	for stage, want := range map[string][]int64{"collect": nil, "feed": {0, 1, 2, 3}, "image": {0, 1, 2, 3}} {
+		if diff := cmp.Diff(want, resultIndexes(t, root, runDir+"/reruns/2", stage)); diff != "" {
+			t.Errorf("re-run 2 %s results -want +got:\n%s", stage, diff)
+		}
+	}
+	rows, _, err = manifest.ReadAll(t.Context(), mustStore(t, root), runDir+"/reruns/2/manifest.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var origins []int64
+	for _, r := range rows {
+		origins = append(origins, r.OriginIndex)
+	}
+	if diff := cmp.Diff([]int64{3, 10, 11, 12}, origins); diff != "" {
+		t.Errorf("re-run 2 origins -want +got:\n%s", diff)
+	}
+	// The daily run's own results are untouched.
+	if diff := cmp.Diff(upTo(n, 17, 40), resultIndexes(t, root, runDir, "feed")); diff != "" {
+		t.Errorf("daily feed results changed -want +got:\n%s", diff)
+	}
+
 	out, _, code = runAppOut(t, append(common, append([]string{"status", run, "--json"}, engineArgs[:4]...)...)...)
 	if code != 0 || strings.Contains(out, `"failed": {
     "feed"`) {
