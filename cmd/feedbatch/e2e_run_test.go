@@ -307,3 +307,58 @@ func TestRunManyShopsLosesNoIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRealStagesFromTemplate runs `feedbatch run` as a user would: the
+// job definitions of cfn/template.yaml registered with the in-process local
+// engine, the real collect, feed and image stages as child processes. Image
+// links point at a closed loopback port, which the image stage's SSRF guard
+// refuses without a packet leaving the machine.
+func TestRunRealStagesFromTemplate(t *testing.T) {
+	dir := t.TempDir()
+	catalog := "id,title,description,link,image_link,price,availability,brand,gtin\n" +
+		"A1,Red Shirt,Soft cotton,https://shop.example/a1,https://127.0.0.1:1/a1.jpg,59.00 EUR,in stock,Acme,0012345678905\n" +
+		"A2,Blue Shirt,Warm wool,https://shop.example/a2,https://127.0.0.1:1/a2.jpg,19.50 EUR,out of stock,Acme,\n"
+	if err := os.WriteFile(filepath.Join(dir, "shop.csv"), []byte(catalog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shops := `shops:
+  - id: shop-a
+    name: Shop A
+    source: shop.csv
+    platforms: [google, meta]
+    country: DE
+    currency: EUR
+    options: {image.max_fail_share: "1"}
+  - id: shop-b
+    name: Shop B
+    source: missing.csv
+    platforms: [google]
+    country: DE
+    currency: EUR
+`
+	reg := filepath.Join(dir, "shops.yaml")
+	if err := os.WriteFile(reg, []byte(shops), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envTestChild, "app")
+	t.Setenv(envBatchEndpoint, "")
+	root := filepath.Join(dir, "root")
+	out, errOut, code := runAppOut(t, "--root", root, "run", "--registry", reg, "--run", "real", "--vcpus", "4", "--poll", "100ms")
+	if code != exitShopsFailed {
+		t.Fatalf("run exit %d, want %d:\n%s%s", code, exitShopsFailed, out, errOut)
+	}
+	for _, want := range []string{"failed collect: 1", "skipped feed: 1", "skipped image: 1", "collect  2      1          1       0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	for _, key := range []string{"shops/shop-a/feeds/google.xml.gz", "shops/shop-a/feeds/meta.csv.gz", "runs/real/results/image/0.json", "runs/real/report.html"} {
+		if _, err := os.Stat(filepath.Join(root, key)); err != nil {
+			t.Errorf("missing %s: %v", key, err)
+		}
+	}
+	out, _, code = runAppOut(t, "--root", root, "logs", "real", "--stage", "collect", "--shop", "shop-b")
+	if code != 0 || !strings.Contains(out, "missing.csv") {
+		t.Errorf("logs exit %d:\n%s", code, out)
+	}
+}
