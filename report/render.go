@@ -55,6 +55,7 @@ type attJSON struct {
 	D  map[string]int64 `json:"d,omitempty"`
 	U  bool             `json:"u,omitempty"`
 	L  string           `json:"l,omitempty"`
+	G  string           `json:"g,omitempty"` // the engine's status, when no record
 }
 
 type dataJSON struct {
@@ -77,8 +78,10 @@ func (rep *Report) data() dataJSON {
 		for si, h := range s.History {
 			sj.H[si] = make([]attJSON, 0, len(h))
 			for _, a := range h {
-				aj := attJSON{R: a.Rerun, X: a.Index, Q: a.Pending, L: a.LogHref}
-				if !a.Pending {
+				aj := attJSON{R: a.Rerun, X: a.Index, Q: a.Pending, L: a.LogHref, G: a.Engine}
+				if a.Pending {
+					aj.J = a.Result.JobID
+				} else {
 					r := a.Result
 					aj.St, aj.A, aj.Ms, aj.In, aj.Ou = r.Status[:1], r.Attempt, r.DurationMS, r.ItemsIn, r.ItemsOut
 					aj.E, aj.J, aj.D, aj.U = r.Error, r.JobID, r.Dropped, r.Unchanged

@@ -67,6 +67,10 @@ type Options struct {
 	LogLinks func(ctx context.Context, refs []LogRef) (map[LogRef]string, error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// ChildStates, if set, returns what the engine knows of the run's
+	// children; it fills in the children that left no result record (killed,
+	// timed out, not started yet). An error leaves them out; it is logged.
+	ChildStates func(ctx context.Context) ([]ChildState, error)
 	// Concurrency is how many result records are read at once (default 32).
 	Concurrency int
 }
@@ -93,6 +97,23 @@ func WriteWith(ctx context.Context, st store.Store, runID string, opts Options) 
 		return "", fmt.Errorf("report %s: %w", runID, err)
 	}
 	return key, nil
+}
+
+// ChildState is the engine's view of one child of the run or a re-run.
+type ChildState struct {
+	// Rerun is 0 for the daily run, k for re-run k.
+	Rerun int
+	Stage string
+	// Index is the child's index in its run's manifest.
+	Index int64
+	// Status is an AWS Batch job status (SUBMITTED ... FAILED), or SKIPPED
+	// for a child failed because its dependency failed.
+	Status   string
+	Reason   string
+	ExitCode *int32
+	JobID    string
+	// Attempts is the number of attempts so far.
+	Attempts int
 }
 
 // LogRef names the attempt of a child that wrote a result record.
@@ -149,8 +170,11 @@ type Attempt struct {
 	Rerun int
 	// Index is the child's index in its manifest.
 	Index int64
-	// Pending is true for a re-run submission with no result record yet.
+	// Pending is true for a submitted child with no result record yet.
 	Pending bool
+	// Engine is the engine's job status when the attempt comes from the
+	// engine, not from a result record ("FAILED", "RUNNING", "RUNNABLE").
+	Engine  string
 	Result  stages.Result
 	LogHref string
 }
@@ -347,22 +371,73 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 		}
 	}
 
+	// What the engine knows, for children without a result record (killed,
+	// timed out, never started, still running).
+	type childKey struct {
+		rerun int
+		stage string
+		index int64
+	}
+	have := make(map[childKey]bool, len(recs))
+	for i, rk := range recs {
+		if results[i] != nil {
+			have[childKey{rk.rerun, rk.stage, rk.index}] = true
+		}
+	}
+	var engineOnly []ChildState
+	if opts.ChildStates != nil {
+		states, err := opts.ChildStates(ctx)
+		if err != nil {
+			log.Warn("engine states unavailable; the report shows result records only", "err", err)
+		}
+		for _, cs := range states {
+			if _, ok := stageIdx[cs.Stage]; !ok || have[childKey{cs.Rerun, cs.Stage, cs.Index}] {
+				continue
+			}
+			if cs.Rerun > 0 {
+				delete(pending[cs.Rerun], [2]int64{int64(stageIdx[cs.Stage]), cs.Index})
+			}
+			engineOnly = append(engineOnly, cs)
+		}
+	}
+
 	var links map[LogRef]string
 	if opts.LogLinks != nil {
 		seen := map[LogRef]bool{}
 		var refs []LogRef
+		add := func(ref LogRef) {
+			if ref.JobID != "" && !seen[ref] {
+				seen[ref] = true
+				refs = append(refs, ref)
+			}
+		}
 		for _, res := range results {
-			if res != nil && res.JobID != "" {
-				ref := LogRef{res.JobID, res.Attempt}
-				if !seen[ref] {
-					seen[ref] = true
-					refs = append(refs, ref)
-				}
+			if res != nil {
+				add(LogRef{res.JobID, res.Attempt})
+			}
+		}
+		for _, cs := range engineOnly {
+			if cs.Attempts > 0 {
+				add(LogRef{cs.JobID, cs.Attempts})
 			}
 		}
 		if links, err = opts.LogLinks(ctx, refs); err != nil {
 			log.Warn("no log links", "err", err)
 		}
+	}
+
+	// originPos finds the shop a child of run (0) or re-run k belongs to.
+	originPos := func(k int, index int64) (int, bool) {
+		origin := index
+		if k > 0 {
+			m := rerunOrigin[k]
+			if index < 0 || index >= int64(len(m)) {
+				return 0, false
+			}
+			origin = m[index]
+		}
+		pos, ok := byOrigin[origin]
+		return pos, ok
 	}
 
 	// Fold every record into its origin shop's story.
@@ -371,17 +446,10 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 		if res == nil {
 			continue
 		}
-		origin := rk.index
 		if rk.rerun > 0 {
-			m := rerunOrigin[rk.rerun]
-			if rk.index >= int64(len(m)) {
-				log.Warn("result of a row the re-run manifest does not have", "key", rk.key)
-				continue
-			}
-			origin = m[rk.index]
 			delete(pending[rk.rerun], [2]int64{int64(stageIdx[rk.stage]), rk.index})
 		}
-		pos, ok := byOrigin[origin]
+		pos, ok := originPos(rk.rerun, rk.index)
 		if !ok {
 			log.Warn("result of an index the manifest does not have", "key", rk.key)
 			continue
@@ -396,10 +464,38 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 		si := stageIdx[rk.stage]
 		rep.Shops[pos].History[si] = append(rep.Shops[pos].History[si], a)
 	}
+	for _, cs := range engineOnly {
+		pos, ok := originPos(cs.Rerun, cs.Index)
+		if !ok {
+			continue
+		}
+		a := Attempt{Rerun: cs.Rerun, Index: cs.Index, Engine: cs.Status, Result: stages.Result{
+			Stage: cs.Stage, Index: cs.Index, JobID: cs.JobID, Attempt: cs.Attempts,
+		}}
+		switch cs.Status {
+		case "SUCCEEDED":
+			a.Result.Status = stages.StatusSucceeded
+		case "FAILED":
+			a.Result.Status = stages.StatusFailed
+			a.Result.Error = cmp.Or(cs.Reason, "failed")
+			if cs.ExitCode != nil {
+				a.Result.Error += fmt.Sprintf(" (exit code %d)", *cs.ExitCode)
+			}
+		case "SKIPPED":
+			continue // the upstream failure shows it
+		default:
+			a.Pending = true
+		}
+		if l := links[LogRef{cs.JobID, cs.Attempts}]; l != "" {
+			a.LogHref = safeHref(l)
+		}
+		si := stageIdx[cs.Stage]
+		rep.Shops[pos].History[si] = append(rep.Shops[pos].History[si], a)
+	}
 	for k, ps := range pending {
 		for p := range ps {
 			si, j := int(p[0]), p[1]
-			if pos, ok := byOrigin[rerunOrigin[k][j]]; ok {
+			if pos, ok := originPos(k, j); ok {
 				rep.Shops[pos].History[si] = append(rep.Shops[pos].History[si], Attempt{Rerun: k, Index: j, Pending: true})
 			}
 		}

@@ -281,3 +281,60 @@ func TestLogLinks(t *testing.T) {
 		t.Errorf("failing LogLinks: %v %q", err, rep.Shops[1].History[0][0].LogHref)
 	}
 }
+
+// TestChildStates: children that left no result record get their outcome
+// from the engine.
+func TestChildStates(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 20)
+	exit137 := int32(137)
+	states := []ChildState{
+		{Stage: "image", Index: 7, Status: "FAILED", Reason: "Job attempt duration exceeded timeout", ExitCode: &exit137, JobID: "arr-image:7", Attempts: 1},
+		{Stage: "image", Index: 17, Status: "RUNNABLE", JobID: "arr-image:17"},
+		{Stage: "feed", Index: 13, Status: "SKIPPED", Reason: "Dependent Job failed"},
+		{Stage: "collect", Index: 0, Status: "SUCCEEDED", JobID: "arr-collect:0", Attempts: 1}, // has a record: ignored
+		{Rerun: 1, Stage: "image", Index: 0, Status: "RUNNING", JobID: "rr-image", Attempts: 1},
+	}
+	var refs []LogRef
+	rep, err := Build(ctx, st, testRun, Options{
+		ChildStates: func(context.Context) ([]ChildState, error) { return states, nil },
+		LogLinks: func(_ context.Context, r []LogRef) (map[LogRef]string, error) {
+			refs = r
+			return map[LogRef]string{{"arr-image:7", 1}: "../../.engine/logs/x"}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]int{
+		"collect": {Succeeded: 19, Failed: 1},
+		"feed":    {Succeeded: 17, Failed: 2, Skipped: 1},
+		"image":   {Succeeded: 16, Failed: 1, Skipped: 1, Running: 2},
+	}
+	if diff := cmp.Diff(want, counts(rep)); diff != "" {
+		t.Errorf("outcome counts (-want +got):\n%s", diff)
+	}
+	a := rep.Shops[7].History[2][0]
+	if a.Engine != "FAILED" || a.Result.Error != "Job attempt duration exceeded timeout (exit code 137)" || a.LogHref != "../../.engine/logs/x" {
+		t.Errorf("shop 7 image: %+v", a)
+	}
+	if h := rep.Shops[3].History[2]; len(h) != 1 || !h[0].Pending || h[0].Engine != "RUNNING" || h[0].Result.JobID != "rr-image" {
+		t.Errorf("shop 3 image (re-run running): %+v", h)
+	}
+	found := false
+	for _, r := range refs {
+		found = found || r == LogRef{"arr-image:7", 1}
+	}
+	if !found {
+		t.Errorf("the engine-only failure's log was not asked for: %v", refs)
+	}
+	// A failing engine leaves the records alone.
+	rep, err = Build(ctx, st, testRun, Options{ChildStates: func(context.Context) ([]ChildState, error) { return nil, errors.New("down") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantCounts20, counts(rep)); diff != "" {
+		t.Errorf("counts with the engine down (-want +got):\n%s", diff)
+	}
+}
