@@ -207,3 +207,34 @@ func TestGolden(t *testing.T) {
 		t.Errorf("golden meta = %+v", m)
 	}
 }
+
+// TestConcurrentRows reads rows from one File on many goroutines.
+func TestConcurrentRows(t *testing.T) {
+	rows := shops(2000)
+	st, key := save(t, rows)
+	f, err := manifest.Open(t.Context(), st, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := g; i < len(rows); i += 97 {
+				got, err := f.Row(t.Context(), int64(i))
+				if err == nil && got.ShopID != rows[i].ShopID {
+					err = fmt.Errorf("row %d: shop %s", i, got.ShopID)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
