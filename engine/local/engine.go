@@ -149,6 +149,8 @@ type Engine struct {
 	journal  *os.File
 	jw       *bufio.Writer
 	jerr     error // first journal write error
+	jbytes   int64 // journal size
+	jlimit   int64 // compact when the journal grows past this
 
 	kick    chan struct{}
 	stopped chan struct{}
@@ -314,6 +316,7 @@ func (e *Engine) persist(j *job) {
 		return
 	}
 	b = append(b, '\n')
+	e.jbytes += int64(len(b))
 	if _, err := e.jw.Write(b); err != nil && e.jerr == nil {
 		e.jerr = err
 		e.log.Error("journal write", "err", err)
@@ -438,8 +441,7 @@ func (e *Engine) replay(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.journal = f
-	e.jw = bufio.NewWriterSize(f, 64<<10)
+	e.setJournal(f)
 	e.lock()
 	defer e.unlock()
 	for _, j := range lost {
@@ -451,6 +453,42 @@ func (e *Engine) replay(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// minCompact is the smallest journal size that triggers a compaction.
+const minCompact = 64 << 20
+
+func (e *Engine) setJournal(f *os.File) {
+	e.journal = f
+	e.jw = bufio.NewWriterSize(f, 64<<10)
+	e.jbytes = 0
+	if st, err := f.Stat(); err == nil {
+		e.jbytes = st.Size()
+	}
+	e.jlimit = max(minCompact, 4*e.jbytes)
+}
+
+// maybeCompact rewrites the journal once it has grown to several times
+// its live size (under the lock).
+func (e *Engine) maybeCompact() {
+	if e.jbytes < e.jlimit || e.jerr != nil {
+		return
+	}
+	if err := e.jw.Flush(); err != nil {
+		e.jerr = err
+		return
+	}
+	f, err := e.compact(filepath.Join(e.cfg.Dir, journalName))
+	if err != nil {
+		e.log.Error("journal compaction", "err", err)
+		e.jlimit *= 2
+		return
+	}
+	old := e.journal
+	e.setJournal(f)
+	if err := old.Close(); err != nil {
+		e.log.Warn("journal close", "err", err)
+	}
 }
 
 func readJournal(path string) (map[string]*jobRecord, []string, error) {

@@ -682,6 +682,30 @@ func TestLedger(t *testing.T) {
 	if j := c.wait(cancelled); aws.ToString(j.StatusReason) != "stop it" || !aws.ToBool(j.IsCancelled) {
 		t.Errorf("cancelled parent: %q cancelled=%v", aws.ToString(j.StatusReason), aws.ToBool(j.IsCancelled))
 	}
+	// What the job leaves running in the background ends with it.
+	out := t.TempDir()
+	c.def("bg", sh(`sleep 600 & echo $! > "$OUT/pid"`))
+	bg := c.wait(c.submit("bg", func(in *batch.SubmitJobInput) {
+		in.ContainerOverrides = &types.ContainerOverrides{Environment: []types.KeyValuePair{{Name: aws.String("OUT"), Value: aws.String(out)}}}
+	}))
+	if bg.Status != types.JobStatusSucceeded {
+		t.Errorf("background job: %s", bg.Status)
+	}
+	pid, err := os.ReadFile(filepath.Join(out, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		st, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break // gone, or a zombie waiting for init
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("background process %s still running after its job ended", strings.TrimSpace(string(pid)))
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	timed := c.wait(c.submit("sleep", func(in *batch.SubmitJobInput) {
 		in.Timeout = &types.JobTimeout{AttemptDurationSeconds: aws.Int32(1)}
 	}))

@@ -25,6 +25,7 @@ type running struct {
 	timedOut   bool
 	hostLost   bool // the engine is closing
 	killing    bool
+	exited     bool // reaped: its pid may be reused, never signal it again
 }
 
 // startAttempt moves j to STARTING and starts its process in the
@@ -143,13 +144,19 @@ func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string,
 		timer = time.AfterFunc(timeout, func() {
 			e.lock()
 			defer e.unlock()
-			if !r.killing {
+			if !r.killing && !r.exited {
 				r.timedOut = true
 				e.killLocked(r)
 			}
 		})
 	}
 	werr := cmd.Wait()
+	e.lock()
+	r.exited = true
+	// The essential process is gone: like a stopped task, take down what it
+	// left running in its process group.
+	_ = syscall.Kill(-r.pid, syscall.SIGKILL)
+	e.unlock()
 	if timer != nil {
 		timer.Stop()
 	}
@@ -171,7 +178,7 @@ func exitCodeOf(ps *os.ProcessState, err error) int32 {
 // killLocked sends SIGTERM to the attempt's process group, then SIGKILL
 // after the grace if it is still there (under the lock).
 func (e *Engine) killLocked(r *running) {
-	if r.killing {
+	if r.killing || r.exited {
 		return
 	}
 	r.killing = true
@@ -187,7 +194,11 @@ func (e *Engine) killLocked(r *running) {
 		select {
 		case <-r.done:
 		case <-t.C:
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			e.lock()
+			if !r.exited {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+			}
+			e.unlock()
 		}
 	}()
 }

@@ -33,6 +33,7 @@ func (e *Engine) pass() {
 		}
 	}
 	e.place()
+	e.maybeCompact()
 }
 
 // depState tells whether j's dependencies all succeeded (ready) or one of
