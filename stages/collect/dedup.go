@@ -15,7 +15,7 @@ import (
 // Duplicate ids are removed in bounded memory. While products are written
 // to the spooled catalog, each one's (hash of id, position) pair goes to a
 // file (16 bytes a product, on disk). The pairs are then sorted in chunks of
-// sortChunk pairs (4 MiB) into run files and merged; within each run of
+// sortChunk pairs (1 MiB) into run files and merged; within each run of
 // equal hashes every position but the last is a duplicate, and is marked in
 // a bitmap of positions (1 bit a product: 125 KB per million). A second
 // pass copies the spooled catalog without the marked positions. Memory is
@@ -25,7 +25,7 @@ import (
 // of about n²/2⁶⁵ (3·10⁻⁸ for a million products), an accepted risk.
 
 // sortChunk is the number of pairs sorted in memory at once (a variable for tests).
-var sortChunk int64 = 1 << 18
+var sortChunk int64 = 1 << 16
 
 type pair struct{ hash, pos uint64 }
 
@@ -178,7 +178,7 @@ func findDuplicates(dir string, pairsPath string, n int64) (bitmap, int64, error
 			return nil, 0, fmt.Errorf("dedup: %w", err)
 		}
 		defer f.Close()
-		r := bufio.NewReaderSize(f, 32<<10)
+		r := bufio.NewReaderSize(f, 16<<10)
 		p, err := readPair(r, &buf)
 		if err != nil {
 			return nil, 0, fmt.Errorf("dedup: run %s: %w", name, err)
