@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,5 +298,17 @@ func TestPlanWaitsForBusyPlanner(t *testing.T) {
 	}
 	if time.Since(start) < 250*time.Millisecond || rec.State != StateSubmitted || len(f.submitted) != 3 {
 		t.Errorf("after %s: state %s, %d submissions", time.Since(start), rec.State, len(f.submitted))
+	}
+}
+
+func TestWaitGivesUpOnUnknownJobs(t *testing.T) {
+	st, f := memstore.New(), newFake()
+	rec, err := Plan(t.Context(), st, f, planInput(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake describes no job: the engine does not know them.
+	if _, err := Wait(t.Context(), f, rec, time.Millisecond, nil); err == nil || !strings.Contains(err.Error(), "unknown to the engine") {
+		t.Fatalf("Wait: %v", err)
 	}
 }

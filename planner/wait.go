@@ -18,6 +18,8 @@ type StageProgress struct {
 	Succeeded, Failed, Running, Waiting int64
 	// Done is true when every job of the stage is terminal.
 	Done bool
+	// Unknown counts the stage's jobs the engine did not describe.
+	Unknown int
 }
 
 // Finished is the number of terminal children.
@@ -57,6 +59,7 @@ func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress,
 		if !ok {
 			p.Waiting += j.Size
 			p.Done = false
+			p.Unknown++
 			continue
 		}
 		if d.Status != types.JobStatusSucceeded && d.Status != types.JobStatusFailed {
@@ -95,11 +98,16 @@ func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress,
 	return out, nil
 }
 
+// maxUnknownPolls is how many polls in a row may miss a job before Wait
+// gives up on it (an engine that lost its job table, an expired AWS job).
+const maxUnknownPolls = 30
+
 // Wait polls Progress every interval until every stage is done, calling
 // report after each poll. It returns the last progress.
 func Wait(ctx context.Context, api describer, rec *Record, interval time.Duration, report func([]StageProgress)) ([]StageProgress, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	unknownPolls := 0
 	for {
 		p, err := Progress(ctx, api, rec)
 		if err != nil {
@@ -108,12 +116,21 @@ func Wait(ctx context.Context, api describer, rec *Record, interval time.Duratio
 		if report != nil {
 			report(p)
 		}
-		done := true
+		done, unknown := true, 0
 		for _, s := range p {
 			done = done && s.Done
+			unknown += s.Unknown
 		}
 		if done {
 			return p, nil
+		}
+		if unknown > 0 {
+			unknownPolls++
+			if unknownPolls >= maxUnknownPolls {
+				return p, fmt.Errorf("wait for %s: %d job(s) unknown to the engine", rec.Key(), unknown)
+			}
+		} else {
+			unknownPolls = 0
 		}
 		select {
 		case <-ctx.Done():
