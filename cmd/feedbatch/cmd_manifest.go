@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/text/width"
 
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/registry"
@@ -242,16 +243,53 @@ func printMeta(w io.Writer, m manifest.Meta) {
 }
 
 func printRows(w io.Writer, rows []manifest.Row) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INDEX\tSHOP\tNAME\tSOURCE\tPLATFORMS\tORIGIN")
+	cells := [][]string{{"INDEX", "SHOP", "NAME", "SOURCE", "PLATFORMS", "ORIGIN"}}
 	for _, r := range rows {
 		origin := "-"
 		if r.OriginRun != "" {
 			origin = fmt.Sprintf("%s#%d", r.OriginRun, r.OriginIndex)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Index, r.ShopID, clip(r.Name, 32), sourceSummary(r.Source), strings.Join(r.Platforms, ","), origin)
+		cells = append(cells, []string{strconv.FormatInt(r.Index, 10), r.ShopID, clip(r.Name, 32), sourceSummary(r.Source), strings.Join(r.Platforms, ","), origin})
 	}
-	tw.Flush()
+	printTable(w, cells)
+}
+
+// printTable prints rows of cells in columns two spaces apart, measuring
+// East Asian wide characters (Korean shop names) as two columns.
+func printTable(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		b.Reset()
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch width.LookupRune(r).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // sourceSummary is "<format> <host or file name>": "csv acme.example",
@@ -408,17 +446,17 @@ func manifestDiff(c *cli.Context) error {
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s (%d shops) -> %s (%d shops): %d added, %d removed, %d changed, %d moved to another index\n",
 		ma.RunID, len(a), mb.RunID, len(b), len(d.Added), len(d.Removed), len(d.Changed), d.Moved)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var cells [][]string
 	for _, r := range d.Added {
-		fmt.Fprintf(tw, "+\t%s\t%s\tindex %d\n", r.ShopID, clip(r.Name, 32), r.Index)
+		cells = append(cells, []string{"+", r.ShopID, clip(r.Name, 32), fmt.Sprintf("index %d", r.Index)})
 	}
 	for _, r := range d.Removed {
-		fmt.Fprintf(tw, "-\t%s\t%s\twas index %d\n", r.ShopID, clip(r.Name, 32), r.Index)
+		cells = append(cells, []string{"-", r.ShopID, clip(r.Name, 32), fmt.Sprintf("was index %d", r.Index)})
 	}
 	for _, ch := range d.Changed {
-		fmt.Fprintf(tw, "~\t%s\t%s\t%s\n", ch.ShopID, clip(ch.New.Name, 32), strings.Join(ch.Fields, ", "))
+		cells = append(cells, []string{"~", ch.ShopID, clip(ch.New.Name, 32), strings.Join(ch.Fields, ", ")})
 	}
-	tw.Flush()
+	printTable(w, cells)
 	return nil
 }
 
