@@ -21,6 +21,7 @@ import (
 	"github.com/feedbatch/feedbatch/cfn"
 	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/store"
 )
 
 // Batch wiring: which Batch (and CloudWatch Logs) endpoint a command talks
@@ -167,8 +168,23 @@ func localEngineDir(c *cli.Context) (string, error) {
 // (start says whether that is allowed, with the root its job definitions
 // pass on).
 func connect(ctx context.Context, c *cli.Context, log *slog.Logger) (*batchConn, error) {
-	queue := c.String(queueFlag.Name)
+	return connectKind(ctx, c, c.String(engineFlag.Name), log)
+}
+
+// connectRun connects to the engine run was submitted to: --engine (or
+// FEEDBATCH_ENGINE) when given, else the engine its run.json names.
+func connectRun(ctx context.Context, c *cli.Context, st store.Store, run string, log *slog.Logger) (*batchConn, error) {
 	kind := c.String(engineFlag.Name)
+	if !c.IsSet(engineFlag.Name) {
+		if rec, err := planner.ReadRecord(ctx, st, planner.RecordKey(run)); err == nil && rec.Engine != "" {
+			kind = rec.Engine
+		}
+	}
+	return connectKind(ctx, c, kind, log)
+}
+
+func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Logger) (*batchConn, error) {
+	queue := c.String(queueFlag.Name)
 	switch kind {
 	case engineAWS:
 		return connectAWS(ctx, queue)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -56,12 +58,15 @@ func logsAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connect(ctx, c, log)
+	conn, err := connectRun(ctx, c, st, run, log)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	s, err := planner.ReadStatus(ctx, st, conn.batch, in)
+	if errors.Is(err, manifest.ErrIndexOutOfRange) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -15,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/report"
+	"github.com/feedbatch/feedbatch/store"
 )
 
 func init() {
@@ -28,7 +31,7 @@ func init() {
 			"and logs. Open it from the file system or from S3; it needs no server.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_OPEN"}},
-			&cli.BoolFlag{Name: "log-links", Value: true, Usage: "link each child's local log file, when a local engine is serving (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_LOG_LINKS"}},
+			&cli.BoolFlag{Name: "engine-state", Value: true, Usage: "ask the engine about children that left no result record, and (local engine, file:// root) link each child's log file", EnvVars: []string{"FEEDBATCH_REPORT_ENGINE_STATE"}},
 			engineFlag, engineDirFlag, queueFlag,
 		},
 		Action: reportAction,
@@ -50,11 +53,14 @@ func reportAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := report.Options{Logger: log}
-	if c.Bool("log-links") && spec.scheme == "file" && c.String(engineFlag.Name) == engineLocal {
-		opts.LogLinks = localLogLinks(c, filepath.Join(spec.dir, "runs", run), log)
+	var conn *batchConn
+	if c.Bool("engine-state") {
+		conn = reportEngine(ctx, c, log)
+		if conn != nil {
+			defer conn.Close()
+		}
 	}
-	key, err := report.WriteWith(ctx, st, run, opts)
+	key, err := writeReport(ctx, c, st, spec, run, conn, log)
 	if err != nil {
 		return err
 	}
@@ -67,6 +73,61 @@ func reportAction(c *cli.Context) error {
 		return openBrowser(ctx, filepath.Join(spec.dir, filepath.FromSlash(key)))
 	}
 	return nil
+}
+
+// reportEngine connects to the engine for the report, or returns nil: the
+// local engine only when its directory exists (a copied root has none).
+func reportEngine(ctx context.Context, c *cli.Context, log *slog.Logger) *batchConn {
+	if c.String(engineFlag.Name) == engineLocal && os.Getenv(envBatchEndpoint) == "" {
+		dir, err := localEngineDir(c)
+		if err != nil {
+			return nil
+		}
+		if _, err := os.Stat(dir); err != nil {
+			log.Debug("no local engine directory: the report uses result records only", "engine_dir", dir)
+			return nil
+		}
+	}
+	conn, err := connect(ctx, c, log)
+	if err != nil {
+		log.Warn("engine not available: the report uses result records only", "err", err)
+		return nil
+	}
+	return conn
+}
+
+// writeReport writes the report of run. With conn, children that left no
+// result record get their state from the engine, and with the local engine
+// and a file:// root each child's log file is linked.
+func writeReport(ctx context.Context, c *cli.Context, st store.Store, spec rootSpec, run string, conn *batchConn, log *slog.Logger) (string, error) {
+	opts := report.Options{Logger: log}
+	if conn != nil {
+		opts.ChildStates = func(ctx context.Context) ([]report.ChildState, error) {
+			s, err := planner.ReadStatus(ctx, st, conn.batch, planner.StatusInput{Run: run, Log: log})
+			if err != nil {
+				return nil, err
+			}
+			if s.EngineError != "" {
+				return nil, errors.New(s.EngineError)
+			}
+			var out []report.ChildState
+			for _, sh := range s.Shops {
+				for stage, cell := range sh.Stages {
+					for _, o := range cell.History {
+						out = append(out, report.ChildState{
+							Rerun: o.Rerun, Stage: stage, Index: o.Index, Status: o.State, Reason: o.Reason,
+							ExitCode: o.ExitCode, JobID: o.JobID, Attempts: o.Attempts,
+						})
+					}
+				}
+			}
+			return out, nil
+		}
+		if conn.kind == engineLocal && spec.scheme == "file" {
+			opts.LogLinks = localLogLinks(c, conn, filepath.Join(spec.dir, "runs", run))
+		}
+	}
+	return report.WriteWith(ctx, st, run, opts)
 }
 
 // reportLocation is the page's file:// or s3:// URL.
@@ -91,10 +152,8 @@ func openBrowser(ctx context.Context, file string) error {
 }
 
 // localLogLinks links each child's log file in the local engine's directory,
-// relative to the report's directory. It asks the engine for the log streams
-// the way `feedbatch logs` does (FEEDBATCH_BATCH_ENDPOINT, the process that
-// holds the engine directory, or an engine opened in this process).
-func localLogLinks(c *cli.Context, reportDir string, log *slog.Logger) func(context.Context, []report.LogRef) (map[report.LogRef]string, error) {
+// relative to the report's directory, asking conn for the log streams.
+func localLogLinks(c *cli.Context, conn *batchConn, reportDir string) func(context.Context, []report.LogRef) (map[report.LogRef]string, error) {
 	return func(ctx context.Context, refs []report.LogRef) (map[report.LogRef]string, error) {
 		if len(refs) == 0 {
 			return nil, nil
@@ -103,15 +162,6 @@ func localLogLinks(c *cli.Context, reportDir string, log *slog.Logger) func(cont
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Stat(filepath.Join(dir, "logs")); err != nil {
-			log.Info("no local engine logs: the report shows log commands, not log file links", "engine_dir", dir)
-			return nil, nil
-		}
-		conn, err := connect(ctx, c, log)
-		if err != nil {
-			return nil, err
-		}
-		defer conn.Close()
 		client := conn.batch
 		byJob := map[string][]report.LogRef{}
 		var ids []string

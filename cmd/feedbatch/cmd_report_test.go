@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/store/filestore"
@@ -74,5 +78,119 @@ func TestLogFileLink(t *testing.T) {
 		if got := logFileLink(eng, reportDir, tc.stream); got != tc.want {
 			t.Errorf("logFileLink(%q) = %q, want %q", tc.stream, got, tc.want)
 		}
+	}
+}
+
+// TestReportOfLocalRun: a real local run where feed fails for two shops
+// (their children exit 65 and leave no result record), its report opened in
+// headless Chromium, and a failed shop's reason and log found in three
+// clicks; then a re-run of the failed shops folded into the refreshed report.
+func TestReportOfLocalRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the local engine and a browser")
+	}
+	browserPath := ""
+	for _, name := range []string{os.Getenv("FEEDBATCH_CHROMIUM"), "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); name != "" && err == nil {
+			browserPath = p
+			break
+		}
+	}
+	if browserPath == "" {
+		t.Skip("headless Chromium not found (apt-get install -y chromium, or set FEEDBATCH_CHROMIUM)")
+	}
+	const n, run = 30, "e2e-report"
+	dir := t.TempDir()
+	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
+	registerShStages(t, engDir, run, "17,23")
+	fakeRegistry(t, n)
+	t.Setenv(envBatchEndpoint, "")
+	common := []string{"--root", root}
+	engineArgs := []string{"--engine", "local", "--engine-dir", engDir}
+	runArgs := append(append([]string{}, engineArgs...), "--register=false", "--poll", "50ms")
+
+	out, errOut, code := runAppOut(t, append(common, append([]string{"run", "--run", run}, runArgs...)...)...)
+	if code != exitShopsFailed {
+		t.Fatalf("run exit %d, want %d\n%s%s", code, exitShopsFailed, out, errOut)
+	}
+	out, errOut, code = runAppOut(t, append(common, append([]string{"report", run}, engineArgs...)...)...)
+	if code != exitOK {
+		t.Fatalf("report exit %d\n%s%s", code, out, errOut)
+	}
+	page := strings.TrimSpace(out)
+
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browserPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("window-size", "1400,1000"), chromedp.UserDataDir(t.TempDir()))
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	ready := chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))
+	do("load the report", chromedp.Navigate(page), ready)
+	if got := text(`document.querySelector('#totals tr[data-stage=feed]').innerText`); !strings.Contains(got, "28\t") && !strings.Contains(got, "28 ") {
+		t.Errorf("feed row %q: want 28 succeeded", got)
+	}
+	// Click 1: failed only. Click 2: the shop. The reason is on screen.
+	do("failed only", chromedp.Click(chromedp.CSS("#failed")))
+	if got := text(`document.getElementById("count").textContent`); got != "showing 2 of 30 shops" {
+		t.Errorf("count %q", got)
+	}
+	do("open shop 17", chromedp.Click(chromedp.CSS(`#list .row[data-i="17"]`)))
+	detail := text(`document.getElementById("detail").innerText`)
+	for _, want := range []string{"shop-00017", "feed: failed", "exit code 65", "feedbatch logs " + run + " --stage feed --index 17"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("detail lacks %q:\n%s", want, detail)
+		}
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
+		d := os.Getenv("FEEDBATCH_ARTIFACTS")
+		if d == "" {
+			d = t.TempDir()
+		}
+		if err := os.MkdirAll(d, 0o755); err == nil {
+			p := filepath.Join(d, "report-local-run.png")
+			if os.WriteFile(p, png, 0o644) == nil {
+				t.Logf("screenshot: %s", p)
+			}
+		}
+	}
+	// Click 3: the log file.
+	do("open the log", chromedp.Click(chromedp.CSS(`#detail a.log[data-stage=feed]`)), chromedp.WaitVisible(chromedp.CSS("body")))
+	if got := text(`document.body.innerText`); !strings.Contains(got, "stage feed index 17: injected failure") {
+		t.Errorf("log page:\n%s", got)
+	}
+
+	// Re-run the failed shops; the refreshed report folds it in.
+	if out, errOut, code = runAppOut(t, append(common, append([]string{"rerun", run, "--failed"}, runArgs...)...)...); code != exitOK {
+		t.Fatalf("rerun exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code = runAppOut(t, append(common, append([]string{"report", run}, engineArgs...)...)...); code != exitOK {
+		t.Fatalf("report exit %d\n%s%s", code, out, errOut)
+	}
+	do("reload", chromedp.Navigate(page+"#shop=shop-00023"), chromedp.Reload(), ready)
+	detail = text(`document.getElementById("detail").innerText`)
+	for _, want := range []string{"feed: succeeded", "re-run 1", "exit code 65"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("detail after the re-run lacks %q:\n%s", want, detail)
+		}
+	}
+	if got := text(`document.querySelector('#totals tr[data-stage=feed] a[data-c=f] .cnt').textContent`); got != "0" {
+		t.Errorf("feed failed after the re-run: %s", got)
 	}
 }

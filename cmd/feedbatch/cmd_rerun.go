@@ -71,7 +71,7 @@ func rerunAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connect(ctx, c, log)
+	conn, err := connectRun(ctx, c, st, run, log)
 	if err != nil {
 		return err
 	}

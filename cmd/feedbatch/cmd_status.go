@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/engine"
+	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 )
 
@@ -86,7 +88,7 @@ func statusAction(c *cli.Context) error {
 	}
 	var api planner.Watcher
 	if !c.Bool("no-engine") {
-		conn, err := connect(ctx, c, log)
+		conn, err := connectRun(ctx, c, st, run, log)
 		if err != nil {
 			return err
 		}
@@ -94,6 +96,9 @@ func statusAction(c *cli.Context) error {
 		api = conn.batch
 	}
 	s, err := planner.ReadStatus(ctx, st, api, planner.StatusInput{Run: run, Indexes: indexes, ShopIDs: shops, Log: log})
+	if errors.Is(err, manifest.ErrIndexOutOfRange) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,8 @@ func TestAWSMode(t *testing.T) {
 			t.Errorf("re-run %s result: %+v %v", stage, res, err)
 		}
 	}
-	out, _, code = runAppOut(t, append([]string{"--root", root, "status", "a1"}, awsArgs[:2]...)...)
+	// No --engine: status follows run.json to the engine the run used.
+	out, _, code = runAppOut(t, "--root", root, "status", "a1")
 	if code != 0 || strings.Contains(out, "failed ") || !strings.Contains(out, "1 re-run(s)") {
 		t.Errorf("status after re-run exit %d:\n%s", code, out)
 	}
