@@ -140,7 +140,7 @@ func (s *Stage) log(job stages.Job) *slog.Logger {
 func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
 	var res stages.Result
 	row := job.Row
-	log := s.log(job).With("stage", "collect", "shop", row.ShopID)
+	log := s.log(job) // the caller attaches stage, index and shop
 	if s.allowErr != nil {
 		return res, stages.Permanentf("%s: %v", source.EnvAllowNets, s.allowErr)
 	}
