@@ -362,3 +362,39 @@ func TestRunRealStagesFromTemplate(t *testing.T) {
 		t.Errorf("logs exit %d:\n%s", code, out)
 	}
 }
+
+func TestUsageErrors(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv(envBatchEndpoint, "")
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"rerun without selection", []string{"rerun", "2026-11-23"}},
+		{"rerun bad index", []string{"rerun", "2026-11-23", "--index", "5-3"}},
+		{"rerun unknown stage", []string{"rerun", "2026-11-23", "--index", "1", "--stage", "bake"}},
+		{"rerun two runs", []string{"rerun", "a", "b", "--failed"}},
+		{"status bad run id", []string{"status", "../x"}},
+		{"status unknown flag after run", []string{"status", "r1", "--nope"}},
+		{"logs without stage", []string{"logs", "r1", "--index", "1"}},
+		{"logs without index", []string{"logs", "r1", "--stage", "feed"}},
+		{"run bad run id", []string{"run", "--run", "a/b"}},
+		{"run bad engine", []string{"run", "--engine", "k8s"}},
+		{"run bad job definition", []string{"run", "--engine", "aws", "--job-definition", "feed"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runAppOut(t, append([]string{"--root", root}, tc.args...)...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitUsage, out, errOut)
+			}
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n != 0 {
+				t.Errorf("want one error line, got:\n%s", errOut)
+			}
+		})
+	}
+	// A run that does not exist is "not found".
+	if _, errOut, code := runAppOut(t, "--root", root, "status", "2020-01-01", "--no-engine"); code != exitNotFound {
+		t.Errorf("status of a missing run: exit %d: %s", code, errOut)
+	}
+}
