@@ -136,8 +136,38 @@ func (s *Stage) log(job stages.Job) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Run implements stages.Stage.
+// errSourceRead marks a source whose connection broke while its body was
+// read: the whole fetch is worth another attempt.
+var errSourceRead = errors.New("source read failed")
+
+// readAttempts is how many times a source whose body breaks mid-read is
+// fetched in full before the child gives up (and AWS Batch may retry it).
+const readAttempts = 3
+
+// Run implements stages.Stage. A source whose connection breaks while it is
+// read is fetched again from the start (with backoff), up to readAttempts
+// times; failed requests are retried inside the fetcher.
 func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
+	log := s.log(job)
+	backoff := cmp.Or(s.Fetcher.Backoff, time.Second)
+	for attempt := 1; ; attempt++ {
+		res, err := s.runOnce(ctx, job)
+		if !errors.Is(err, errSourceRead) || attempt == readAttempts || ctx.Err() != nil {
+			return res, err
+		}
+		d := backoff << (attempt - 1)
+		log.Warn("source read broke; fetching again", "attempt", attempt+1, "delay", d, "err", err)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, error) {
 	var res stages.Result
 	row := job.Row
 	log := s.log(job) // the caller attaches stage, index and shop
@@ -202,7 +232,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		if err != nil {
 			closeFn()
 			if body.err != nil {
-				return res, fmt.Errorf("source %s: %w", source.Redact(row.Source.URL), body.err)
+				return res, fmt.Errorf("source %s: %w: %w", source.Redact(row.Source.URL), errSourceRead, body.err)
 			}
 			return res, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
 		}
@@ -235,7 +265,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if err != nil {
 		if body != nil && body.err != nil && !errors.Is(body.err, io.EOF) {
 			// The connection broke: worth another attempt.
-			return res, fmt.Errorf("source %s: read: %w", source.Redact(row.Source.URL), body.err)
+			return res, fmt.Errorf("source %s: %w: %w", source.Redact(row.Source.URL), errSourceRead, body.err)
 		}
 		return res, err
 	}

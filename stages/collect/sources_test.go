@@ -103,16 +103,32 @@ func TestHTTPStage(t *testing.T) {
 	}
 }
 
-func TestHTTPStageBrokenBodyIsRetryable(t *testing.T) {
+func TestHTTPStageBrokenBody(t *testing.T) {
+	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.URL.Path == "/flaky.csv" && n == 2 {
+			io.WriteString(w, feedCSV)
+			return
+		}
 		w.Header().Set("Content-Length", "100000")
 		io.WriteString(w, feedCSV)
 		// The handler returns early: the client sees an unexpected EOF.
 	}))
 	defer srv.Close()
+	// Always broken: fetched readAttempts times, then a retryable error.
 	_, err := testStage().Run(t.Context(), newJob(memstore.New(), manifest.Source{URL: srv.URL + "/feed.csv"}, "USD", nil))
 	if err == nil || errors.Is(err, stages.ErrPermanent) {
 		t.Fatalf("err = %v; want a retryable read error", err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("calls = %d, want 3 full fetches", calls.Load())
+	}
+	// Broken once: the second fetch succeeds.
+	calls.Store(0)
+	res, err := testStage().Run(t.Context(), newJob(memstore.New(), manifest.Source{URL: srv.URL + "/flaky.csv"}, "USD", nil))
+	if err != nil || res.ItemsOut != 2 {
+		t.Fatalf("flaky source: %+v %v", res, err)
 	}
 }
 
