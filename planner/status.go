@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/feedbatch/feedbatch/engine"
 	"github.com/feedbatch/feedbatch/manifest"
@@ -452,36 +453,57 @@ func resultOutcomes(ctx context.Context, st store.Store, rec *Record, j Job, loc
 		}
 		outs[k] = o
 	}
+	var keys []string
 	if only {
 		for _, li := range local {
-			if !j.Contains(li) {
-				continue
+			if j.Contains(li) {
+				keys = append(keys, stages.ResultKey(rec.Manifest, j.Stage, li))
 			}
-			res, err := readResult(ctx, st, stages.ResultKey(rec.Manifest, j.Stage, li))
+		}
+	} else {
+		prefix := path.Dir(stages.ResultKey(rec.Manifest, j.Stage, 0)) + "/"
+		err := st.List(ctx, prefix, func(info store.Info) error {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(info.Key, prefix), ".json"), 10, 64)
+			if err == nil && j.Contains(n) {
+				keys = append(keys, info.Key)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list results of %s: %w", j.Name, err)
+		}
+	}
+	// Result records are small and many (one per shop and stage): read them
+	// concurrently, which is what makes status fast over S3.
+	results := make([]*stages.Result, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(resultReaders)
+	for i, key := range keys {
+		g.Go(func() error {
+			res, err := readResult(gctx, st, key)
 			if errors.Is(err, store.ErrNotFound) {
-				continue
+				return nil
 			}
 			if err != nil {
 				return err
 			}
-			apply(res)
-		}
-		return nil
-	}
-	prefix := path.Dir(stages.ResultKey(rec.Manifest, j.Stage, 0)) + "/"
-	return st.List(ctx, prefix, func(info store.Info) error {
-		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(info.Key, prefix), ".json"), 10, 64)
-		if err != nil || !j.Contains(n) {
+			results[i] = &res
 			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, res := range results {
+		if res != nil {
+			apply(*res)
 		}
-		res, err := readResult(ctx, st, info.Key)
-		if err != nil {
-			return err
-		}
-		apply(res)
-		return nil
-	})
+	}
+	return nil
 }
+
+// resultReaders is how many result records are read at once.
+const resultReaders = 32
 
 func readResult(ctx context.Context, st store.Store, key string) (stages.Result, error) {
 	var res stages.Result
