@@ -88,4 +88,8 @@ echo "cores: $(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg) (wall time on a sh
 printf "%-9s %9s %9s %8s %8s %10s %8s %10s\n" tool rows "input MB" "wall s" "CPU s" "rows/s" "MB/s" "peak RSS MB"
 for r in "${results[@]}"; do echo "$r"; done
 for d in "${details[@]}"; do echo "$d"; done
-[ $duck_ok = 1 ] || echo "duckdb: not installable here (npm @duckdb/node-api@$DUCK_VERSION; see $DIR/duckdb/install.log)"
+if [ "${COLLECT_BENCH_DUCKDB:-1}" != 1 ]; then
+  echo "duckdb: skipped (COLLECT_BENCH_DUCKDB=0)"
+elif [ $duck_ok != 1 ]; then
+  echo "duckdb: not installable here (npm @duckdb/node-api@$DUCK_VERSION; see $DIR/duckdb/install.log)"
+fi
