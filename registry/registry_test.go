@@ -161,6 +161,8 @@ func TestInvalid(t *testing.T) {
 			`shops.yaml:17: shop "pg": options: option name "nodot"`,
 			"12 problem(s)",
 		}},
+		{"yaml duplicate field", "shops.yaml", "- id: a\n  source: https://a.example/x\n  platforms: [google]\n  id: b\n",
+			[]string{`shops.yaml:4: shop "b": id: given twice (first at line 1)`}},
 		{"yaml syntax", "shops.yaml", "shops:\n  - id: [\n", []string{"shops.yaml:2: yaml: did not find expected node content"}},
 		{"yaml not a list", "shops.yaml", "shops: 3\n", []string{"shops.yaml:1: shops: want a list of shops"}},
 		{"yaml unknown top", "s.yml", "shop: []\n", []string{"s.yml:1: shop: unknown top-level key", "no shops list"}},

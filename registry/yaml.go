@@ -95,6 +95,9 @@ func yamlShop(n *yaml.Node) entry {
 	d := yamlFields{e: &e}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if l, dup := e.lines[k.Value]; dup {
+			d.fail(k.Value, k.Line, "given twice (first at line %d)", l)
+		}
 		e.lines[k.Value] = k.Line
 		switch k.Value {
 		case "id":
