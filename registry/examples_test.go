@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/feedbatch/feedbatch/registry"
 )
 
@@ -35,5 +37,20 @@ func TestExamples(t *testing.T) {
 		if !strings.HasPrefix(r.OutputPrefix, "shops/"+r.ShopID) {
 			t.Errorf("%s: output prefix %q", r.ShopID, r.OutputPrefix)
 		}
+	}
+}
+
+// TestExamplesCSV: examples/shops.csv is the same registry as shops.yaml.
+func TestExamplesCSV(t *testing.T) {
+	fromYAML, err := registry.Load(t.Context(), filepath.Join("..", "examples", "shops.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCSV, err := registry.Load(t.Context(), filepath.Join("..", "examples", "shops.csv"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(registry.Rows(fromYAML), registry.Rows(fromCSV)); diff != "" {
+		t.Errorf("shops.yaml vs shops.csv rows (-yaml +csv):\n%s", diff)
 	}
 }
