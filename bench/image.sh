@@ -4,6 +4,7 @@
 #   - imgproc.Process with 2 workers (decode + resize + pad + encode),
 #   - the whole image stage (file store, images read through image.mirror),
 #     then its unchanged re-run (incremental: no decode),
+#   - the stage over HTTP with a slow loopback server, by image.concurrency,
 #   - vipsthumbnail on the same files in one process (resize only, no
 #     padding), when installed.
 # Env: IMAGE_BENCH_DIR (default /tmp/feedbatch-imagebench), IMAGE_BENCH_N (50),
@@ -27,6 +28,9 @@ pin() { if command -v taskset >/dev/null; then taskset -c "$CPUS" "$@"; else "$@
 
 GOMAXPROCS=2 pin "$BIN" -dir "$DIR" -mode proc -c 2
 GOMAXPROCS=2 pin "$BIN" -dir "$DIR" -mode stage -c 4
+# Network-bound case: 1000x1000 JPEGs from a loopback server that waits
+# before each answer, at image.concurrency 1..16.
+GOMAXPROCS=2 pin "$BIN" -mode latency -n "${IMAGE_BENCH_LATENCY_N:-100}" -latency "${IMAGE_BENCH_LATENCY:-200ms}" -per-host 16
 
 if ! command -v vipsthumbnail >/dev/null; then
 	if [ "${IMAGE_BENCH_INSTALL:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then

@@ -21,6 +21,9 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,6 +36,7 @@ import (
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	stageimage "github.com/feedbatch/feedbatch/stages/image"
+	"github.com/feedbatch/feedbatch/stages/image/fetch"
 	"github.com/feedbatch/feedbatch/stages/image/imgproc"
 	"github.com/feedbatch/feedbatch/store/filestore"
 )
@@ -45,7 +49,14 @@ func main() {
 	size := flag.Int("size", 2000, "generated image side")
 	mode := flag.String("mode", "proc", "proc or stage")
 	workers := flag.Int("c", runtime.GOMAXPROCS(0), "concurrent images (proc mode; stage mode: image.concurrency)")
+	latency := flag.Duration("latency", 50*time.Millisecond, "latency mode: server delay per image")
+	count := flag.Int("n", 200, "latency mode: images")
+	perHost := flag.String("per-host", "4", "latency mode: image.per_host")
 	flag.Parse()
+	if *mode == "latency" {
+		runLatency(*latency, *count, *perHost)
+		return
+	}
 	imgDir := filepath.Join(*dir, host)
 	if *gen > 0 {
 		if err := generate(imgDir, *gen, *size); err != nil {
@@ -63,6 +74,8 @@ func main() {
 		runProc(files, *workers)
 	case "stage":
 		runStage(*dir, files, *workers)
+	case "latency":
+		runLatency(*latency, *count, *perHost)
 	default:
 		log.Fatalf("unknown -mode %q", *mode)
 	}
@@ -190,4 +203,66 @@ func report(label string, n int, d time.Duration, extra string) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	fmt.Printf("%-36s %3d images  %6.2f s  %6.1f images/s  %6.1f ms/image  peak RSS %4d MB  %s\n",
 		label, n, d.Seconds(), float64(n)/d.Seconds(), float64(d.Milliseconds())/float64(n), ru.Maxrss/1024, extra)
+}
+
+// runLatency serves n distinct 1000x1000 JPEGs from a loopback server that
+// waits `delay` before each answer (a remote CDN), and runs the image stage
+// over them at several concurrency levels: how much concurrency hides the
+// network on 2 cores.
+func runLatency(delay time.Duration, n int, perHost string) {
+	imgs := make([][]byte, n)
+	base := image.NewRGBA(image.Rect(0, 0, 1000, 1000))
+	for y := range 1000 {
+		for x := range 1000 {
+			base.SetRGBA(x, y, color.RGBA{uint8(x), uint8(y), uint8(x ^ y), 255})
+		}
+	}
+	for i := range n {
+		for y := range 16 { // distinct bytes: a 16x16 block coding i
+			for x := range 16 {
+				base.SetRGBA(x, y, color.RGBA{uint8(i * 37), uint8(i >> 8 * 91), 0, 255})
+			}
+		}
+		var buf bytes.Buffer
+		jpeg.Encode(&buf, base, &jpeg.Options{Quality: 85})
+		imgs[i] = buf.Bytes()
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var i int
+		if _, err := fmt.Sscanf(r.URL.Path, "/%d.jpg", &i); err != nil || i < 0 || i >= n {
+			http.NotFound(w, r)
+			return
+		}
+		time.Sleep(delay)
+		w.Write(imgs[i])
+	}))
+	defer srv.Close()
+	fmt.Printf("latency mode: %d images of 1000x1000 (%d KB), server delay %v, image.per_host=%s\n", n, len(imgs[0])>>10, delay, perHost)
+	for _, c := range []int{1, 2, 4, 8, 16} {
+		ctx := context.Background()
+		root, _ := os.MkdirTemp("", "imagebench-lat-*")
+		st, err := filestore.New(root)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var buf bytes.Buffer
+		w := catalog.NewWriter(&buf)
+		for i := range n {
+			w.Write(catalog.Product{ID: fmt.Sprint(i), Title: "t", Link: "https://x/p", Currency: "USD",
+				Availability: catalog.AvailabilityInStock, Condition: catalog.ConditionNew, ImageLink: fmt.Sprintf("%s/%d.jpg", srv.URL, i)})
+		}
+		w.Close()
+		st.Put(ctx, catalog.CatalogKey("lat", "bench"), &buf, nil)
+		stage := stageimage.NewWithConfig(stageimage.Config{Fetch: fetch.Config{AnyPort: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+		job := stages.Job{RunID: "bench", ManifestKey: "runs/bench/manifest.parquet", Store: st,
+			Row: manifest.Row{ShopID: "lat", Image: manifest.DefaultImageSpec, OriginIndex: -1,
+				Options: map[string]string{"image.concurrency": fmt.Sprint(c), "image.per_host": perHost}}}
+		start := time.Now()
+		res, err := stage.Run(ctx, job)
+		if err != nil {
+			log.Fatal(err)
+		}
+		report(fmt.Sprintf("go image stage, concurrency %d", c), int(res.ItemsOut), time.Since(start), fmt.Sprintf("decodes=%d", res.Counts[stageimage.CountDecodes]))
+		os.RemoveAll(root)
+	}
 }

@@ -15,7 +15,7 @@
 //	image.mirror          file:///dir, store:prefix or <root>/prefix: read https://host/p from <mirror>/host/p
 //	image.revalidate      "true" (default): conditional GET for known images; "false": trust the index, no requests
 //	image.concurrency     images in flight (default 4*GOMAXPROCS: downloads wait on the network)
-//	image.per_host        requests in flight per host (default 4)
+//	image.per_host        requests in flight per host (default 8: a shop's images mostly come from one CDN host)
 //	image.decodes         decodes at once (default GOMAXPROCS); memory is also capped by image.decode_mb
 //	image.decode_mb       estimated decode+resize memory in flight, in MiB (default 768; see imgproc.MemoryEstimate)
 //	image.max_fail_share  failed share of images above which the child fails (default 0.5)
@@ -117,7 +117,7 @@ func parseOptions(row manifest.Row) (options, error) {
 	o := options{
 		revalidate:    true,
 		concurrency:   4 * runtime.GOMAXPROCS(0),
-		perHost:       4,
+		perHost:       8,
 		decodes:       runtime.GOMAXPROCS(0),
 		decodeMemory:  768 << 20,
 		maxFailShare:  0.5,
