@@ -107,3 +107,24 @@ func BenchmarkPlan10000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadStatus10000 measures status from result records alone for
+// 10,000 shops x 3 stages (30,000 records in a memory store).
+func BenchmarkReadStatus10000(b *testing.B) {
+	st, f := memstore.New(), newFake()
+	rec, err := Plan(b.Context(), st, f, planInput(10000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, j := range rec.Jobs {
+		for i := range j.Size {
+			putResult(b, st, rec.Manifest, j.Stage, j.Offset+i)
+		}
+	}
+	for b.Loop() {
+		s, err := ReadStatus(b.Context(), st, nil, StatusInput{Run: "2026-11-23"})
+		if err != nil || s.Counts["feed"]["SUCCEEDED"] != 10000 {
+			b.Fatal(err, s.Counts)
+		}
+	}
+}

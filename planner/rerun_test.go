@@ -49,6 +49,13 @@ func contains(s []int64, v int64) bool {
 	return false
 }
 
+func putResult(tb testing.TB, st store.Store, manifestKey, stage string, index int64) {
+	b, _ := json.Marshal(stages.Result{Stage: stage, Index: index, Status: stages.StatusSucceeded, Attempt: 1})
+	if err := st.Put(tb.Context(), stages.ResultKey(manifestKey, stage, index), bytes.NewReader(b), nil); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func writeResult(t *testing.T, st store.Store, manifestKey, stage string, index int64, status string) {
 	t.Helper()
 	b, _ := json.Marshal(stages.Result{Stage: stage, Index: index, Status: status, Attempt: 2, DurationMS: 1500, Error: map[bool]string{true: "boom"}[status == stages.StatusFailed]})
