@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,30 +88,57 @@ func TestAWSCLI(t *testing.T) {
 		out := cli(false, append([]string{"submit-job", "--job-name", name, "--job-queue", local.DefaultQueueName, "--job-definition", name}, extra...)...)
 		return out["jobId"].(string)
 	}
-	define("cli-a", `[ "$AWS_BATCH_JOB_ARRAY_INDEX" != 1 ]`)
+	// Independent CLI calls run concurrently: each is a Python start-up.
+	par := func(fns ...func()) {
+		var wg sync.WaitGroup
+		for _, f := range fns {
+			wg.Add(1)
+			go func() { defer wg.Done(); f() }()
+		}
+		wg.Wait()
+	}
 	sdk.def("cli-b", sh("true"))
 	sdk.def("cli-retry", sh(`[ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]`))
 	sdk.def("cli-sleep", sh("sleep 60"))
-	a := submit("cli-a", "--array-properties", "size=3")
-	b := submit("cli-b", "--array-properties", "size=3", "--depends-on", "jobId="+a+",type=N_TO_N")
-	retried := submit("cli-retry", "--retry-strategy", "attempts=2")
-	timed := submit("cli-sleep", "--timeout", "attemptDurationSeconds=1")
-	running := submit("cli-sleep")
-	pending := submit("cli-b", "--depends-on", "jobId="+running)
-	cli(false, "cancel-job", "--job-id", pending, "--reason", "cli cancel")
+	var a, b, retried, timed, running, pending string
+	var errOut map[string]any
+	par(
+		func() {
+			define("cli-a", `[ "$AWS_BATCH_JOB_ARRAY_INDEX" != 1 ]`)
+			a = submit("cli-a", "--array-properties", "size=3")
+			b = submit("cli-b", "--array-properties", "size=3", "--depends-on", "jobId="+a+",type=N_TO_N")
+		},
+		func() { retried = submit("cli-retry", "--retry-strategy", "attempts=2") },
+		func() { timed = submit("cli-sleep", "--timeout", "attemptDurationSeconds=1") },
+		func() {
+			running = submit("cli-sleep")
+			pending = submit("cli-b", "--depends-on", "jobId="+running)
+			cli(false, "cancel-job", "--job-id", pending, "--reason", "cli cancel")
+		},
+		func() {
+			errOut = cli(true, "submit-job", "--job-name", "x", "--job-queue", local.DefaultQueueName, "--job-definition", "cli-b", "--array-properties", "size=1")
+		},
+	)
 	sdk.waitStatus(running, types.JobStatusRunning)
 	if _, err := sdk.c.TerminateJob(t.Context(), &batch.TerminateJobInput{JobId: &running, Reason: aws.String("cli terminate")}); err != nil {
 		t.Fatal(err)
 	}
-	errOut := cli(true, "submit-job", "--job-name", "x", "--job-queue", local.DefaultQueueName, "--job-definition", "cli-b", "--array-properties", "size=1")
 	if !strings.Contains(errOut["error"].(string), "ClientException") {
 		t.Errorf("size 1: %s, want a ClientException", errOut["error"])
 	}
-	for _, id := range []string{b, retried, pending, running} {
+	for _, id := range []string{b, retried, timed, pending, running} {
 		sdk.wait(id)
 	}
 
-	jobs := cli(false, "describe-jobs", "--jobs", a, b, b+":1", b+":2", retried, timed, pending, running)["jobs"].([]any)
+	var jobs, list []any
+	par(
+		func() {
+			jobs = cli(false, "describe-jobs", "--jobs", a, b, b+":1", b+":2", retried, timed, pending, running)["jobs"].([]any)
+		},
+		func() {
+			list = cli(false, "list-jobs", "--array-job-id", b, "--job-status", "SUCCEEDED")["jobSummaryList"].([]any)
+		},
+	)
 	byID := map[string]map[string]any{}
 	for _, j := range jobs {
 		m := j.(map[string]any)
@@ -142,7 +170,6 @@ func TestAWSCLI(t *testing.T) {
 	if ap := byID[a]["arrayProperties"].(map[string]any); ap["statusSummary"].(map[string]any)["FAILED"] != float64(1) {
 		t.Errorf("A statusSummary %v", ap)
 	}
-	list := cli(false, "list-jobs", "--array-job-id", b, "--job-status", "SUCCEEDED")["jobSummaryList"].([]any)
 	if len(list) != 2 {
 		t.Errorf("list-jobs SUCCEEDED children of B: %d, want 2", len(list))
 	}

@@ -64,7 +64,11 @@ func (e *Engine) Handler() http.Handler {
 		writeError(w, &apiError{status: http.StatusNotFound, typ: "UnknownOperationException",
 			msg: fmt.Sprintf("%s %s is not an operation of the local engine", r.Method, r.URL.Path)})
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every AWS answer carries a request id; SDK errors quote it.
+		w.Header().Set("X-Amzn-Requestid", newID())
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // handle decodes a JSON request into In, calls fn and writes its result.

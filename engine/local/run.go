@@ -123,8 +123,7 @@ func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string,
 	e.lock()
 	if r.terminated || r.hostLost {
 		e.unlock()
-		code := int32(143)
-		return result{exitCode: &code}
+		return result{} // stopped before its process started: no exit code
 	}
 	err = cmd.Start()
 	if err != nil {
