@@ -273,7 +273,16 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if err != nil {
 		return res, stages.Permanent(err)
 	}
+	if c, ok := src.(interface{ CloseIdleConnections() }); ok {
+		defer c.CloseIdleConnections()
+	}
 	old, err := LoadIndex(ctx, job.Store, row.ShopID)
+	if errors.Is(err, ErrBadIndex) {
+		// Rebuild it: outputs are content-addressed, so known images are
+		// found in the store again without decoding.
+		log.Warn("image index unreadable, rebuilding it", "err", err)
+		old, err = &Index{Entries: map[string]Entry{}}, nil
+	}
 	if err != nil {
 		return res, err
 	}

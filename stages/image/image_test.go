@@ -599,3 +599,31 @@ func TestRetry(t *testing.T) {
 		t.Fatalf("err = %v, want a retryable failure", err)
 	}
 }
+
+// TestBadIndex: an unreadable index is rebuilt; known images are found in
+// the store by their content address, without decoding.
+func TestBadIndex(t *testing.T) {
+	srv := newFixtureServer(t)
+	srv.set("/a.jpg", jpegBytes(t, 100, 100, color.RGBA{9, 9, 9, 255}))
+	st := memstore.New()
+	putCatalog(t, st, "s", []catalog.Product{{ID: "1", ImageLink: srv.URL + "/a.jpg"}})
+	if _, err := testStage().Run(t.Context(), testJob(st, "s", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(t.Context(), IndexKey("s"), strings.NewReader("not gzip"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadIndex(t.Context(), st, "s"); !errors.Is(err, ErrBadIndex) {
+		t.Fatalf("LoadIndex err = %v, want ErrBadIndex", err)
+	}
+	res, err := testStage().Run(t.Context(), testJob(st, "s", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int64{CountRequests: 1, CountExisting: 1}, counts(res)); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+	if ix, err := LoadIndex(t.Context(), st, "s"); err != nil || ix.Len() != 1 {
+		t.Fatalf("rebuilt index: %v, %v", ix, err)
+	}
+}

@@ -59,6 +59,10 @@ type Entry struct {
 	ProcessedAt time.Time `json:"processed_at"`
 }
 
+// ErrBadIndex is returned (wrapped) by LoadIndex when the stored index
+// cannot be parsed. Check with errors.Is.
+var ErrBadIndex = errors.New("image: bad index")
+
 // Index maps image source URLs to processed images. The whole index is held
 // in memory (about 400 bytes per image: 100k images is ~40 MB).
 type Index struct {
@@ -101,14 +105,17 @@ func LoadIndex(ctx context.Context, st store.Store, shopID string) (*Index, erro
 	}
 	defer rc.Close()
 	h := sha256.New()
-	if err := readIndex(io.TeeReader(rc, h), ix.Entries); err != nil {
-		return nil, fmt.Errorf("image index %s: %w", key, err)
+	if err := readIndex(ctx, io.TeeReader(rc, h), ix.Entries); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("image index %s: %w: %w", key, ErrBadIndex, err)
 	}
 	h.Sum(ix.digest[:0])
 	return ix, nil
 }
 
-func readIndex(r io.Reader, into map[string]Entry) error {
+func readIndex(ctx context.Context, r io.Reader, into map[string]Entry) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return err
@@ -119,6 +126,9 @@ func readIndex(r io.Reader, into map[string]Entry) error {
 	line := 0
 	for sc.Scan() {
 		line++
+		if line%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		var e Entry
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return fmt.Errorf("line %d: %w", line, err)

@@ -264,6 +264,10 @@ func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (Response
 	return out, nil
 }
 
+// CloseIdleConnections closes the client's idle keep-alive connections;
+// call it when done with the client.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // classify maps a transport error to its reason.
 func classify(ctx context.Context, rawURL string, err error) error {
 	if fe, ok := errors.AsType[*Error](err); ok {
