@@ -372,6 +372,7 @@ func hostile() []catalog.Product {
 	add(func(p *catalog.Product) { p.AdditionalImageLinks = slicesRepeat("https://h.example/x.jpg?a=1", 30) })
 	add(func(p *catalog.Product) { p.Link = "https://h.example/p?q=<script>&x=\"'" })
 	add(func(p *catalog.Product) { p.Link = "https://[::1" })
+	add(func(p *catalog.Product) { p.ID = "# ref_application_id 1" })
 	return ps
 }
 
@@ -402,8 +403,12 @@ func TestHostileCatalog(t *testing.T) {
 			t.Errorf("item %s has %d additional images", it.ID, len(it.Extra))
 		}
 	}
-	if _, err := csv.NewReader(bytes.NewReader(gunzip(t, files["meta"]))).ReadAll(); err != nil {
+	metaCSV := gunzip(t, files["meta"])
+	if _, err := csv.NewReader(bytes.NewReader(metaCSV)).ReadAll(); err != nil {
 		t.Errorf("meta feed does not parse: %v", err)
+	}
+	if bytes.Contains(metaCSV, []byte("\n#")) {
+		t.Error("a meta CSV line starts with '#' (a metadata comment to Meta)")
 	}
 	lines := strings.Split(strings.TrimSuffix(string(gunzip(t, files["naver"])), "\n"), "\n")
 	for i, l := range lines {

@@ -121,9 +121,11 @@ func (m *meta) Validate(p *catalog.Product) (string, bool) {
 	return "", true
 }
 
-// writeCSVField writes one RFC 4180 field.
+// writeCSVField writes one RFC 4180 field. A field starting with '#' is
+// quoted too: at the start of a line Meta would read it as a metadata
+// comment ("# ref_application_id ...").
 func writeCSVField(w *bufio.Writer, s string) {
-	if !strings.ContainsAny(s, ",\"\r\n \t") {
+	if !strings.ContainsAny(s, ",\"\r\n \t") && (s == "" || s[0] != '#') {
 		w.WriteString(s)
 		return
 	}
