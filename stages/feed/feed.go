@@ -96,12 +96,17 @@ func (*Stage) Name() string { return "feed" }
 // Meta is what shops/<id>/feeds/<platform>.meta.json records about the last
 // published feed.
 type Meta struct {
-	Platform    string    `json:"platform"`
-	Key         string    `json:"key"`
-	Count       int64     `json:"count"`
-	Bytes       int64     `json:"bytes"`
-	RawBytes    int64     `json:"raw_bytes"`
-	SHA256      string    `json:"sha256"`
+	Platform string `json:"platform"`
+	// Key is the feed's store key.
+	Key string `json:"key"`
+	// Count is the number of items in the feed: what the guard compares.
+	Count int64 `json:"count"`
+	// Bytes is the gzipped size, RawBytes the size before gzip.
+	Bytes    int64 `json:"bytes"`
+	RawBytes int64 `json:"raw_bytes"`
+	// SHA256 is the hex digest of the gzipped object.
+	SHA256 string `json:"sha256"`
+	// RunID is the run that published it.
 	RunID       string    `json:"run_id"`
 	PublishedAt time.Time `json:"published_at"`
 }
@@ -160,7 +165,14 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	}
 	defer cat.Close()
 
-	ch := Channel{ShopID: job.Row.ShopID, Title: cleanText(job.Row.Name), Link: opts[OptSiteURL]}
+	ch := Channel{ShopID: job.Row.ShopID, Title: strings.TrimSpace(singleLine(cleanText(job.Row.Name)))}
+	if v := opts[OptSiteURL]; v != "" {
+		u, ok := normURL(v)
+		if !ok {
+			return res, stages.Permanentf("option %s=%q: want an absolute http(s) URL", OptSiteURL, v)
+		}
+		ch.Link = u
+	}
 	if ch.Title == "" {
 		ch.Title = job.Row.ShopID
 	}

@@ -672,6 +672,8 @@ func TestStageBadInput(t *testing.T) {
 		{"no platform", func(j *stages.Job) { j.Row.Platforms = nil }},
 		{"bad share", func(j *stages.Job) { j.Row.Options[OptMaxDropShare] = "lots" }},
 		{"bad level", func(j *stages.Job) { j.Row.Options[OptGzipLevel] = "11" }},
+		{"bad site url", func(j *stages.Job) { j.Row.Options[OptSiteURL] = "shop.example" }},
+		{"bad image base url", func(j *stages.Job) { j.Row.Options[OptImageBaseURL] = "cdn" }},
 		{"bad naver shipping", func(j *stages.Job) { j.Row.Options["feed.naver.default_shipping"] = "-1" }},
 		{"missing catalog", func(j *stages.Job) { j.RunID = "nope" }},
 	} {
