@@ -209,8 +209,6 @@ func taskArn(task string) string {
 	return "arn:aws:ecs:" + region + ":" + accountID + ":task/local/" + task
 }
 
-func (j *job) name() string { return j.spec.Name }
-
 // childDeps is what DescribeJobs shows as a child's dependsOn: the parent's
 // plain dependencies, and the concrete sibling or peer child for N_TO_N and
 // SEQUENTIAL.

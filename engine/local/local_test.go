@@ -668,6 +668,44 @@ func TestLedger(t *testing.T) {
 	if got, want := aws.ToString(c.get(arr+":1").JobArn), "arn:aws:batch:us-east-1:000000000000:job/"+arr+":1"; got != want {
 		t.Errorf("child jobArn %q, want %q", got, want)
 	}
+	for i := range 2 {
+		k := c.get(fmt.Sprintf("%s:%d", arr, i))
+		if aws.ToInt64(p.StartedAt) == 0 || aws.ToInt64(p.StartedAt) > aws.ToInt64(k.StartedAt) || aws.ToInt64(p.StoppedAt) < aws.ToInt64(k.StoppedAt) {
+			t.Errorf("parent %d..%d does not span child %d (%d..%d)", aws.ToInt64(p.StartedAt), aws.ToInt64(p.StoppedAt),
+				i, aws.ToInt64(k.StartedAt), aws.ToInt64(k.StoppedAt))
+		}
+	}
+
+	// Tags stay on the job, not its children; SHARE_IDENTIFIER lists
+	// nothing; a queue listing is in submission order.
+	tagged := c.submit("fail1", func(in *batch.SubmitJobInput) {
+		in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
+		in.Tags = map[string]string{"stage": "feed"}
+	})
+	c.wait(tagged)
+	if got := c.get(tagged).Tags; got["stage"] != "feed" {
+		t.Errorf("parent tags %v", got)
+	}
+	if got := c.get(tagged + ":0").Tags; len(got) != 0 {
+		t.Errorf("child tags %v, want none", got)
+	}
+	share, err := c.c.ListJobs(t.Context(), &batch.ListJobsInput{JobQueue: aws.String("feedbatch"),
+		Filters: []types.KeyValuesPair{{Name: aws.String("SHARE_IDENTIFIER"), Values: []string{"*"}}}})
+	if err != nil || len(share.JobSummaryList) != 0 {
+		t.Errorf("SHARE_IDENTIFIER listing: %d jobs, %v", len(share.JobSummaryList), err)
+	}
+	failed, err := c.c.ListJobs(t.Context(), &batch.ListJobsInput{JobQueue: aws.String("feedbatch"), JobStatus: types.JobStatusFailed})
+	if err != nil || len(failed.JobSummaryList) != 2 || *failed.JobSummaryList[0].JobId != arr || *failed.JobSummaryList[1].JobId != tagged {
+		t.Errorf("FAILED listing not in submission order: %v", err)
+	}
+
+	// Without resourceRequirements a job takes 1 vCPU (it fits a 1-vCPU
+	// engine; 2 such jobs run one after the other there).
+	c1, _ := newTC(t, local.Config{VCPUs: 1, MemoryMiB: 64})
+	c1.def("bare", sh("true"), func(in *batch.RegisterJobDefinitionInput) { in.ContainerProperties.ResourceRequirements = nil })
+	if j := c1.wait(c1.submit("bare")); j.Status != types.JobStatusSucceeded {
+		t.Errorf("job without requirements: %s %q", j.Status, aws.ToString(j.StatusReason))
+	}
 	blocker := c.submit("sleep")
 	cancelled := c.submit("sleep", func(in *batch.SubmitJobInput) {
 		in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
