@@ -11,10 +11,12 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// RowGroupRows is the number of products per Parquet row group. Small row
-// groups keep the writer's and readers' memory flat (one row group of
-// products is buffered at a time) at a small cost in compression.
-const RowGroupRows = 8192
+// RowGroupRows is the number of products per Parquet row group. The writer
+// buffers one row group's compressed pages (about 2 MB at this size) and
+// keeps a few hundred bytes of footer metadata per row group and column
+// until Close; readers hold one page per column. Smaller groups would make
+// the footer, the only part that grows with the catalog, grow faster.
+const RowGroupRows = 32768
 
 // Metadata keys written in every catalog's key/value metadata. Writers add
 // their own (shop id, run id, source) with Writer.SetMetadata.
@@ -46,6 +48,14 @@ func NewWriter(w io.Writer) *Writer {
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
 		parquet.PageBufferSize(64<<10),
 		parquet.KeyValueMetadata(MetaSchemaVersion, SchemaVersion),
+		// Free-text and URL columns get no page bounds: they help no
+		// reader, and the writer keeps every page's bounds until Close.
+		parquet.SkipPageBounds("title"),
+		parquet.SkipPageBounds("description"),
+		parquet.SkipPageBounds("link"),
+		parquet.SkipPageBounds("mobile_link"),
+		parquet.SkipPageBounds("image_link"),
+		parquet.SkipPageBounds("additional_image_links", "list", "element"),
 	)
 	return &Writer{w: pw, buf: make([]Product, 0, batchSize)}
 }
@@ -129,7 +139,8 @@ type Reader struct {
 // NewReader reads a catalog from r (size bytes). The caller keeps r open
 // until Close.
 func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
-	f, err := parquet.OpenFile(r, size, parquet.ReadBufferSize(64<<10))
+	// A sequential scan needs no page index: skip loading it.
+	f, err := parquet.OpenFile(r, size, parquet.ReadBufferSize(64<<10), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open: %w", err)
 	}
