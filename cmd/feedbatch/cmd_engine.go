@@ -62,6 +62,12 @@ Point clients at the printed endpoint:
 					Value:   local.DefaultCEName,
 				},
 				&cli.BoolFlag{
+					Name:    "job-definitions",
+					Usage:   "register the job definitions of cfn/template.yaml at start (FEEDBATCH_ROOT = --root)",
+					EnvVars: []string{"FEEDBATCH_ENGINE_JOB_DEFINITIONS"},
+					Value:   true,
+				},
+				&cli.BoolFlag{
 					Name:    "allow-remote",
 					Usage:   "allow a non-loopback listen address (the API has no authentication: anyone who reaches it runs commands)",
 					EnvVars: []string{"FEEDBATCH_ENGINE_ALLOW_REMOTE"},
@@ -125,14 +131,27 @@ func engineServe(c *cli.Context) error {
 		return err
 	}
 	endpoint := "http://" + ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- eng.Serve(ctx, ln) }()
+	if c.Bool("job-definitions") {
+		root, err := absRoot(c.String(rootFlag.Name))
+		if err == nil {
+			err = registerJobDefinitions(ctx, local.BatchClient(endpoint), root, nil)
+		}
+		if err != nil {
+			log.Warn("job definitions of the template not registered", "err", err)
+		}
+	}
+	// Published once ready: `feedbatch run` on this directory uses it.
 	if err := os.WriteFile(filepath.Join(dir, endpointName), []byte(endpoint+"\n"), 0o644); err != nil {
 		ln.Close()
+		<-served
 		eng.Close()
 		return fmt.Errorf("engine dir: %w", err)
 	}
 	fmt.Fprintf(c.App.Writer, "%s\n", endpoint)
 	log.Info("serving the AWS Batch API", "endpoint", endpoint, "queue", c.String("queue"), "dir", dir)
-	serveErr := eng.Serve(ctx, ln)
+	serveErr := <-served
 	log.Info("stopping: running jobs are terminated and resumed by the next engine on this directory")
 	if err := eng.Close(); err != nil && serveErr == nil {
 		serveErr = err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 
 	"github.com/feedbatch/feedbatch/engine/local"
@@ -56,7 +57,7 @@ func TestEngineServe(t *testing.T) {
 		app := newApp()
 		app.Writer = io.Discard
 		app.ErrWriter = io.Discard
-		done <- app.RunContext(ctx, []string{"feedbatch", "engine", "serve", "--addr", "127.0.0.1:0", "--dir", dir, "--vcpus", "2", "--memory", "512"})
+		done <- app.RunContext(ctx, []string{"feedbatch", "--root", t.TempDir(), "engine", "serve", "--addr", "127.0.0.1:0", "--dir", dir, "--vcpus", "2", "--memory", "512"})
 	}()
 	var ep string
 	for deadline := time.Now().Add(10 * time.Second); ep == "" && time.Now().Before(deadline); {
@@ -75,6 +76,10 @@ func TestEngineServe(t *testing.T) {
 	out, err := local.BatchClient(ep).DescribeComputeEnvironments(t.Context(), &batch.DescribeComputeEnvironmentsInput{})
 	if err != nil || len(out.ComputeEnvironments) != 1 || *out.ComputeEnvironments[0].ComputeResources.MaxvCpus != 2 {
 		t.Fatalf("DescribeComputeEnvironments = %+v, %v", out, err)
+	}
+	defs, err := local.BatchClient(ep).DescribeJobDefinitions(t.Context(), &batch.DescribeJobDefinitionsInput{JobDefinitionName: aws.String("feedbatch-collect")})
+	if err != nil || len(defs.JobDefinitions) != 1 {
+		t.Errorf("the template's job definitions are not registered: %v, %v", defs, err)
 	}
 	if _, code := runApp(t, "engine", "serve", "--addr", "127.0.0.1:0", "--dir", dir); code == exitOK {
 		t.Error("a second engine on the same directory started")
