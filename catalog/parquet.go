@@ -18,6 +18,9 @@ import (
 // the footer, the only part that grows with the catalog, grow faster.
 const RowGroupRows = 32768
 
+// rowGroupRows is RowGroupRows; tests lower it.
+var rowGroupRows int64 = RowGroupRows
+
 // Metadata keys written in every catalog's key/value metadata. Writers add
 // their own (shop id, run id, source) with Writer.SetMetadata.
 const (
@@ -45,7 +48,7 @@ type Writer struct {
 func NewWriter(w io.Writer) *Writer {
 	pw := parquet.NewGenericWriter[Product](w,
 		parquet.Compression(&parquet.Zstd),
-		parquet.MaxRowsPerRowGroup(RowGroupRows),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.PageBufferSize(64<<10),
 		parquet.KeyValueMetadata(MetaSchemaVersion, SchemaVersion),
 		// Free-text and URL columns get no page bounds: they help no
