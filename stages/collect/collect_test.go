@@ -108,6 +108,7 @@ func TestGolden(t *testing.T) {
 		}},
 		{name: "semicolon", file: "semicolon.csv", currency: "EUR"},
 		{name: "jsonl", file: "products.jsonl", currency: "USD"},
+		{name: "json-array", file: "products.json", currency: "USD", mapping: map[string]string{"additional_image_links": "images.src", "item_group_id": "variants.group"}},
 		{name: "google-rss", file: "google.xml", currency: "KRW"},
 		{name: "atom", file: "atom.xml", currency: "USD"},
 		{name: "gzip", file: "basic.csv.gz.bin", currency: "USD"},

@@ -87,7 +87,7 @@ var defaults = []struct {
 	{FieldLink, []string{"link", "url", "product_url", "product_link", "page_url", "상품url", "상품링크", "링크"}},
 	{FieldMobileLink, []string{"mobile_link", "mobile_url", "m_url", "모바일url", "모바일링크", "모바일상품url"}},
 	{FieldImageLink, []string{"image_link", "image", "image_url", "img", "img_url", "main_image", "이미지", "이미지url", "대표이미지", "이미지링크"}},
-	{FieldAdditionalImage, []string{"additional_image_link", "additional_image_links", "additional_images", "images", "extra_images", "추가이미지"}},
+	{FieldAdditionalImage, []string{"additional_image_link", "additional_image_links", "additional_images", "images", "images.src", "images.url", "extra_images", "추가이미지"}},
 	{FieldPrice, []string{"price", "regular_price", "list_price", "original_price", "normal_price", "price.amount", "price.value", "정가", "판매가", "가격", "판매가격", "소비자가"}},
 	{FieldSalePrice, []string{"sale_price", "saleprice", "discount_price", "special_price", "sale_price.amount", "sale_price.value", "할인가", "세일가", "할인판매가"}},
 	{FieldCurrency, []string{"currency", "currency_code", "price_currency", "price.currency", "price.currency_code", "통화"}},

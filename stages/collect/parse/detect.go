@@ -21,6 +21,8 @@ const (
 	FormatTSV   = "tsv"
 	FormatJSONL = "jsonl"
 	FormatXML   = "xml"
+	// FormatJSON is one JSON array of product objects.
+	FormatJSON = "json"
 )
 
 // sniffBytes is how much of the (decompressed) input is looked at to detect
@@ -30,7 +32,8 @@ const sniffBytes = 64 << 10
 // Settings are a source's format options as the manifest gives them
 // (manifest.Source.Format and Options).
 type Settings struct {
-	// Format is csv, tsv, jsonl or xml; "" detects it from the content.
+	// Format is csv, tsv, jsonl, json (one array of objects) or xml; ""
+	// detects it from the content.
 	Format string
 	// Options: "delimiter" (one character, or "tab"), "quote" (one
 	// character, or "none"), "encoding" (utf-8, euc-kr, cp949, any WHATWG
@@ -90,13 +93,13 @@ func Open(raw io.Reader, s Settings) (Parser, Detected, error) {
 		if format == "" {
 			return nil, d, fmt.Errorf("cannot tell the format of the source (not CSV, TSV, JSON Lines or XML); set the source's format")
 		}
-	case "csv", "tsv", "xml", "jsonl":
-	case "json", "ndjson":
+	case "csv", "tsv", "xml", "jsonl", "json":
+	case "ndjson":
 		format = FormatJSONL
 	case "rss", "atom":
 		format = FormatXML
 	default:
-		return nil, d, fmt.Errorf("unknown format %q (want csv, tsv, jsonl or xml)", s.Format)
+		return nil, d, fmt.Errorf("unknown format %q (want csv, tsv, jsonl, json or xml)", s.Format)
 	}
 	d.Format = format
 
@@ -115,6 +118,8 @@ func Open(raw io.Reader, s Settings) (Parser, Detected, error) {
 		return NewXML(r, o, enc != nil), d, nil
 	case FormatJSONL:
 		return NewJSONL(r, o), d, nil
+	case FormatJSON:
+		return NewJSONArray(r, o), d, nil
 	}
 	o.Delimiter, o.Quote = ',', '"'
 	if format == FormatTSV {
@@ -178,6 +183,8 @@ func sniffFormat(sample []byte) string {
 		return FormatXML
 	case '{':
 		return FormatJSONL
+	case '[':
+		return FormatJSON
 	}
 	line := firstLine(s)
 	if bytes.Count(line, []byte("\t")) > bytes.Count(line, []byte(",")) &&

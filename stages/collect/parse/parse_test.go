@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -98,6 +99,7 @@ func TestOpenDetects(t *testing.T) {
 		{"semicolon", []byte("id;title\n1;x\n"), Settings{}, Detected{Format: "csv", Encoding: "utf-8", Delimiter: ";"}},
 		{"gzip tsv by content", gz.Bytes(), Settings{}, Detected{Format: "tsv", Compressed: "gzip", Encoding: "utf-8", Delimiter: "\t"}},
 		{"jsonl", []byte(`{"id":1}` + "\n"), Settings{}, Detected{Format: "jsonl", Encoding: "utf-8"}},
+		{"json array", []byte(` [{"id":1}]`), Settings{}, Detected{Format: "json", Encoding: "utf-8"}},
 		{"xml", []byte(`<?xml version="1.0"?><rss></rss>`), Settings{}, Detected{Format: "xml", Encoding: "utf-8"}},
 		{"euc-kr sniffed", []byte("id,\xbb\xf3\xc7\xb0\xb8\xed\n1,x\n"), Settings{}, Detected{Format: "csv", Encoding: "euc-kr", Delimiter: ","}},
 		{"explicit delimiter", []byte("id|title\n"), Settings{Format: "csv", Options: map[string]string{"delimiter": "pipe"}}, Detected{Format: "csv", Encoding: "utf-8", Delimiter: "|"}},
@@ -222,5 +224,34 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p, _, err := Open(bytes.NewReader(in), Settings{Options: map[string]string{"max_field_bytes": "64"}})
 		fuzzParser(t, p, err)
+	})
+}
+
+func TestJSONArray(t *testing.T) {
+	p := NewJSONArray(strings.NewReader(`[{"id": 1, "p": {"a": "x"}}, 5, {"id": "`+strings.Repeat("y", 20)+`"}, {"id": 2}]`), Options{MaxFieldBytes: 10})
+	got, err := all(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"id=1", "p.a=x"}, {"!bad_json"}, {"!field_too_large"}, {"id=2"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	p = NewJSONArray(iotest.OneByteReader(strings.NewReader(`[{"id": "`+strings.Repeat("y", 200)+`"}]`)), Options{MaxFieldBytes: 10})
+	if _, err := all(t, p); err == nil {
+		t.Error("an element past the size cap: no error")
+	}
+	p = NewJSONArray(strings.NewReader(`{"id": 1}`), Options{})
+	if _, err := all(t, p); err == nil {
+		t.Error("not an array: no error")
+	}
+}
+
+func FuzzJSONArray(f *testing.F) {
+	for _, s := range []string{`[{"a":1}]`, `[1,{"b":[{"c":2}]}]`, `[`, `[{"a":"` + strings.Repeat("x", 100) + `"}]`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fuzzParser(t, NewJSONArray(bytes.NewReader(in), Options{MaxFieldBytes: 64}), nil)
 	})
 }
