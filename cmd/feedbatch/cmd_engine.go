@@ -42,12 +42,12 @@ Point clients at the printed endpoint:
 				&cli.IntFlag{
 					Name:    "vcpus",
 					Usage:   "vCPU budget (default: the machine's CPUs)",
-					EnvVars: []string{"FEEDBATCH_ENGINE_VCPUS"},
+					EnvVars: []string{"FEEDBATCH_ENGINE_VCPUS", "FEEDBATCH_VCPUS"},
 				},
 				&cli.IntFlag{
 					Name:    "memory",
 					Usage:   "memory budget in MiB (default: the machine's memory)",
-					EnvVars: []string{"FEEDBATCH_ENGINE_MEMORY"},
+					EnvVars: []string{"FEEDBATCH_ENGINE_MEMORY", "FEEDBATCH_MEMORY_MIB"},
 				},
 				&cli.StringFlag{
 					Name:    "queue",
