@@ -57,6 +57,11 @@ const (
 	OptStripHTML = "strip_html"
 	// DefaultMaxBadShare is used when the row sets no limit.
 	DefaultMaxBadShare = 0.2
+	// OptMaxSourceBytes (Source.Options) caps the bytes read from a URL
+	// source (before decompression); default DefaultMaxSourceBytes.
+	OptMaxSourceBytes = "max_source_bytes"
+	// DefaultMaxSourceBytes is 20 GiB, ten times the largest feeds seen.
+	DefaultMaxSourceBytes = 20 << 30
 )
 
 // Drop reason for duplicate ids (not counted as bad rows).
@@ -197,6 +202,14 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 	if strings.TrimSpace(row.Source.URL) == "" {
 		return res, stages.Permanentf("the shop has no catalog source URL")
 	}
+	maxSource := int64(DefaultMaxSourceBytes)
+	if v := strings.TrimSpace(row.Source.Options[OptMaxSourceBytes]); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return res, stages.Permanentf("source option %s = %q: want a positive number of bytes", OptMaxSourceBytes, v)
+		}
+		maxSource = n
+	}
 	conf := configHash(row)
 	prev := s.loadState(ctx, job.Store, row.ShopID, conf, log)
 
@@ -225,7 +238,7 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 		if f.NotModified {
 			return s.reuse(ctx, job, key, prev, f.Validators, log)
 		}
-		body = &countingReader{r: f.Body}
+		body = &countingReader{r: f.Body, max: maxSource}
 		closeFn = func() { f.Body.Close() }
 		validate = f.Validators
 		pp, det, err := parse.Open(body, parse.Settings{Format: row.Source.Format, Options: row.Source.Options})
@@ -547,10 +560,20 @@ func setMeta(w *catalog.Writer, job stages.Job) {
 type countingReader struct {
 	r   io.Reader
 	n   int64
+	max int64
 	err error
 }
 
+// errSourceTooLarge ends a read past the size cap (a permanent error).
+var errSourceTooLarge = errors.New("source larger than its size cap")
+
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.n >= c.max {
+		return 0, fmt.Errorf("%w (%d bytes; raise the source option %s)", errSourceTooLarge, c.max, OptMaxSourceBytes)
+	}
+	if int64(len(p)) > c.max-c.n {
+		p = p[:c.max-c.n]
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) && c.err == nil {

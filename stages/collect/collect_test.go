@@ -206,3 +206,11 @@ func TestFileUnchangedReuses(t *testing.T) {
 }
 
 func errorsIsPermanent(err error) bool { return isPermanent(err) }
+
+func TestSourceSizeCap(t *testing.T) {
+	job := newJob(memstore.New(), manifest.Source{URL: fileURL(t, "basic.csv"), Options: map[string]string{"max_source_bytes": "100"}}, "USD", nil)
+	_, err := collect.New().Run(t.Context(), job)
+	if !errorsIsPermanent(err) || !strings.Contains(err.Error(), "size cap") {
+		t.Fatalf("err = %v; want a permanent size-cap error", err)
+	}
+}

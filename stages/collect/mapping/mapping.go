@@ -96,8 +96,10 @@ var defaults = []struct {
 	{FieldBrand, []string{"brand", "manufacturer", "vendor", "maker", "브랜드", "제조사"}},
 	{FieldGTIN, []string{"gtin", "ean", "upc", "barcode", "isbn", "jan", "바코드"}},
 	{FieldMPN, []string{"mpn", "model", "model_number", "모델명", "모델번호"}},
-	{FieldCategoryPath, []string{"category_path", "category", "categories", "카테고리", "분류", "카테고리명"}},
-	{FieldProductType, []string{"product_type", "google_product_category", "google_category"}},
+	// Google's product_type is the shop's own category path; its
+	// google_product_category is what the catalog calls ProductType.
+	{FieldCategoryPath, []string{"category_path", "category", "categories", "product_type", "카테고리", "분류", "카테고리명"}},
+	{FieldProductType, []string{"google_product_category", "google_category", "google_product_category_id"}},
 	{FieldShippingCost, []string{"shipping_cost", "shipping_price", "shipping.price", "delivery_fee", "shipping_fee", "배송비", "배송료"}},
 	{FieldShippingCountry, []string{"shipping_country", "shipping.country"}},
 	{FieldShipping, []string{"shipping"}},
