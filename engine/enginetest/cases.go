@@ -509,7 +509,7 @@ func testTimeoutKill(t *testing.T, s *suite) {
 // dependencies complete) and is a successful no-op on a RUNNING job
 // (checklist 6).
 func testCancel(t *testing.T, s *suite) {
-	slow := s.submit(t, s.in(t, s.def(t, "sleep 1")))
+	slow := s.submit(t, s.in(t, s.def(t, "sleep 2")))
 	pend := s.in(t, s.def(t, "true"))
 	pend.DependsOn = []types.JobDependency{{JobId: aws.String(slow)}}
 	pend.RetryStrategy = &types.RetryStrategy{Attempts: aws.Int32(3)}

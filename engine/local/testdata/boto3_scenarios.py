@@ -78,7 +78,7 @@ check(t["status"] == "FAILED" and t["statusReason"] == "Job attempt duration exc
 check(len(t["attempts"]) == 1, "timeout: retried")
 
 # Cancel a PENDING job, no-op cancel of a RUNNING one, terminate.
-slow = submit(define("b3-slow", "sleep 0.5"))
+slow = submit(define("b3-slow", "sleep 3"))
 pend = submit("b3-array2", dependsOn=[{"jobId": slow}])
 wait(pend, ("PENDING",))
 b.cancel_job(jobId=pend, reason="boto3 cancel")
