@@ -518,7 +518,7 @@ func testCancel(t *testing.T, s *suite) {
 	arr.DependsOn = []types.JobDependency{{JobId: aws.String(slow)}}
 	arr.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
 	arrID := s.submit(t, arr)
-	run := s.submit(t, s.in(t, s.def(t, "sleep 1")))
+	run := s.submit(t, s.in(t, s.def(t, "sleep 2")))
 
 	s.waitStatus(t, pendID, types.JobStatusPending)
 	for _, id := range []string{pendID, arrID} {
