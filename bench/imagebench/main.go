@@ -124,6 +124,7 @@ func clamp(v float64) uint8 { return uint8(max(0, min(255, v))) }
 
 func runProc(files []string, workers int) {
 	spec := imgproc.Spec{Width: 800, Height: 800, Quality: 85, Background: color.RGBA{255, 255, 255, 255}}
+	lastCPU, _ = cpuTime()
 	start := time.Now()
 	ch := make(chan string)
 	var wg sync.WaitGroup
@@ -188,6 +189,7 @@ func runStage(dir string, files []string, workers int) {
 			Options: map[string]string{"image.mirror": "file://" + dir, "image.concurrency": fmt.Sprint(workers)}}}
 	stage := stageimage.New()
 	for _, label := range []string{"go image stage (first run)", "go image stage (unchanged re-run)"} {
+		lastCPU, _ = cpuTime()
 		start := time.Now()
 		res, err := stage.Run(ctx, job)
 		if err != nil {
@@ -198,11 +200,23 @@ func runStage(dir string, files []string, workers int) {
 	}
 }
 
-func report(label string, n int, d time.Duration, extra string) {
+// lastCPU is the process CPU time at the previous report.
+var lastCPU time.Duration
+
+func cpuTime() (time.Duration, int64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("%-36s %3d images  %6.2f s  %6.1f images/s  %6.1f ms/image  peak RSS %4d MB  %s\n",
-		label, n, d.Seconds(), float64(n)/d.Seconds(), float64(d.Milliseconds())/float64(n), ru.Maxrss/1024, extra)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss
+}
+
+// report prints wall-clock rate, CPU time per image (less sensitive to a
+// busy machine than wall time) and peak RSS.
+func report(label string, n int, d time.Duration, extra string) {
+	cpu, maxrss := cpuTime()
+	per := (cpu - lastCPU) / time.Duration(max(n, 1))
+	lastCPU = cpu
+	fmt.Printf("%-36s %3d images  %6.2f s  %6.1f images/s  cpu %6.1f ms/image  peak RSS %4d MB  %s\n",
+		label, n, d.Seconds(), float64(n)/d.Seconds(), float64(per.Microseconds())/1000, maxrss/1024, extra)
 }
 
 // runLatency serves n distinct 1000x1000 JPEGs from a loopback server that
@@ -257,6 +271,7 @@ func runLatency(delay time.Duration, n int, perHost string) {
 		job := stages.Job{RunID: "bench", ManifestKey: "runs/bench/manifest.parquet", Store: st,
 			Row: manifest.Row{ShopID: "lat", Image: manifest.DefaultImageSpec, OriginIndex: -1,
 				Options: map[string]string{"image.concurrency": fmt.Sprint(c), "image.per_host": perHost}}}
+		lastCPU, _ = cpuTime()
 		start := time.Now()
 		res, err := stage.Run(ctx, job)
 		if err != nil {

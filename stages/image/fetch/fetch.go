@@ -81,7 +81,7 @@ type Config struct {
 	// TotalTimeout bounds one whole fetch including the body, so that a
 	// server trickling bytes cannot hold a worker (default 60 s).
 	TotalTimeout time.Duration
-	// PerHost bounds connections per host (default 8).
+	// PerHost bounds connections per host (default 16).
 	PerHost int
 	// Resolver used to look up names; nil is net.DefaultResolver. Whatever
 	// it answers, the address is checked at dial time.
@@ -127,7 +127,7 @@ func New(cfg Config) *Client {
 		cfg.TotalTimeout = defaultTotalWait
 	}
 	if cfg.PerHost <= 0 {
-		cfg.PerHost = 8
+		cfg.PerHost = 16
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = defaultUserAgent
