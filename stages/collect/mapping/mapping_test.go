@@ -234,3 +234,17 @@ func FuzzClean(f *testing.F) {
 		CleanURL(s)
 	})
 }
+
+func BenchmarkParsePrice(b *testing.B) {
+	for b.Loop() {
+		ParsePrice("1,234.50 USD", "KRW")
+	}
+}
+
+func BenchmarkMap(b *testing.B) {
+	m, _ := New(Config{Currency: "USD"})
+	r := rec("id", "SKU-1", "title", "Blue shirt", "link", "https://shop.example/1", "price", "59.00", "image_link", "https://cdn.example/1.jpg", "availability", "in stock")
+	for b.Loop() {
+		m.Map(r)
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
 )
 
 // all reads every record; row errors are listed as "!reason@line".
@@ -254,4 +256,37 @@ func FuzzJSONArray(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fuzzParser(t, NewJSONArray(bytes.NewReader(in), Options{MaxFieldBytes: 64}), nil)
 	})
+}
+
+func TestOpenZstd(t *testing.T) {
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf)
+	zw.Write([]byte("id,title\n1,x\n"))
+	zw.Close()
+	p, d, err := Open(&buf, Settings{})
+	if err != nil || d.Compressed != "zstd" || d.Format != "csv" {
+		t.Fatalf("Open: %+v %v", d, err)
+	}
+	got, err := all(t, p)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("records %v %v", got, err)
+	}
+}
+
+func BenchmarkCSV(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("id,title,description,link,price\n")
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "%d,\"Title %d, red\",A plain description of the product,https://shop.example/%d,%d.00\n", i, i, i, i)
+	}
+	in := sb.String()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		p, _ := NewCSV(strings.NewReader(in), Options{Delimiter: ',', Quote: '"'})
+		for {
+			if _, err := p.Next(); err != nil {
+				break
+			}
+		}
+	}
 }
