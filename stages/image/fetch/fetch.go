@@ -221,7 +221,9 @@ func (c *Client) Get(ctx context.Context, rawURL string, v Validators) (Response
 		return Response{}, &Error{URL: rawURL, Reason: ReasonBadURL, Err: err}
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	req.Header.Set("Accept", "image/jpeg,image/png,image/webp,image/gif,image/*;q=0.8")
+	// No image/* wildcard: a negotiating server should not prefer AVIF/HEIC,
+	// which are not decoded here.
+	req.Header.Set("Accept", "image/jpeg,image/png,image/webp,image/gif;q=0.9,image/bmp;q=0.5,image/tiff;q=0.5,*/*;q=0.1")
 	if v.ETag != "" {
 		req.Header.Set("If-None-Match", v.ETag)
 	}
