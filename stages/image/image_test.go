@@ -328,7 +328,7 @@ func TestHostile(t *testing.T) {
 		}},
 		{ID: "2", ImageLink: "not a url"},
 	})
-	opts := map[string]string{"image.max_fail_share": "0.95", "image.timeout": "500ms", "image.max_bytes": "2000000", "image.retries": "0"}
+	opts := map[string]string{"image.max_fail_share": "0.95", "image.timeout": "2s", "image.max_bytes": "2000000", "image.retries": "0"}
 	res, err := testStage().Run(t.Context(), testJob(st, "s2", opts))
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,8 @@ func loopbackConfig() Config {
 		AnyPort:       true,
 		Allow:         []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		MaxBytes:      1000,
-		HeaderTimeout: 300 * time.Millisecond,
-		TotalTimeout:  600 * time.Millisecond,
+		HeaderTimeout: 1 * time.Second,
+		TotalTimeout:  2 * time.Second,
 		MaxRedirects:  2,
 	}
 }
