@@ -5,6 +5,7 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"code.dny.dev/ssrf"
@@ -73,6 +75,42 @@ type Fetcher struct {
 	Backoff time.Duration
 	// Log receives retry messages; nil discards them.
 	Log *slog.Logger
+	// IdleTimeout ends an HTTP body read that makes no progress for this
+	// long (a retryable error); 0 means 2 minutes.
+	IdleTimeout time.Duration
+}
+
+// idleBody cancels its request when no bytes arrive for d.
+type idleBody struct {
+	rc     io.ReadCloser
+	d      time.Duration
+	t      *time.Timer
+	cancel context.CancelFunc
+	fired  atomic.Bool
+}
+
+func newIdleBody(rc io.ReadCloser, d time.Duration, cancel context.CancelFunc) *idleBody {
+	b := &idleBody{rc: rc, d: d, cancel: cancel}
+	b.t = time.AfterFunc(d, func() { b.fired.Store(true); cancel() })
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.t.Reset(b.d)
+	}
+	if err != nil && !errors.Is(err, io.EOF) && b.fired.Load() {
+		err = fmt.Errorf("no data for %s: %w", b.d, err)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.t.Stop()
+	err := b.rc.Close()
+	b.cancel()
+	return err
 }
 
 // ParseAllowNets parses a comma-separated list of CIDR prefixes or addresses.
@@ -215,8 +253,10 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev
 			case <-t.C:
 			}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		rctx, cancel := context.WithCancel(ctx)
+		req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 		if err != nil {
+			cancel()
 			return nil, stages.Permanentf("source %s: %v", red, err)
 		}
 		req.Header.Set("User-Agent", "feedbatch-collect/1")
@@ -228,6 +268,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev
 		}
 		resp, err := client.Do(req)
 		if err != nil {
+			cancel()
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -244,9 +285,11 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev
 		switch {
 		case resp.StatusCode == http.StatusNotModified:
 			resp.Body.Close()
+			cancel()
 			return &Fetched{NotModified: true, Validators: prev}, nil
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			return &Fetched{Body: resp.Body, Validators: Validators{
+			idle := cmp.Or(f.IdleTimeout, 2*time.Minute)
+			return &Fetched{Body: newIdleBody(resp.Body, idle, cancel), Validators: Validators{
 				URL:          rawURL,
 				ETag:         resp.Header.Get("ETag"),
 				LastModified: resp.Header.Get("Last-Modified"),
@@ -254,6 +297,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
+		cancel()
 		switch {
 		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 			return nil, stages.Permanentf("source %s: HTTP %s: the catalog is not there; check the shop's source URL", red, resp.Status)

@@ -203,3 +203,28 @@ func TestArrayText(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPIdleBody(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "id,title\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	f := testFetcher()
+	f.IdleTimeout = 50 * time.Millisecond
+	got, err := f.Fetch(t.Context(), srv.URL+"/slow.csv", Validators{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Body.Close()
+	_, err = io.ReadAll(got.Body)
+	if err == nil || !strings.Contains(err.Error(), "no data for") {
+		t.Fatalf("err = %v; want an idle timeout", err)
+	}
+}
