@@ -167,8 +167,14 @@ func stripHTML(s string) string {
 			}
 		}
 		// Copy a run of ordinary bytes at once.
+		// A single space between ordinary bytes stays in the run.
 		j := i + 1
-		for j < len(s) && !htmlSpecial[s[j]] {
+		for j < len(s) {
+			if c := s[j]; htmlSpecial[c] {
+				if c != ' ' || j+1 == len(s) || htmlSpecial[s[j+1]] {
+					break
+				}
+			}
 			j++
 		}
 		if space && len(b) > 0 {
@@ -200,6 +206,9 @@ var entities = map[string]string{
 func writeXMLText(w *bufio.Writer, s string) {
 	last := 0
 	for i := 0; i < len(s); i++ {
+		if !xmlSpecial[s[i]] {
+			continue
+		}
 		var esc string
 		switch s[i] {
 		case '&':
@@ -219,6 +228,8 @@ func writeXMLText(w *bufio.Writer, s string) {
 	}
 	w.WriteString(s[last:])
 }
+
+var xmlSpecial = [256]bool{'&': true, '<': true, '>': true, '\r': true}
 
 // isUpperCode reports whether s is n ASCII upper-case letters (ISO 4217
 // currency and ISO 3166-1 alpha-2 country codes).
