@@ -20,6 +20,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"net/http"
 	"strings"
 
 	"golang.org/x/image/bmp"
@@ -108,7 +109,8 @@ func Config(b []byte, maxPixels int64) (Format, image.Config, error) {
 	f := Sniff(b)
 	cfgFn, _ := decoders(f)
 	if cfgFn == nil {
-		return "", image.Config{}, ErrNotAnImage
+		// Name what it looks like (an HTML error page, SVG, AVIF...) for the log.
+		return "", image.Config{}, fmt.Errorf("%w (content looks like %s)", ErrNotAnImage, http.DetectContentType(b))
 	}
 	cfg, err := cfgFn(bytes.NewReader(b))
 	if err != nil {
