@@ -453,6 +453,9 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 		}
 		if err != nil {
 			ids.close()
+			if errors.Is(err, source.ErrTransient) || errors.Is(err, stages.ErrPermanent) {
+				return b, fmt.Errorf("after %d rows: %w", b.in, err)
+			}
 			return b, stages.Permanentf("after %d rows: %v", b.in, err)
 		}
 		b.in++

@@ -192,6 +192,18 @@ func TestPostgresSource(t *testing.T) {
 		t.Errorf("p3 = %+v\nwant %+v", p1, want)
 	}
 
+	// A query that fails part way (division by zero at row 250) is a
+	// permanent error, and nothing is published.
+	job.RunID = "2026-11-24"
+	job.Row.Source.Mapping = nil
+	job.Row.Source.Query = "SELECT 'p' || g AS id, 'x' AS title, 'https://shop.example/' || g AS link, (1000 / (g - 250)) AS price FROM generate_series(1, 500) g"
+	if _, err := collect.New().Run(ctx, job); !errors.Is(err, stages.ErrPermanent) || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("failing query: err = %v", err)
+	}
+	if _, err := st.Stat(ctx, catalog.CatalogKey("shop1", "2026-11-24")); err == nil {
+		t.Fatal("published a catalog from a failed query")
+	}
+
 	// A query that fails is a permanent error naming the problem.
 	job.Row.Source.Query = "SELECT * FROM " + table + "_missing"
 	if _, err := collect.New().Run(ctx, job); !errors.Is(err, stages.ErrPermanent) || !strings.Contains(err.Error(), "does not exist") {

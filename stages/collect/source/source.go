@@ -391,3 +391,7 @@ func fetchS3(ctx context.Context, u *url.URL, rawURL string, prev Validators) (*
 }
 
 var errEOF = io.EOF
+
+// ErrTransient marks a source error worth retrying (a dropped database
+// connection mid-query, for example). Check with errors.Is.
+var ErrTransient = errors.New("transient source error")

@@ -2,10 +2,12 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/feedbatch/feedbatch/stages"
@@ -76,7 +78,11 @@ func (s *SQL) Columns() []string { return s.names }
 func (s *SQL) Next() (parse.Record, error) {
 	if !s.rows.Next() {
 		if err := s.rows.Err(); err != nil {
-			return parse.Record{}, fmt.Errorf("query: %w", err)
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && !transientSQLState(pgErr.Code) {
+				return parse.Record{}, stages.Permanentf("query: %v", err)
+			}
+			return parse.Record{}, fmt.Errorf("query: %w: %w", ErrTransient, err)
 		}
 		return parse.Record{}, errEOF
 	}
@@ -97,6 +103,20 @@ func (s *SQL) Close(ctx context.Context) error {
 	s.rows.Close()
 	s.tx.Rollback(ctx)
 	return s.conn.Close(ctx)
+}
+
+// transientSQLState reports SQLSTATE classes worth a retry: connection
+// exceptions, transaction rollbacks (serialisation, deadlock), insufficient
+// resources, operator intervention and system errors.
+func transientSQLState(code string) bool {
+	if len(code) < 2 {
+		return true
+	}
+	switch code[:2] {
+	case "08", "40", "53", "57", "58":
+		return true
+	}
+	return false
 }
 
 // arrayText turns a one-dimensional array's text form ({a,"b c"}) into a
