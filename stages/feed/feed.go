@@ -25,6 +25,29 @@
 //
 // Output is deterministic: fixed field order, no timestamps in the feed or in
 // the gzip header, and a compression that depends only on the bytes.
+//
+// Choices, with the figures behind them (bench/feed.sh, 1M products):
+//
+//   - Spool, not two passes. The item count must be known before publishing.
+//     Counting in a first pass would read the catalog twice (about 4 s of CPU
+//     per million products for the Parquet decode alone, plus a second
+//     download on S3); spooling costs a local write of the gzipped feed
+//     (about 80 MB per million Google items). The spooled file is then
+//     streamed to Store.Put, which is atomic: a failed or refused platform
+//     leaves the previous feed in place, and nothing is held in memory.
+//   - One catalog read for every platform: each platform renders in its own
+//     goroutine from the same cleaned batches.
+//   - Compression is pipelined (asyncWriter): formatting and gzip run on two
+//     cores. Block-parallel gzip (github.com/klauspost/pgzip) is not used: a
+//     child renders up to three platforms, each with a formatting and a
+//     compression goroutine, which already fills the cores a child gets.
+//   - The gzip objects are stored as application/gzip without
+//     Content-Encoding, so an HTTP client that undoes Content-Encoding
+//     cannot hand a platform's .gz fetcher plain text.
+//   - Hand-rolled XML escaping: cleanText removes what XML 1.0 forbids
+//     first, so only & < > and CR need escaping (encoding/xml's Encoder was
+//     2-3 times slower in BenchmarkEscape and replaces, rather than drops,
+//     forbidden characters).
 package feed
 
 import (
@@ -487,7 +510,8 @@ func siteOf(batch []catalog.Product) string {
 }
 
 // prepare cleans a product's text once for all platforms: valid UTF-8,
-// nothing XML 1.0 forbids, no surrounding space; and maps image links.
+// nothing XML 1.0 forbids, no surrounding space, a plain-text description;
+// and maps image links.
 func prepare(p *catalog.Product, images ImageMap) {
 	src := p.ImageLink
 	for _, f := range []*string{
@@ -498,6 +522,10 @@ func prepare(p *catalog.Product, images ImageMap) {
 	} {
 		*f = strings.TrimSpace(cleanText(*f))
 	}
+	// Every platform wants a plain-text description (Meta: no HTML, no
+	// entities; Google: plain text is always allowed). Stripping is not
+	// idempotent ("&amp;amp;"), so it happens here, once.
+	p.Description = stripHTML(p.Description)
 	if images != nil {
 		p.ImageLink = lookupImage(images, src, p.ImageLink)
 	}

@@ -68,7 +68,6 @@ func (g *google) Validate(p *catalog.Product) (string, bool) {
 		return "missing_title", false
 	}
 	p.Title, _ = truncateRunes(p.Title, googleTitleMax)
-	p.Description = stripHTML(p.Description)
 	if p.Description == "" {
 		return "missing_description", false
 	}

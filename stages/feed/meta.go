@@ -76,7 +76,6 @@ func (m *meta) Validate(p *catalog.Product) (string, bool) {
 		return "missing_title", false
 	}
 	p.Title, _ = truncateRunes(p.Title, metaTitleMax)
-	p.Description = stripHTML(p.Description)
 	if p.Description == "" {
 		return "missing_description", false
 	}

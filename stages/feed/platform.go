@@ -26,8 +26,11 @@ type Platform interface {
 	// ContentType is the uncompressed feed's media type.
 	ContentType() string
 	// Validate checks p against the platform's rules and normalises it in
-	// place (truncation to length limits, URL encoding, text cleaning the
-	// format needs). p is the platform's own copy: Validate may replace its
+	// place. p arrives prepared: every text field is valid UTF-8 without
+	// characters XML 1.0 forbids, trimmed, and the description is plain
+	// text (HTML removed). Validate does the rest: truncation to length
+	// limits, URL encoding, what the format needs (one-line fields for TSV).
+	// p is the platform's own copy: Validate may replace its
 	// fields (it must not write into the backing array of a slice field).
 	// An invalid item gives ok false and a short reason ("missing_price")
 	// that is counted as "<platform>/<reason>".
