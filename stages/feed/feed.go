@@ -45,9 +45,10 @@
 //     Content-Encoding, so an HTTP client that undoes Content-Encoding
 //     cannot hand a platform's .gz fetcher plain text.
 //   - Hand-rolled XML escaping: cleanText removes what XML 1.0 forbids
-//     first, so only & < > and CR need escaping (encoding/xml's Encoder was
-//     2-3 times slower in BenchmarkEscape and replaces, rather than drops,
-//     forbidden characters).
+//     first, so only & < > and CR need escaping. In BenchmarkEscape it runs
+//     about as fast as xml.EscapeText and up to 2.6 times faster than
+//     xml.Encoder, and unlike both it drops forbidden characters instead
+//     of replacing them with U+FFFD.
 package feed
 
 import (
