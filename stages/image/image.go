@@ -29,6 +29,8 @@
 //	image.timeout         per-image total time, a Go duration (default 60s)
 //	image.retries         retries of a transient failure (timeout, 5xx, 429, network), backoff 1 s doubling (default 2)
 //	image.ports           ports allowed, comma-separated (default 80,443)
+//	image.gc_days         delete processed images that neither this run's nor the previous index references and
+//	                      that are older than this many days (default 0: keep everything)
 //	image.upscale         "true" (default): small images are enlarged to fill the box; "false": centred as they are
 package image
 
@@ -43,6 +45,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -111,6 +114,7 @@ type options struct {
 	decodeMemory  int64
 	maxFailShare  float64
 	retries       int
+	gcDays        int
 	maxBytes      int64
 	maxPixels     int64
 	timeout       time.Duration
@@ -165,6 +169,7 @@ func parseOptions(row manifest.Row) (options, error) {
 	intOpt("concurrency", 1, 256, func(n int64) { o.concurrency = int(n) })
 	intOpt("per_host", 1, 64, func(n int64) { o.perHost = int(n) })
 	intOpt("retries", 0, 10, func(n int64) { o.retries = int(n) })
+	intOpt("gc_days", 0, 3650, func(n int64) { o.gcDays = int(n) })
 	intOpt("decodes", 1, 64, func(n int64) { o.decodes = int(n) })
 	intOpt("decode_mb", 16, 1<<20, func(n int64) { o.decodeMemory = n << 20 })
 	intOpt("max_bytes", 1024, 1<<30, func(n int64) { o.maxBytes = n })
@@ -260,6 +265,7 @@ const (
 	CountFailed      = "failed"     // images dropped
 	CountTransient   = "failed_transient"
 	CountRetries     = "retries" // retried transient failures
+	CountDeleted     = "deleted" // unreferenced images removed (image.gc_days)
 )
 
 // Run implements stages.Stage.
@@ -326,6 +332,14 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	res.Bytes += n
 	res.Outputs = []string{IndexKey(row.ShopID)}
 	res.Unchanged = !wrote && res.Counts[CountProcessed] == 0
+	if o.gcDays > 0 {
+		n, err := collectGarbage(ctx, job.Store, row.ShopID, old, r.next, nowFunc().Add(-time.Duration(o.gcDays)*24*time.Hour))
+		res.Counts[CountDeleted] = n
+		if err != nil {
+			// The index is published; leftover images cost only storage.
+			log.Warn("image garbage collection stopped", "err", err, "deleted", n)
+		}
+	}
 	log.Info("image done", "images", total, "out", res.ItemsOut, "processed", res.Counts[CountProcessed],
 		"reused", res.Counts[CountReused], "failed", failed, "index_written", wrote)
 	return res, nil
@@ -581,6 +595,40 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 	e.ProcessedAt = nowFunc().UTC().Truncate(time.Second)
 	r.keep(e)
 	return nil
+}
+
+// collectGarbage deletes processed images under the shop's images/ prefix
+// that neither index references and that were written before cutoff. An
+// image dropped from the index today is kept at least until the next run
+// (the feed stage may have read the previous index), and content-addressed
+// keys are never rewritten, so ModTime is the time the image was made.
+func collectGarbage(ctx context.Context, st store.Store, shopID string, old, cur *Index, cutoff time.Time) (int64, error) {
+	keep := make(map[string]struct{}, cur.Len())
+	for _, ix := range []*Index{old, cur} {
+		for _, e := range ix.Entries {
+			keep[e.Key] = struct{}{}
+		}
+	}
+	var doomed []string
+	prefix := path.Dir(IndexKey(shopID)) + "/"
+	err := st.List(ctx, prefix, func(info store.Info) error {
+		if _, ok := keep[info.Key]; ok || !strings.HasSuffix(info.Key, ".jpg") || !info.ModTime.Before(cutoff) {
+			return nil
+		}
+		doomed = append(doomed, info.Key)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	var n int64
+	for _, k := range doomed {
+		if err := st.Delete(ctx, k); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, fmt.Errorf("delete %s: %w", k, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // retryBackoff is the wait before the first retry of a transient failure;

@@ -627,3 +627,47 @@ func TestBadIndex(t *testing.T) {
 		t.Fatalf("rebuilt index: %v, %v", ix, err)
 	}
 }
+
+// TestGarbageCollection: with image.gc_days, an image no index references
+// any more and older than the cutoff is deleted; one that only the previous
+// index references survives one more run.
+func TestGarbageCollection(t *testing.T) {
+	defer func(f func() time.Time) { nowFunc = f }(nowFunc)
+	srv := newFixtureServer(t)
+	srv.set("/a.jpg", jpegBytes(t, 50, 50, color.RGBA{200, 0, 0, 255}))
+	srv.set("/b.jpg", jpegBytes(t, 50, 50, color.RGBA{0, 200, 0, 255}))
+	st := memstore.New()
+	u := func(p string) string { return srv.URL + p }
+	putCatalog(t, st, "s", []catalog.Product{{ID: "1", ImageLink: u("/a.jpg")}, {ID: "2", ImageLink: u("/b.jpg")}})
+	opts := map[string]string{"image.gc_days": "7"}
+	if _, err := testStage().Run(t.Context(), testJob(st, "s", opts)); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ := LoadIndex(t.Context(), st, "s")
+	keyB := ix.Entries[u("/b.jpg")].Key
+
+	// b.jpg leaves the catalog; time moves on 30 days.
+	nowFunc = func() time.Time { return time.Now().Add(30 * 24 * time.Hour) }
+	putCatalog(t, st, "s", []catalog.Product{{ID: "1", ImageLink: u("/a.jpg")}})
+	res, err := testStage().Run(t.Context(), testJob(st, "s", opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[CountDeleted] != 0 {
+		t.Fatalf("deleted %d on the first run without b.jpg, want 0 (the previous index still names it)", res.Counts[CountDeleted])
+	}
+	res, err = testStage().Run(t.Context(), testJob(st, "s", opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[CountDeleted] != 1 {
+		t.Fatalf("deleted %d, want 1", res.Counts[CountDeleted])
+	}
+	if _, err := st.Stat(t.Context(), keyB); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("%s still stored (%v)", keyB, err)
+	}
+	ix, _ = LoadIndex(t.Context(), st, "s")
+	if _, err := st.Stat(t.Context(), ix.Entries[u("/a.jpg")].Key); err != nil {
+		t.Errorf("referenced image deleted: %v", err)
+	}
+}
