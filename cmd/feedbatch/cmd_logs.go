@@ -23,7 +23,7 @@ func init() {
 		Usage:     "print one child's log (local engine log file or CloudWatch Logs)",
 		ArgsUsage: "<run>",
 		Flags: []cli.Flag{
-			engineFlag, engineDirFlag, queueFlag,
+			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag,
 			&cli.StringFlag{Name: "stage", Usage: "stage name (required)", EnvVars: []string{"FEEDBATCH_LOGS_STAGE"}},
 			&cli.Int64Flag{Name: "index", Usage: "daily-run index of the shop", Value: -1, EnvVars: []string{"FEEDBATCH_LOGS_INDEX"}},
 			&cli.StringFlag{Name: "shop", Usage: "shop id (instead of --index)", EnvVars: []string{"FEEDBATCH_LOGS_SHOP"}},

@@ -17,6 +17,7 @@ import (
 	"github.com/feedbatch/feedbatch/engine"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/store"
 )
 
 // maxShopLines is the run size up to which status lists every shop.
@@ -28,11 +29,13 @@ func init() {
 		Usage:     "per shop x stage: state, attempts, exit code, reason, duration, across the run and its re-runs",
 		ArgsUsage: "<run>",
 		Flags: []cli.Flag{
-			engineFlag, engineDirFlag, queueFlag,
+			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag,
 			&cli.StringFlag{Name: "index", Usage: "only these daily-run indexes (17,40-45)", EnvVars: []string{"FEEDBATCH_INDEX_SELECT"}},
 			&cli.StringFlag{Name: "shop", Usage: "only these shop ids (comma-separated)", EnvVars: []string{"FEEDBATCH_SHOP"}},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"FEEDBATCH_JSON"}},
 			&cli.BoolFlag{Name: "no-engine", Usage: "read result records only; do not ask the Batch engine", EnvVars: []string{"FEEDBATCH_NO_ENGINE"}},
+			&cli.BoolFlag{Name: "wait", Usage: "first wait for the run's and its re-runs' jobs to finish, with progress (also resumes an interrupted local run)", EnvVars: []string{"FEEDBATCH_STATUS_WAIT"}},
+			pollFlag,
 		},
 		Action: statusAction,
 	})
@@ -94,6 +97,11 @@ func statusAction(c *cli.Context) error {
 		}
 		defer conn.Close()
 		api = conn.batch
+		if c.Bool("wait") {
+			if err := waitForRun(c, conn, st, run); err != nil {
+				return err
+			}
+		}
 	}
 	s, err := planner.ReadStatus(ctx, st, api, planner.StatusInput{Run: run, Indexes: indexes, ShopIDs: shops, Log: log})
 	if errors.Is(err, manifest.ErrIndexOutOfRange) {
@@ -269,4 +277,26 @@ func interspersed(c *cli.Context) ([]string, error) {
 		}
 	}
 	return pos, nil
+}
+
+// waitForRun waits for the jobs of run and of each of its re-runs.
+func waitForRun(c *cli.Context, conn *batchConn, st store.Store, run string) error {
+	ctx := c.Context
+	origin, err := planner.ReadRecord(ctx, st, planner.RecordKey(run))
+	if err != nil {
+		return err
+	}
+	reruns, err := planner.Reruns(ctx, st, run)
+	if err != nil {
+		return err
+	}
+	for _, rec := range append([]*planner.Record{origin}, reruns...) {
+		pp := newProgressPrinter(c.App.ErrWriter)
+		_, err := planner.Wait(ctx, conn.batch, rec, c.Duration(pollFlag.Name), pp.print)
+		pp.done()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

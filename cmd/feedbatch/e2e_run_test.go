@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,14 @@ echo "stage $0 index $i done"`
 // engine state directory dir (fail: the feed indexes that fail).
 func registerShStages(t *testing.T, dir, run, fail string) {
 	t.Helper()
+	registerShStagesWith(t, dir, run, fail, "")
+}
+
+// registerShStagesWith is registerShStages with a shell prefix (e.g. a
+// sleep) before the stage's work. Lost hosts are retried, as in the
+// template's job definitions; application failures are not.
+func registerShStagesWith(t *testing.T, dir, run, fail, prefix string) {
+	t.Helper()
 	eng, ep, err := local.Start(t.Context(), local.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +80,17 @@ func registerShStages(t *testing.T, dir, run, fail string) {
 			Type:              types.JobDefinitionTypeContainer,
 			ContainerProperties: &types.ContainerProperties{
 				Image:       aws.String("local"),
-				Command:     []string{"sh", "-c", shStage, stage},
+				Command:     []string{"sh", "-c", prefix + shStage, stage},
 				Environment: env,
 				ResourceRequirements: []types.ResourceRequirement{
 					{Type: types.ResourceTypeVcpu, Value: aws.String("0.25")},
 					{Type: types.ResourceTypeMemory, Value: aws.String("16")},
 				},
 			},
+			RetryStrategy: &types.RetryStrategy{Attempts: aws.Int32(3), EvaluateOnExit: []types.EvaluateOnExit{
+				{Action: types.RetryActionRetry, OnStatusReason: aws.String("Host EC2*")},
+				{Action: types.RetryActionExit, OnExitCode: aws.String("*")},
+			}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -113,6 +126,9 @@ func resultIndexes(t *testing.T, root, dir, stage string) []int64 {
 	}
 	var out []int64
 	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			continue // a child writing right now
+		}
 		n, err := strconv.ParseInt(strings.TrimSuffix(e.Name(), ".json"), 10, 64)
 		if err != nil {
 			t.Fatalf("stray file %s", e.Name())
@@ -396,5 +412,54 @@ func TestUsageErrors(t *testing.T) {
 	// A run that does not exist is "not found".
 	if _, errOut, code := runAppOut(t, "--root", root, "status", "2020-01-01", "--no-engine"); code != exitNotFound {
 		t.Errorf("status of a missing run: exit %d: %s", code, errOut)
+	}
+}
+
+// TestInterruptedRunResumes interrupts `feedbatch run` while children run
+// (exit 130), then `feedbatch status --wait` reopens the engine directory,
+// which resumes the run; every index ends with one result per stage.
+func TestInterruptedRunResumes(t *testing.T) {
+	const n, run = 12, "intr"
+	dir := t.TempDir()
+	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
+	registerShStagesWith(t, engDir, run, "", "sleep 0.2\n")
+	fakeRegistry(t, n)
+	t.Setenv(envBatchEndpoint, "")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	app := newApp()
+	var errOut bytes.Buffer
+	app.Writer, app.ErrWriter = io.Discard, &errOut
+	done := make(chan error, 1)
+	go func() {
+		done <- app.RunContext(ctx, []string{"feedbatch", "--root", root, "run", "--run", run, "--engine-dir", engDir, "--register=false", "--poll", "50ms", "--vcpus", "1"})
+	}()
+	// Cancel once the first results exist: children are running.
+	for {
+		if len(resultIndexes(t, root, "runs/"+run, "collect")) > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before it was interrupted: %v\n%s", err, errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; exitCode(err) != exitCanceled {
+		t.Fatalf("interrupted run: exit %d (%v)\n%s", exitCode(err), err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "unfinished jobs resume") {
+		t.Errorf("no resume hint:\n%s", errOut.String())
+	}
+
+	out, stderr, code := runAppOut(t, "--root", root, "status", run, "--wait", "--engine-dir", engDir, "--poll", "50ms", "--vcpus", "2")
+	if code != 0 || strings.Contains(out, "failed ") {
+		t.Fatalf("status --wait exit %d:\n%s%s", code, out, stderr)
+	}
+	for _, stage := range []string{"collect", "feed", "image"} {
+		if diff := cmp.Diff(upTo(n), resultIndexes(t, root, "runs/"+run, stage)); diff != "" {
+			t.Errorf("%s results -want +got:\n%s", stage, diff)
+		}
 	}
 }
