@@ -146,6 +146,8 @@ func TestFormats(t *testing.T) {
 		{"png 16-bit gray", func(t *testing.T) []byte { return encPNG(t, gray16) }, PNG, []probe{{40, 40, color.RGBA{0x40, 0x40, 0x40, 255}}, {40, 2, white}}, 8},
 		{"png palette", func(t *testing.T) []byte { return encPNG(t, pal) }, PNG, redBlueProbes, 20},
 		{"png alpha on background", func(t *testing.T) []byte { return encPNG(t, nrgba) }, PNG, alphaProbes, 20},
+		{"png interlaced palette (Adam7)", func(t *testing.T) []byte { return readFile(t, "interlaced.png") }, PNG, redBlueProbes, 20},
+		{"png gray+alpha", func(t *testing.T) []byte { return readFile(t, "grayalpha.png") }, PNG, []probe{{40, 40, color.RGBA{150, 150, 150, 255}}, {5, 40, white}, {40, 2, white}}, 35},
 		{"gif first frame", func(t *testing.T) []byte { return encGIF(t, rb) }, GIF, redBlueProbes, 40},
 		{"webp lossy", func(t *testing.T) []byte { return readFile(t, "lossy.webp") }, WebP, redBlueProbes, 40},
 		{"webp lossless alpha", func(t *testing.T) []byte { return readFile(t, "alpha.webp") }, WebP, alphaProbes, 20},
