@@ -359,7 +359,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("RIFF\x10\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff"))
 	f.Add([]byte("II*\x00\x08\x00\x00\x00"))
 	f.Add([]byte("BM"))
-	for _, name := range []string{"cmyk.jpg", "progressive.jpg", "lossy.webp", "alpha.webp", "rb.tiff", "rb.bmp", "baseline444.jpg"} {
+	for _, name := range []string{"cmyk.jpg", "progressive.jpg", "lossy.webp", "alpha.webp", "rb.tiff", "rb.bmp", "baseline444.jpg", "interlaced.png", "grayalpha.png"} {
 		f.Add(readFile(f, name))
 	}
 	f.Add(encGIF(f, redBlue(8, 8)))
