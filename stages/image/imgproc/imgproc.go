@@ -206,10 +206,15 @@ func ParseBackground(s string) (color.RGBA, error) {
 	return color.RGBA{b[0], b[1], b[2], 255}, nil
 }
 
+// MaxSide is the largest output side accepted. Platforms recommend at most
+// 1500 (Google) or 1024 (Meta); the resize buffers grow with the output
+// (about 64 bytes per output pixel), so the limit also bounds memory.
+const MaxSide = 3000
+
 // Validate reports a spec that cannot be produced.
 func (s Spec) Validate() error {
-	if s.Width < 1 || s.Height < 1 || s.Width > 10000 || s.Height > 10000 {
-		return fmt.Errorf("image size %dx%d: want 1..10000 each", s.Width, s.Height)
+	if s.Width < 1 || s.Height < 1 || s.Width > MaxSide || s.Height > MaxSide {
+		return fmt.Errorf("image size %dx%d: want 1..%d each", s.Width, s.Height, MaxSide)
 	}
 	if s.Quality < 1 || s.Quality > 100 {
 		return fmt.Errorf("image quality %d: want 1..100", s.Quality)
