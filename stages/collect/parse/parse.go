@@ -12,7 +12,6 @@ package parse
 import (
 	"errors"
 	"fmt"
-	"io"
 )
 
 // DefaultMaxFieldBytes caps one field's size; larger fields make their record
@@ -57,6 +56,7 @@ type RowError struct {
 	Detail string
 }
 
+// Error names the line, the reason and the detail.
 func (e *RowError) Error() string {
 	if e.Detail == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
@@ -96,5 +96,3 @@ func (o Options) maxField() int {
 	}
 	return o.MaxFieldBytes
 }
-
-var _ = io.EOF
