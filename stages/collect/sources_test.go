@@ -25,6 +25,7 @@ import (
 	"github.com/feedbatch/feedbatch/stages/collect/source"
 	"github.com/feedbatch/feedbatch/store/memstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func testStage() *collect.Stage {
@@ -139,6 +140,18 @@ func TestPostgresSource(t *testing.T) {
 	}
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, dsn)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+		// The database does not exist yet: create it through "postgres".
+		if cfg, perr := pgx.ParseConfig(dsn); perr == nil {
+			name := cfg.Database
+			cfg.Database = "postgres"
+			if admin, aerr := pgx.ConnectConfig(ctx, cfg); aerr == nil {
+				admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+				admin.Close(ctx)
+			}
+		}
+		conn, err = pgx.Connect(ctx, dsn)
+	}
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("PostgreSQL at %s: %v", dsn, err)
