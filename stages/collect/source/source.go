@@ -213,6 +213,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*F
 	case "s3":
 		return fetchS3(ctx, u, rawURL, prev)
 	case "":
+		if strings.HasPrefix(rawURL, "/") { // an absolute local path
+			return fetchFile(&url.URL{Scheme: "file", Path: rawURL}, rawURL, prev)
+		}
 		return nil, stages.Permanentf("source URL %q has no scheme (want http://, https://, s3://, file:// or postgres://)", Redact(rawURL))
 	}
 	return nil, stages.Permanentf("source URL scheme %q not supported (want http://, https://, s3://, file:// or postgres://)", u.Scheme)

@@ -180,6 +180,11 @@ func TestFileSource(t *testing.T) {
 	if err != nil || !f2.NotModified {
 		t.Fatalf("unchanged file: %+v %v", f2, err)
 	}
+	f3, err := (&Fetcher{}).Fetch(t.Context(), p, Validators{})
+	if err != nil || f3.Body == nil {
+		t.Fatalf("absolute path: %+v %v", f3, err)
+	}
+	f3.Body.Close()
 	_, err = (&Fetcher{}).Fetch(t.Context(), "file://"+p+".missing", Validators{})
 	if !errors.Is(err, stages.ErrPermanent) {
 		t.Fatalf("missing file: %v", err)
