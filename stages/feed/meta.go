@@ -124,7 +124,11 @@ func (m *meta) Validate(p *catalog.Product) (string, bool) {
 // quoted too: at the start of a line Meta would read it as a metadata
 // comment ("# ref_application_id ...").
 func writeCSVField(w *bufio.Writer, s string) {
-	if !strings.ContainsAny(s, ",\"\r\n \t") && (s == "" || s[0] != '#') {
+	plain := s == "" || s[0] != '#'
+	for i := 0; plain && i < len(s); i++ {
+		plain = !csvSpecial[s[i]]
+	}
+	if plain {
 		w.WriteString(s)
 		return
 	}
@@ -141,6 +145,8 @@ func writeCSVField(w *bufio.Writer, s string) {
 	w.WriteString(s)
 	w.WriteByte('"')
 }
+
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true, ' ': true, '\t': true}
 
 // WriteHeader implements Platform.
 func (*meta) WriteHeader(w *bufio.Writer, _ Channel) error {

@@ -93,7 +93,11 @@ func cleanSlow(s string, from int) string {
 // singleLine replaces tabs, carriage returns and newlines by spaces, for
 // one-line fields (titles) and for TSV, which has no quoting.
 func singleLine(s string) string {
-	if strings.IndexAny(s, "\t\r\n") < 0 {
+	i := 0
+	for i < len(s) && !lineBreak[s[i]] {
+		i++
+	}
+	if i == len(s) {
 		return s
 	}
 	b := []byte(s)
@@ -228,6 +232,8 @@ func writeXMLText(w *bufio.Writer, s string) {
 	}
 	w.WriteString(s[last:])
 }
+
+var lineBreak = [256]bool{'\t': true, '\r': true, '\n': true}
 
 var xmlSpecial = [256]bool{'&': true, '<': true, '>': true, '\r': true}
 
