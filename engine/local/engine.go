@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/feedbatch/feedbatch/engine"
@@ -45,6 +46,7 @@ const (
 // its default.
 type Config struct {
 	// Dir holds the job table, the job definitions and the logs. Required.
+	// One engine at a time uses a directory (Open takes a lock).
 	Dir string
 	// VCPUs is the compute environment's vCPU budget (default runtime.NumCPU()).
 	VCPUs int
@@ -146,6 +148,7 @@ type Engine struct {
 	freeMem  int64      // MiB
 	seq      int64
 	closing  bool
+	dirLock  *os.File // flock on Dir/engine.lock: one engine per directory
 	journal  *os.File
 	jw       *bufio.Writer
 	jerr     error // first journal write error
@@ -163,7 +166,12 @@ type Engine struct {
 	closeErr  error
 }
 
+// ErrDirInUse is returned (wrapped) by Open when another engine has the
+// directory open. Check with errors.Is.
+var ErrDirInUse = errors.New("local engine: directory in use by another engine")
+
 const (
+	lockName    = "engine.lock"
 	journalName = "jobs.journal"
 	defsName    = "jobdefs.json"
 	logsDir     = "logs"
@@ -193,10 +201,24 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		kick:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
 	}
+	lock, err := os.OpenFile(filepath.Join(cfg.Dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("local engine: %s: %w", cfg.Dir, ErrDirInUse)
+		}
+		return nil, fmt.Errorf("local engine: lock %s: %w", cfg.Dir, err)
+	}
+	e.dirLock = lock
 	if err := e.loadDefs(); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if err := e.replay(ctx); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	go e.scheduler()
@@ -286,6 +308,7 @@ func (e *Engine) Close() error {
 			e.jerr = err
 		}
 		e.closeErr = e.jerr
+		e.dirLock.Close() // releases the flock
 		e.mu.Unlock()
 	})
 	return e.closeErr

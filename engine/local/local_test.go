@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -750,4 +751,25 @@ func TestLedger(t *testing.T) {
 	if got := exitCode(timed); got != int32(143) {
 		t.Errorf("timed-out exit code %v, want 143 (SIGTERM)", got)
 	}
+}
+
+// TestDirInUse: a second engine on the same directory is refused until the
+// first is closed.
+func TestDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := local.Open(t.Context(), local.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Open(t.Context(), local.Config{Dir: dir}); !errors.Is(err, local.ErrDirInUse) {
+		t.Errorf("second Open: %v, want ErrDirInUse", err)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eng, err = local.Open(t.Context(), local.Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	eng.Close()
 }
