@@ -442,6 +442,9 @@ func (e *Engine) replay(ctx context.Context) error {
 	// Recount and settle.
 	var lost []*job
 	for _, p := range e.top {
+		if p.isParent() && p.rec.Status == engine.StatusSubmitted {
+			e.todo = append(e.todo, p)
+		}
 		if p.isParent() {
 			p.counts = [7]int32{}
 			for _, c := range p.children {

@@ -712,6 +712,8 @@ func TestLedger(t *testing.T) {
 		in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
 		in.DependsOn = []types.JobDependency{{JobId: aws.String(blocker)}}
 	})
+	// An array waiting for a dependency is PENDING, not SUBMITTED.
+	c.waitStatus(cancelled, types.JobStatusPending)
 	if _, err := c.c.CancelJob(t.Context(), &batch.CancelJobInput{JobId: aws.String(cancelled), Reason: aws.String("stop it")}); err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,13 @@ func (e *Engine) depState(j *job) (ready, failed bool) {
 
 // evaluate moves a SUBMITTED or PENDING job on if its dependencies allow.
 func (e *Engine) evaluate(j *job) {
+	if j.isParent() {
+		// Evaluated once after submission: its children exist and wait.
+		if j.rec.Status == engine.StatusSubmitted {
+			e.setParentStatus(j, engine.StatusPending)
+		}
+		return
+	}
 	switch j.rec.Status {
 	case engine.StatusSubmitted, engine.StatusPending:
 	default:

@@ -496,6 +496,7 @@ func (e *Engine) submitJob(in *submitJobInput, payload int) (*submitJobOutput, e
 	e.link(j)
 	e.persist(j)
 	if j.isParent() {
+		e.todo = append(e.todo, j)
 		e.todo = append(e.todo, j.children...)
 	} else {
 		e.todo = append(e.todo, j)
