@@ -116,7 +116,7 @@ type ChildState struct {
 	Attempts int
 }
 
-// LogRef names the attempt of a child that wrote a result record.
+// LogRef names the attempt of a child (Attempt 0: its latest attempt).
 type LogRef struct {
 	JobID   string
 	Attempt int
@@ -417,9 +417,7 @@ func Build(ctx context.Context, st store.Store, runID string, opts Options) (*Re
 			}
 		}
 		for _, cs := range engineOnly {
-			if cs.Attempts > 0 {
-				add(LogRef{cs.JobID, cs.Attempts})
-			}
+			add(LogRef{cs.JobID, cs.Attempts}) // Attempts 0: the latest
 		}
 		if links, err = opts.LogLinks(ctx, refs); err != nil {
 			log.Warn("no log links", "err", err)

@@ -170,10 +170,11 @@ func TestReportOfLocalRun(t *testing.T) {
 			}
 		}
 	}
-	// Click 3: the log file.
-	do("open the log", chromedp.Click(chromedp.CSS(`#detail a.log[data-stage=feed]`)), chromedp.WaitVisible(chromedp.CSS("body")))
+	// Click 3: the log file (followed by navigating to the link's target).
+	href := text(`document.querySelector("#detail a.log[data-stage=feed]").href`)
+	do("open the log", chromedp.Navigate(href))
 	if got := text(`document.body.innerText`); !strings.Contains(got, "stage feed index 17: injected failure") {
-		t.Errorf("log page:\n%s", got)
+		t.Errorf("log page %s:\n%s", href, got)
 	}
 
 	// Re-run the failed shops; the refreshed report folds it in.
