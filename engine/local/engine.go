@@ -227,8 +227,10 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 // Start opens an engine and serves it on a free loopback port in the
-// background until ctx is done or Close is called. endpoint is the base URL
-// for the SDK's BaseEndpoint ("http://127.0.0.1:PORT").
+// background until ctx is done or Close is called; the caller must Close it
+// (jobs keep running after ctx is done). endpoint is the base URL for the
+// SDK's BaseEndpoint ("http://127.0.0.1:PORT"); BatchClient and LogsClient
+// make clients for it.
 func Start(ctx context.Context, cfg Config) (eng *Engine, endpoint string, err error) {
 	e, err := Open(ctx, cfg)
 	if err != nil {
