@@ -257,6 +257,14 @@ func interspersed(c *cli.Context) ([]string, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "help" || name == "h" {
+			// urfave/cli stops parsing flags at the first argument, so
+			// "<cmd> ARG --help" arrives here: show help, run nothing.
+			if err := cli.ShowCommandHelp(c.Lineage()[1], c.Command.Name); err != nil {
+				return nil, err
+			}
+			return nil, errHelpShown
+		}
 		f, ok := byName[name]
 		if !ok {
 			return nil, usagef("flag provided but not defined: -%s", name)

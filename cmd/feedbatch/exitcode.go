@@ -34,6 +34,9 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // errShopsFailed is returned when a run or re-run ended with failed shops.
 var errShopsFailed = errors.New("some shops failed")
 
+// errHelpShown ends a command whose help was asked for after its arguments.
+var errHelpShown = errors.New("help shown")
+
 // stageError carries a stage child's failure to the exit code.
 type stageError struct{ err error }
 
@@ -45,7 +48,7 @@ func exitCode(err error) int {
 	var ue usageError
 	var se stageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelpShown):
 		return exitOK
 	case errors.Is(err, context.Canceled):
 		return exitCanceled

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,7 +15,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newApp().RunContext(ctx, os.Args)
 	stop()
-	if err != nil {
+	if err != nil && !errors.Is(err, errHelpShown) {
 		fmt.Fprintf(os.Stderr, "feedbatch: %s\n", oneLine(err))
 	}
 	os.Exit(exitCode(err))
