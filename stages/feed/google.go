@@ -46,6 +46,7 @@ func init() {
 
 type google struct {
 	country string
+	buf     []byte // WriteItem's reused item buffer
 }
 
 func (*google) Name() string        { return "google" }
@@ -123,71 +124,66 @@ func (*google) WriteHeader(w *bufio.Writer, ch Channel) error {
 	return err
 }
 
-func gElem(w *bufio.Writer, name, value string) {
+// gElem appends <g:name>value</g:name> (open and end are the tags, end
+// with its newline); an empty value appends nothing.
+func gElem(b []byte, open, end, value string) []byte {
 	if value == "" {
-		return
+		return b
 	}
-	w.WriteString("<g:")
-	w.WriteString(name)
-	w.WriteByte('>')
-	writeXMLText(w, value)
-	w.WriteString("</g:")
-	w.WriteString(name)
-	w.WriteString(">\n")
+	b = append(b, open...)
+	b = appendXMLText(b, value)
+	return append(b, end...)
 }
 
-// gPrice writes a price element; a price needs no escaping.
-func gPrice(w *bufio.Writer, name string, minor int64, currency string) {
-	var buf [64]byte
-	b := append(buf[:0], "<g:"...)
-	b = append(b, name...)
-	b = append(b, '>')
+// gPrice appends a price element; a price needs no escaping.
+func gPrice(b []byte, open, end string, minor int64, currency string) []byte {
+	b = append(b, open...)
 	b = appendPriceText(b, minor, currency)
-	b = append(b, "</g:"...)
-	b = append(b, name...)
-	b = append(b, ">\n"...)
-	w.Write(b)
+	return append(b, end...)
 }
 
-// WriteItem implements Platform.
-func (*google) WriteItem(w *bufio.Writer, p *catalog.Product) error {
-	w.WriteString("<item>\n")
-	gElem(w, "id", p.ID)
-	gElem(w, "item_group_id", p.ItemGroupID)
-	gElem(w, "title", p.Title)
-	gElem(w, "description", p.Description)
-	gElem(w, "link", p.Link)
-	gElem(w, "mobile_link", p.MobileLink)
-	gElem(w, "image_link", p.ImageLink)
+// WriteItem implements Platform. The item is built in a reused buffer with
+// appends (no allocation per item) and written at once.
+func (g *google) WriteItem(w *bufio.Writer, p *catalog.Product) error {
+	b := append(g.buf[:0], "<item>\n"...)
+	b = gElem(b, "<g:id>", "</g:id>\n", p.ID)
+	b = gElem(b, "<g:item_group_id>", "</g:item_group_id>\n", p.ItemGroupID)
+	b = gElem(b, "<g:title>", "</g:title>\n", p.Title)
+	b = gElem(b, "<g:description>", "</g:description>\n", p.Description)
+	b = gElem(b, "<g:link>", "</g:link>\n", p.Link)
+	b = gElem(b, "<g:mobile_link>", "</g:mobile_link>\n", p.MobileLink)
+	b = gElem(b, "<g:image_link>", "</g:image_link>\n", p.ImageLink)
 	for _, a := range p.AdditionalImageLinks {
-		gElem(w, "additional_image_link", a)
+		b = gElem(b, "<g:additional_image_link>", "</g:additional_image_link>\n", a)
 	}
-	gElem(w, "availability", p.Availability)
-	gPrice(w, "price", p.Price, p.Currency)
+	b = gElem(b, "<g:availability>", "</g:availability>\n", p.Availability)
+	b = gPrice(b, "<g:price>", "</g:price>\n", p.Price, p.Currency)
 	if p.SalePrice > 0 {
-		gPrice(w, "sale_price", p.SalePrice, p.Currency)
+		b = gPrice(b, "<g:sale_price>", "</g:sale_price>\n", p.SalePrice, p.Currency)
 	}
-	gElem(w, "condition", p.Condition)
-	gElem(w, "brand", p.Brand)
-	gElem(w, "gtin", p.GTIN)
-	gElem(w, "mpn", p.MPN)
+	b = gElem(b, "<g:condition>", "</g:condition>\n", p.Condition)
+	b = gElem(b, "<g:brand>", "</g:brand>\n", p.Brand)
+	b = gElem(b, "<g:gtin>", "</g:gtin>\n", p.GTIN)
+	b = gElem(b, "<g:mpn>", "</g:mpn>\n", p.MPN)
 	if p.GTIN == "" && (p.Brand == "" || p.MPN == "") {
-		gElem(w, "identifier_exists", "no")
+		b = append(b, "<g:identifier_exists>no</g:identifier_exists>\n"...)
 	}
-	gElem(w, "google_product_category", p.ProductType)
-	gElem(w, "product_type", p.CategoryPath)
+	b = gElem(b, "<g:google_product_category>", "</g:google_product_category>\n", p.ProductType)
+	b = gElem(b, "<g:product_type>", "</g:product_type>\n", p.CategoryPath)
 	if p.ShippingCost >= 0 && isUpperCode(p.ShippingCountry, 2) {
-		w.WriteString("<g:shipping>\n")
-		gElem(w, "country", p.ShippingCountry)
-		gPrice(w, "price", p.ShippingCost, p.Currency)
-		w.WriteString("</g:shipping>\n")
+		b = append(b, "<g:shipping>\n"...)
+		b = gElem(b, "<g:country>", "</g:country>\n", p.ShippingCountry)
+		b = gPrice(b, "<g:price>", "</g:price>\n", p.ShippingCost, p.Currency)
+		b = append(b, "</g:shipping>\n"...)
 	}
-	gElem(w, "custom_label_0", p.CustomLabel0)
-	gElem(w, "custom_label_1", p.CustomLabel1)
-	gElem(w, "custom_label_2", p.CustomLabel2)
-	gElem(w, "custom_label_3", p.CustomLabel3)
-	gElem(w, "custom_label_4", p.CustomLabel4)
-	_, err := w.WriteString("</item>\n")
+	b = gElem(b, "<g:custom_label_0>", "</g:custom_label_0>\n", p.CustomLabel0)
+	b = gElem(b, "<g:custom_label_1>", "</g:custom_label_1>\n", p.CustomLabel1)
+	b = gElem(b, "<g:custom_label_2>", "</g:custom_label_2>\n", p.CustomLabel2)
+	b = gElem(b, "<g:custom_label_3>", "</g:custom_label_3>\n", p.CustomLabel3)
+	b = gElem(b, "<g:custom_label_4>", "</g:custom_label_4>\n", p.CustomLabel4)
+	b = append(b, "</item>\n"...)
+	g.buf = b
+	_, err := w.Write(b)
 	return err
 }
 

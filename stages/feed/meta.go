@@ -50,6 +50,8 @@ func init() {
 
 type meta struct {
 	country string
+	buf     []byte // WriteItem's reused row buffer
+	images  []byte // WriteItem's reused image list buffer
 }
 
 func (*meta) Name() string        { return "meta" }
@@ -120,30 +122,28 @@ func (m *meta) Validate(p *catalog.Product) (string, bool) {
 	return "", true
 }
 
-// writeCSVField writes one RFC 4180 field. A field starting with '#' is
-// quoted too: at the start of a line Meta would read it as a metadata
+// appendCSVField appends one RFC 4180 field to b. A field starting with
+// '#' is quoted too: at the start of a line Meta would read it as a metadata
 // comment ("# ref_application_id ...").
-func writeCSVField(w *bufio.Writer, s string) {
-	plain := s == "" || s[0] != '#'
+func appendCSVField[T string | []byte](b []byte, s T) []byte {
+	plain := len(s) == 0 || s[0] != '#'
 	for i := 0; plain && i < len(s); i++ {
 		plain = !csvSpecial[s[i]]
 	}
 	if plain {
-		w.WriteString(s)
-		return
+		return append(b, s...)
 	}
-	w.WriteByte('"')
-	for {
-		i := strings.IndexByte(s, '"')
-		if i < 0 {
-			break
+	b = append(b, '"')
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, s[last:i+1]...)
+			b = append(b, '"')
+			last = i + 1
 		}
-		w.WriteString(s[:i+1])
-		w.WriteByte('"')
-		s = s[i+1:]
 	}
-	w.WriteString(s)
-	w.WriteByte('"')
+	b = append(b, s[last:]...)
+	return append(b, '"')
 }
 
 var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true, ' ': true, '\t': true}
@@ -154,11 +154,19 @@ func (*meta) WriteHeader(w *bufio.Writer, _ Channel) error {
 	return err
 }
 
-// WriteItem implements Platform.
-func (*meta) WriteItem(w *bufio.Writer, p *catalog.Product) error {
+// WriteItem implements Platform. The row is built in a reused buffer with
+// appends (no allocation per item) and written at once.
+func (m *meta) WriteItem(w *bufio.Writer, p *catalog.Product) error {
+	b := m.buf[:0]
 	field := func(s string) {
-		writeCSVField(w, s)
-		w.WriteByte(',')
+		b = appendCSVField(b, s)
+		b = append(b, ',')
+	}
+	// A price has a space, so it is always quoted, and has nothing to escape.
+	price := func(minor int64) {
+		b = append(b, '"')
+		b = appendPriceText(b, minor, p.Currency)
+		b = append(b, '"', ',')
 	}
 	field(p.ID)
 	field(p.ItemGroupID)
@@ -166,69 +174,62 @@ func (*meta) WriteItem(w *bufio.Writer, p *catalog.Product) error {
 	field(p.Description)
 	field(p.Availability)
 	field(p.Condition)
-	var buf [64]byte
-	// A price has a space, so it is always quoted, and has nothing to escape.
-	price := func(minor int64) {
-		b := append(buf[:0], '"')
-		b = appendPriceText(b, minor, p.Currency)
-		w.Write(append(b, '"', ','))
-	}
 	price(p.Price)
 	if p.SalePrice > 0 {
 		price(p.SalePrice)
 	} else {
-		field("")
+		b = append(b, ',')
 	}
 	field(p.Link)
 	field(p.ImageLink)
-	field(joinImages(p.AdditionalImageLinks, ',', metaExtraChars))
+	m.images = appendImages(m.images[:0], p.AdditionalImageLinks, ',', metaExtraChars)
+	b = appendCSVField(b, m.images)
+	b = append(b, ',')
 	field(p.Brand)
 	field(p.GTIN)
 	field(p.MPN)
 	field(p.ProductType)
 	field(p.CategoryPath)
 	if p.ShippingCost >= 0 && isUpperCode(p.ShippingCountry, 2) {
-		field(p.ShippingCountry + "::Standard:" + priceText(p.ShippingCost, p.Currency))
+		// "KR::Standard:3000 KRW": quoted for its space, nothing to escape.
+		b = append(b, '"')
+		b = append(b, p.ShippingCountry...)
+		b = append(b, "::Standard:"...)
+		b = appendPriceText(b, p.ShippingCost, p.Currency)
+		b = append(b, '"', ',')
 	} else {
-		field("")
+		b = append(b, ',')
 	}
 	field(p.CustomLabel0)
 	field(p.CustomLabel1)
 	field(p.CustomLabel2)
 	field(p.CustomLabel3)
-	writeCSVField(w, p.CustomLabel4)
-	_, err := w.WriteString("\n")
+	b = appendCSVField(b, p.CustomLabel4)
+	b = append(b, '\n')
+	m.buf = b
+	_, err := w.Write(b)
 	return err
 }
 
-// joinImages joins URLs with sep (encoding sep inside them), leaving out
-// those that would take the list past maxChars.
-func joinImages(urls []string, sep byte, maxChars int) string {
-	switch len(urls) {
-	case 0:
-		return ""
-	case 1:
-		if u := encodeListSep(urls[0], sep); len(u) <= maxChars {
-			return u
-		}
-		return ""
-	}
-	var b strings.Builder
+// appendImages appends urls joined by sep (encoding sep inside them) to b,
+// leaving out those that would take the list past maxChars.
+func appendImages(b []byte, urls []string, sep byte, maxChars int) []byte {
+	start := len(b)
 	for _, u := range urls {
 		u = encodeListSep(u, sep)
 		n := len(u)
-		if b.Len() > 0 {
+		if len(b) > start {
 			n++
 		}
-		if b.Len()+n > maxChars {
+		if len(b)-start+n > maxChars {
 			break
 		}
-		if b.Len() > 0 {
-			b.WriteByte(sep)
+		if len(b) > start {
+			b = append(b, sep)
 		}
-		b.WriteString(u)
+		b = append(b, u...)
 	}
-	return b.String()
+	return b
 }
 
 // WriteFooter implements Platform.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/feedbatch/feedbatch/catalog"
 )
@@ -62,6 +63,7 @@ func newNaver(cfg Config) (Platform, error) {
 
 type naver struct {
 	defaultShipping int64
+	buf             []byte // WriteItem's reused row buffer
 }
 
 func (*naver) Name() string        { return "naver" }
@@ -137,53 +139,66 @@ func (*naver) WriteHeader(w *bufio.Writer, _ Channel) error {
 	return err
 }
 
-// WriteItem implements Platform.
-func (*naver) WriteItem(w *bufio.Writer, p *catalog.Product) error {
+// WriteItem implements Platform. The row is built in a reused buffer with
+// appends (no allocation per item) and written at once. Validate made every
+// value one line, so nothing needs escaping.
+func (n *naver) WriteItem(w *bufio.Writer, p *catalog.Product) error {
+	b := n.buf[:0]
 	field := func(s string) {
-		w.WriteString(s)
-		w.WriteByte('\t')
+		b = append(b, s...)
+		b = append(b, '\t')
 	}
-	pc, normal := p.Price, ""
+	pc := p.Price
 	if p.SalePrice > 0 {
-		pc, normal = p.SalePrice, strconv.FormatInt(p.Price, 10)
+		pc = p.SalePrice
 	}
-	price := strconv.FormatInt(pc, 10)
 	field(p.ID)
 	field(p.Title)
-	field(price)
-	field(price)
-	field(normal)
+	b = strconv.AppendInt(b, pc, 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, pc, 10)
+	b = append(b, '\t')
+	if p.SalePrice > 0 {
+		b = strconv.AppendInt(b, p.Price, 10)
+	}
+	b = append(b, '\t')
 	field(p.Link)
 	field(p.MobileLink)
 	field(p.ImageLink)
-	field(joinImages(p.AdditionalImageLinks, '|', naverExtraMax*(naverURLMax+1)))
-	var cats [4]string
+	b = appendImages(b, p.AdditionalImageLinks, '|', naverExtraMax*(naverURLMax+1))
+	b = append(b, '\t')
 	rest := p.CategoryPath
-	for i := range cats {
-		if rest == "" {
+	for i := range 4 {
+		part, more, found := strings.Cut(rest, ">")
+		if i == 3 && found {
+			// The deepest column keeps the remaining levels, '>' as spaces.
+			start := len(b)
+			b = append(b, strings.TrimFunc(rest, spaceOrGT)...)
+			for k := start; k < len(b); k++ {
+				if b[k] == '>' {
+					b[k] = ' '
+				}
+			}
+			b = append(b, '\t')
 			break
 		}
-		part, more, found := strings.Cut(rest, ">")
-		if i == len(cats)-1 && found {
-			part = rest // the deepest column keeps the remaining levels
-			part = strings.ReplaceAll(part, ">", " ")
-			more = ""
-		}
-		cats[i] = strings.TrimSpace(part)
+		field(strings.TrimSpace(part))
 		rest = more
-	}
-	for _, c := range cats {
-		field(c)
 	}
 	field(p.Condition)
 	field(p.Brand)
 	field(p.MPN)
 	field(p.GTIN)
 	field(p.ItemGroupID)
-	w.WriteString(strconv.FormatInt(p.ShippingCost, 10))
-	_, err := w.WriteString("\n")
+	b = strconv.AppendInt(b, p.ShippingCost, 10)
+	b = append(b, '\n')
+	n.buf = b
+	_, err := w.Write(b)
 	return err
 }
+
+// spaceOrGT is what the deepest category column is trimmed of.
+func spaceOrGT(r rune) bool { return r == '>' || unicode.IsSpace(r) }
 
 // WriteFooter implements Platform.
 func (*naver) WriteFooter(*bufio.Writer) error { return nil }

@@ -204,33 +204,37 @@ var entities = map[string]string{
 	"#39": "'", "#34": `"`,
 }
 
-// writeXMLText writes s as XML character data. s must already be cleaned by
-// cleanText. Only '&', '<', '>' and '\r' need escaping in element content
-// ('\r' so a parser's line-end normalisation keeps it).
+// writeXMLText writes s as XML character data (appendXMLText).
 func writeXMLText(w *bufio.Writer, s string) {
+	var buf [256]byte
+	w.Write(appendXMLText(buf[:0], s))
+}
+
+// appendXMLText appends s as XML character data to b. s must already be
+// cleaned by cleanText. Only '&', '<', '>' and '\r' need escaping in element
+// content ('\r' so a parser's line-end normalisation keeps it). Runs of
+// ordinary bytes are appended at once.
+func appendXMLText(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
-		if !xmlSpecial[s[i]] {
+		c := s[i]
+		if !xmlSpecial[c] {
 			continue
 		}
-		var esc string
-		switch s[i] {
+		b = append(b, s[last:i]...)
+		switch c {
 		case '&':
-			esc = "&amp;"
+			b = append(b, "&amp;"...)
 		case '<':
-			esc = "&lt;"
+			b = append(b, "&lt;"...)
 		case '>':
-			esc = "&gt;"
-		case '\r':
-			esc = "&#xD;"
-		default:
-			continue
+			b = append(b, "&gt;"...)
+		default: // '\r'
+			b = append(b, "&#xD;"...)
 		}
-		w.WriteString(s[last:i])
-		w.WriteString(esc)
 		last = i + 1
 	}
-	w.WriteString(s[last:])
+	return append(b, s[last:]...)
 }
 
 var lineBreak = [256]bool{'\t': true, '\r': true, '\n': true}
