@@ -379,11 +379,18 @@ func TestIAMReview(t *testing.T) {
 				case r.Tag == "!Sub" && jobDefARN.MatchString(r.Value):
 					onlyActions(t, st, "batch:SubmitJob")
 					submitters[strings.SplitN(st.where, "/", 4)[2]+" "+r.Value[strings.LastIndex(r.Value, "/")+1:]] = true
-				case r.Tag == "!GetAtt" && r.Value == "DataBucket.Arn",
-					r.Tag == "!Sub" && r.Value == "${DataBucket.Arn}/*":
+				case r.Tag == "!GetAtt" && r.Value == "DataBucket.Arn":
+					// The bucket itself: listing only (a Deny may name more).
 					for _, a := range st.actions {
-						if !strings.HasPrefix(a, "s3:") {
-							t.Errorf("action %s on the bucket", a)
+						if !strings.HasPrefix(a, "s3:") || (st.effect == "Allow" && a != "s3:ListBucket") {
+							t.Errorf("%s %s on the bucket ARN", st.effect, a)
+						}
+					}
+				case r.Tag == "!Sub" && r.Value == "${DataBucket.Arn}/*":
+					// Its objects: object actions only.
+					for _, a := range st.actions {
+						if !strings.HasPrefix(a, "s3:") || (st.effect == "Allow" && strings.Contains(a, "Bucket")) {
+							t.Errorf("%s %s on the bucket's objects", st.effect, a)
 						}
 					}
 				default:
