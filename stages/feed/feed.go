@@ -66,6 +66,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/feedbatch/feedbatch/catalog"
@@ -432,11 +433,19 @@ func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, err
 	}()
 
 	g, gctx := errgroup.WithContext(ctx)
-	chans := make([]chan []catalog.Product, len(sinks))
+	chans := make([]chan *batch, len(sinks))
 	for i, s := range sinks {
-		c := make(chan []catalog.Product, 4)
+		c := make(chan *batch, 4)
 		chans[i] = c
 		g.Go(func() error { return s.consume(gctx, c, &r.Channel) })
+	}
+	// Batches are recycled once every platform is done with them, so the
+	// products' array is not allocated again for every batch.
+	free := make(chan *batch, 4*len(sinks)+4)
+	needDesc := false
+	for _, p := range r.Platforms {
+		u, ok := p.(descriptionUser)
+		needDesc = needDesc || !ok || u.usesDescription()
 	}
 	g.Go(func() error {
 		defer func() {
@@ -446,17 +455,25 @@ func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, err
 		}()
 		started := false
 		for {
-			batch := make([]catalog.Product, 0, renderBatch)
+			var bt *batch
+			select {
+			case bt = <-free:
+				bt.items = bt.items[:0]
+			default:
+				bt = &batch{items: make([]catalog.Product, 0, renderBatch), free: free}
+			}
+			bt.refs.Store(int32(len(chans)))
 			var rerr error
-			for len(batch) < renderBatch {
+			for len(bt.items) < renderBatch {
 				p, err := next()
 				if err != nil {
 					rerr = err
 					break
 				}
-				prepare(&p, r.Images)
-				batch = append(batch, p)
+				prepare(&p, r.Images, needDesc)
+				bt.items = append(bt.items, p)
 			}
+			batch := bt.items
 			r.ItemsIn += int64(len(batch))
 			if !started {
 				started = true
@@ -467,7 +484,7 @@ func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, err
 			if len(batch) > 0 {
 				for _, c := range chans {
 					select {
-					case c <- batch:
+					case c <- bt:
 					case <-gctx.Done():
 						return gctx.Err()
 					}
@@ -513,20 +530,25 @@ func siteOf(batch []catalog.Product) string {
 // prepare cleans a product's text once for all platforms: valid UTF-8,
 // nothing XML 1.0 forbids, no surrounding space, a plain-text description;
 // and maps image links.
-func prepare(p *catalog.Product, images ImageMap) {
+//
+// A description is cleaned only when some platform writes it (desc).
+func prepare(p *catalog.Product, images ImageMap, desc bool) {
 	src := p.ImageLink
+	if desc {
+		p.Description = strings.TrimSpace(cleanText(p.Description))
+		// Every platform wants a plain-text description (Meta: no HTML, no
+		// entities; Google: plain text is always allowed). Stripping is not
+		// idempotent ("&amp;amp;"), so it happens here, once.
+		p.Description = stripHTML(p.Description)
+	}
 	for _, f := range []*string{
-		&p.ID, &p.ItemGroupID, &p.Title, &p.Description, &p.Link, &p.MobileLink, &p.ImageLink,
+		&p.ID, &p.ItemGroupID, &p.Title, &p.Link, &p.MobileLink, &p.ImageLink,
 		&p.Currency, &p.Availability, &p.Condition, &p.Brand, &p.GTIN, &p.MPN, &p.CategoryPath,
 		&p.ProductType, &p.ShippingCountry, &p.CustomLabel0, &p.CustomLabel1, &p.CustomLabel2,
 		&p.CustomLabel3, &p.CustomLabel4,
 	} {
 		*f = strings.TrimSpace(cleanText(*f))
 	}
-	// Every platform wants a plain-text description (Meta: no HTML, no
-	// entities; Google: plain text is always allowed). Stripping is not
-	// idempotent ("&amp;amp;"), so it happens here, once.
-	p.Description = stripHTML(p.Description)
 	if images != nil {
 		p.ImageLink = lookupImage(images, src, p.ImageLink)
 	}
@@ -602,8 +624,35 @@ func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
 	}, nil
 }
 
-func (s *sink) consume(ctx context.Context, in <-chan []catalog.Product, ch *Channel) error {
-	for batch := range in {
+// batch is products on their way from the reader to every platform's sink.
+type batch struct {
+	items []catalog.Product
+	// refs is the number of sinks still to render it; the last one puts it
+	// back on free.
+	refs atomic.Int32
+	free chan<- *batch
+}
+
+// release marks the batch done by one sink.
+func (b *batch) release() {
+	if b.refs.Add(-1) == 0 {
+		select {
+		case b.free <- b:
+		default:
+		}
+	}
+}
+
+// descriptionUser is implemented by a platform that may not write the
+// description: then the description is not cleaned for it (the most
+// expensive field to clean). A platform without the method gets it cleaned.
+type descriptionUser interface {
+	usesDescription() bool
+}
+
+func (s *sink) consume(ctx context.Context, in <-chan *batch, ch *Channel) error {
+	for bt := range in {
+		batch := bt.items
 		if !s.started {
 			s.started = true
 			if err := s.p.WriteHeader(s.bw, *ch); err != nil {
@@ -622,6 +671,7 @@ func (s *sink) consume(ctx context.Context, in <-chan []catalog.Product, ch *Cha
 			}
 			s.out.Items++
 		}
+		bt.release()
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -17,6 +17,9 @@ import (
 var textSeeds = []string{
 	"", "plain", "a & b < c > d", "\x00\x01\x1f\x7f", "\xff\xfe", "\xed\xa0\x80", "\uFFFE\uFFFF",
 	"울 스웨터", "]]>", "&amp;", "<![CDATA[x]]>", "\r\n\t", "\u0085\u009f", "<p>x</p>", "&#0;",
+	// cleanText's 8-byte fast path: a bad byte after a clean word, Hangul
+	// with lead byte ED (U+D000-U+D7FF), a cut sequence at the end.
+	"12345678\x01abcdefgh", "abcdefg\x7fhijklmn", "퍼퓨휴힣 abcdefgh\u0080", "abcdefgh\xed\x9f", "abcdefgh\xe1\x80",
 }
 
 // FuzzFeedEscape: whatever the text, cleanText + writeXMLText give
@@ -32,6 +35,9 @@ func FuzzFeedEscape(f *testing.F) {
 		}
 		if cleanText(c) != c {
 			t.Fatalf("cleanText not idempotent on %q", s)
+		}
+		if want := cleanSlow(s, 0); c != want {
+			t.Fatalf("cleanText(%q) = %q, the byte-by-byte cleaner gives %q", s, c, want)
 		}
 		var buf bytes.Buffer
 		w := bufio.NewWriter(&buf)
@@ -113,7 +119,7 @@ func FuzzValidate(f *testing.F) {
 			ShippingCost: ship, CustomLabel0: title, AdditionalImageLinks: []string{img, link},
 			SalePrice: price / 2,
 		}
-		prepare(&src, nil)
+		prepare(&src, nil, true)
 		for _, pl := range plats {
 			p := src
 			reason, ok := pl.Validate(&p)

@@ -66,6 +66,10 @@ type naver struct {
 	buf             []byte // WriteItem's reused row buffer
 }
 
+// usesDescription implements descriptionUser: the EP has no description
+// column, so a naver-only render does not clean descriptions.
+func (*naver) usesDescription() bool { return false }
+
 func (*naver) Name() string        { return "naver" }
 func (*naver) Ext() string         { return "tsv" }
 func (*naver) ContentType() string { return "text/tab-separated-values; charset=utf-8" }
