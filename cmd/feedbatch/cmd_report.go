@@ -55,7 +55,7 @@ func reportAction(c *cli.Context) error {
 	}
 	var conn *batchConn
 	if c.Bool("engine-state") {
-		conn = reportEngine(ctx, c, log)
+		conn = reportEngine(ctx, c, st, run, log)
 		if conn != nil {
 			defer conn.Close()
 		}
@@ -75,10 +75,17 @@ func reportAction(c *cli.Context) error {
 	return nil
 }
 
-// reportEngine connects to the engine for the report, or returns nil: the
-// local engine only when its directory exists (a copied root has none).
-func reportEngine(ctx context.Context, c *cli.Context, log *slog.Logger) *batchConn {
-	if c.String(engineFlag.Name) == engineLocal && os.Getenv(envBatchEndpoint) == "" {
+// reportEngine connects to the engine the run was submitted to (--engine,
+// else run.json's), or returns nil: the local engine only when its directory
+// exists (a copied root has none).
+func reportEngine(ctx context.Context, c *cli.Context, st store.Store, run string, log *slog.Logger) *batchConn {
+	kind := c.String(engineFlag.Name)
+	if !c.IsSet(engineFlag.Name) {
+		if rec, err := planner.ReadRecord(ctx, st, planner.RecordKey(run)); err == nil && rec.Engine != "" {
+			kind = rec.Engine
+		}
+	}
+	if kind == engineLocal && os.Getenv(envBatchEndpoint) == "" {
 		dir, err := localEngineDir(c)
 		if err != nil {
 			return nil
@@ -88,7 +95,7 @@ func reportEngine(ctx context.Context, c *cli.Context, log *slog.Logger) *batchC
 			return nil
 		}
 	}
-	conn, err := connect(ctx, c, log)
+	conn, err := connectRun(ctx, c, st, run, log)
 	if err != nil {
 		log.Warn("engine not available: the report uses result records only", "err", err)
 		return nil
