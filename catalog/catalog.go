@@ -53,6 +53,9 @@ type Product struct {
 	CustomLabel4    string `parquet:"custom_label_4,optional,dict" json:"custom_label_4,omitempty"`
 	// UpdatedAt is when the source last changed the product (UTC), zero if unknown.
 	UpdatedAt time.Time `parquet:"updated_at,optional,timestamp(millisecond)" json:"updated_at,omitzero"`
+	// AvailabilityDate is when a preorder or backorder product becomes
+	// available (UTC), zero if unknown. Google requires it for those.
+	AvailabilityDate time.Time `parquet:"availability_date,optional,timestamp(millisecond)" json:"availability_date,omitzero"`
 }
 
 // Availability values (Google's enum; the other platforms map from it).

@@ -777,3 +777,54 @@ func TestGuardUnreadableMeta(t *testing.T) {
 		t.Errorf("meta after forced run = %+v, %v", m, err)
 	}
 }
+
+func TestGoogleAvailabilityDate(t *testing.T) {
+	pst := time.FixedZone("PST", -8*3600)
+	for _, tc := range []struct {
+		name, availability string
+		date               time.Time
+		reason, want       string // want: the availability_date element, "" for none
+	}{
+		{"preorder with date", catalog.AvailabilityPreorder, time.Date(2026, 12, 25, 13, 0, 0, 0, pst), "",
+			"<g:availability_date>2026-12-25T21:00Z</g:availability_date>\n"},
+		{"backorder with date", catalog.AvailabilityBackorder, time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC), "",
+			"<g:availability_date>2027-01-02T00:00Z</g:availability_date>\n"},
+		{"preorder without date", catalog.AvailabilityPreorder, time.Time{}, "missing_availability_date", ""},
+		{"backorder without date", catalog.AvailabilityBackorder, time.Time{}, "missing_availability_date", ""},
+		{"in stock with date", catalog.AvailabilityInStock, time.Date(2026, 12, 25, 0, 0, 0, 0, time.UTC), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl, err := NewPlatform("google", Config{Country: "KR"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := sample()[0]
+			p.Availability, p.AvailabilityDate = tc.availability, tc.date
+			prepare(&p, nil, true)
+			reason, ok := pl.Validate(&p)
+			if reason != tc.reason || ok != (tc.reason == "") {
+				t.Fatalf("Validate = %q, %v; want %q", reason, ok, tc.reason)
+			}
+			if !ok {
+				return
+			}
+			var buf bytes.Buffer
+			w := bufio.NewWriter(&buf)
+			if err := pl.WriteItem(w, &p); err != nil {
+				t.Fatal(err)
+			}
+			w.Flush()
+			got := ""
+			if i := strings.Index(buf.String(), "<g:availability_date>"); i >= 0 {
+				got = buf.String()[i:]
+				got = got[:strings.IndexByte(got, '\n')+1]
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("availability_date (-want +got):\n%s", diff)
+			}
+			if tc.want != "" && !strings.Contains(buf.String(), "</g:availability>\n"+tc.want) {
+				t.Errorf("availability_date does not follow availability:\n%s", buf.String())
+			}
+		})
+	}
+}

@@ -23,8 +23,10 @@ import (
 //	product_type     750   truncate
 //	custom_label_N   100   truncate
 //	availability           in_stock|out_of_stock|preorder|backorder; preorder and
-//	                       backorder need availability_date, which the catalog
-//	                       does not carry: dropped (GMC rejects them)
+//	                       backorder need availability_date: dropped without one
+//	                       (GMC rejects them)
+//	availability_date      preorder/backorder only, ISO 8601 in UTC
+//	                       ("2026-12-25T13:00Z")
 //	condition              new|refurbished|used or empty (optional for new)
 //	price                  > 0, "<amount> <ISO 4217>" with the currency's decimals
 const (
@@ -76,7 +78,9 @@ func (g *google) Validate(p *catalog.Product) (string, bool) {
 	switch p.Availability {
 	case catalog.AvailabilityInStock, catalog.AvailabilityOutOfStock:
 	case catalog.AvailabilityPreorder, catalog.AvailabilityBackorder:
-		return "missing_availability_date", false
+		if p.AvailabilityDate.IsZero() {
+			return "missing_availability_date", false
+		}
 	case "":
 		return "missing_availability", false
 	default:
@@ -157,6 +161,12 @@ func (g *google) WriteItem(w *bufio.Writer, p *catalog.Product) error {
 		b = gElem(b, "<g:additional_image_link>", "</g:additional_image_link>\n", a)
 	}
 	b = gElem(b, "<g:availability>", "</g:availability>\n", p.Availability)
+	if (p.Availability == catalog.AvailabilityPreorder || p.Availability == catalog.AvailabilityBackorder) &&
+		!p.AvailabilityDate.IsZero() {
+		b = append(b, "<g:availability_date>"...)
+		b = p.AvailabilityDate.UTC().AppendFormat(b, "2006-01-02T15:04Z")
+		b = append(b, "</g:availability_date>\n"...)
+	}
 	b = gPrice(b, "<g:price>", "</g:price>\n", p.Price, p.Currency)
 	if p.SalePrice > 0 {
 		b = gPrice(b, "<g:sale_price>", "</g:sale_price>\n", p.SalePrice, p.Currency)

@@ -47,6 +47,8 @@ const (
 	FieldCustomLabel3    = "custom_label_3"
 	FieldCustomLabel4    = "custom_label_4"
 	FieldUpdatedAt       = "updated_at"
+	// FieldAvailabilityDate is when a preorder/backorder item is available.
+	FieldAvailabilityDate = "availability_date"
 )
 
 // Drop reasons.
@@ -72,6 +74,9 @@ const (
 	NoteInvalidGTIN         = "invalid_gtin"
 	NoteInvalidUpdatedAt    = "invalid_updated_at"
 	NoteInvalidShipping     = "invalid_shipping"
+	// NoteInvalidAvailabilityDate: an availability date that is not an ISO
+	// 8601 date or date-time is left out.
+	NoteInvalidAvailabilityDate = "invalid_availability_date"
 )
 
 // defaults lists each canonical field's common column names, best first.
@@ -109,6 +114,7 @@ var defaults = []struct {
 	{FieldCustomLabel3, []string{"custom_label_3"}},
 	{FieldCustomLabel4, []string{"custom_label_4"}},
 	{FieldUpdatedAt, []string{"updated_at", "updated", "last_modified", "modified", "modified_at", "update_time", "수정일", "수정일시"}},
+	{FieldAvailabilityDate, []string{"availability_date", "restock_date", "available_date", "입고예정일", "재입고일", "재입고예정일"}},
 }
 
 const (
@@ -139,6 +145,7 @@ const (
 	fCustom3
 	fCustom4
 	fUpdatedAt
+	fAvailabilityDate
 	numFields
 )
 
@@ -431,6 +438,13 @@ func (m *Mapper) Map(rec parse.Record) (catalog.Product, string) {
 			m.note(NoteInvalidUpdatedAt)
 		}
 	}
+	if v := get(fAvailabilityDate); v != "" {
+		if t, ok := parseDate(v); ok {
+			p.AvailabilityDate = t
+		} else {
+			m.note(NoteInvalidAvailabilityDate)
+		}
+	}
 	return p, ""
 }
 
@@ -546,6 +560,25 @@ func categoryPath(v string) string {
 var timeLayouts = []string{
 	time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05-07", "2006-01-02 15:04:05.999999-07",
 	"2006-01-02 15:04", "2006-01-02", "2006/01/02 15:04:05", "2006/01/02", "2006.01.02", time.RFC1123Z, time.RFC1123,
+}
+
+// dateLayouts are the ISO 8601 dates and date-times an availability date
+// may have (no epoch numbers: "20261201" is a date, not a Unix time).
+var dateLayouts = []string{
+	time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05", "2006-01-02T15:04",
+	"2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04", "2006-01-02",
+	"20060102", "2006/01/02", "2006.01.02",
+}
+
+// parseDate parses an ISO 8601 date or date-time; one without a zone is UTC.
+func parseDate(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
 }
 
 func parseTime(v string) (time.Time, bool) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/feedbatch/feedbatch/catalog"
@@ -154,6 +155,21 @@ func TestMap(t *testing.T) {
 		{name: "shipping and category", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000",
 			"배송비", "무료", "category", "A>B >C", "gtin", "4006-381333931"),
 			want: with(func(p *catalog.Product) { p.ShippingCost = 0; p.CategoryPath = "A > B > C"; p.GTIN = "4006381333931" })},
+		{name: "availability date with offset", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000",
+			"availability_date", "2026-12-25T13:00-08:00"),
+			want: with(func(p *catalog.Product) { p.AvailabilityDate = time.Date(2026, 12, 25, 21, 0, 0, 0, time.UTC) })},
+		{name: "availability date korean date only", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000",
+			"입고예정일", "2026-12-01"),
+			want: with(func(p *catalog.Product) { p.AvailabilityDate = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) })},
+		{name: "restock date basic format", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000",
+			"Restock Date", "20261201"),
+			want: with(func(p *catalog.Product) { p.AvailabilityDate = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) })},
+		{name: "availability date seconds and Z", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000",
+			"availability_date", "2026-12-01T09:30:00Z"),
+			want: with(func(p *catalog.Product) { p.AvailabilityDate = time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC) })},
+		{name: "bad availability date counted", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000",
+			"availability_date", "next week"),
+			want: base, counted: NoteInvalidAvailabilityDate},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
