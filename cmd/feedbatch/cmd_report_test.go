@@ -119,7 +119,10 @@ func TestReportOfLocalRun(t *testing.T) {
 	}
 	page := strings.TrimSpace(out)
 
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+	// A browser that stops answering must fail the test, not hang CI.
+	bctx, cancelB := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelB()
+	actx, cancelA := chromedp.NewExecAllocator(bctx,
 		chromedp.ExecPath(browserPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
