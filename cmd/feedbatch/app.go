@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -68,14 +69,20 @@ func newApp() *cli.App {
 	}
 }
 
+// newLogger is the command's logger, writing to the app's error stream in
+// the --log-format (json inside containers).
 func newLogger(c *cli.Context) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String(logLevelFlag.Name))); err != nil {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if c.String(logFormatFlag.Name) == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	var w io.Writer = os.Stderr
+	if c.App != nil && c.App.ErrWriter != nil {
+		w = c.App.ErrWriter
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	if c.String(logFormatFlag.Name) == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

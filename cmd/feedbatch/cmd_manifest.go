@@ -535,5 +535,5 @@ func writeFileAtomic(p string, write func(io.Writer) error) error {
 
 // slogDebug logs at debug level through the command's logger.
 func slogDebug(c *cli.Context, msg string, args ...any) {
-	cmdLogger(c).Debug(msg, args...)
+	newLogger(c).Debug(msg, args...)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -82,24 +81,6 @@ func attempt(getenv func(string) string) int {
 	return n
 }
 
-// cmdLogger is the command's logger, writing to the app's error stream in
-// the --log-format (json inside containers).
-func cmdLogger(c *cli.Context) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String(logLevelFlag.Name))); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	w := c.App.ErrWriter
-	if w == nil {
-		w = os.Stderr
-	}
-	if c.String(logFormatFlag.Name) == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 func stageAction(c *cli.Context) error {
 	ctx := c.Context
 	pos, err := interspersed(c)
@@ -125,7 +106,7 @@ func stageAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log := cmdLogger(c).With("stage", name, "index", index)
+	log := newLogger(c).With("stage", name, "index", index)
 	if id := os.Getenv(stages.EnvJobID); id != "" {
 		log = log.With("job_id", id)
 	}
