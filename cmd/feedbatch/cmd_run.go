@@ -15,7 +15,6 @@ import (
 
 	"github.com/feedbatch/feedbatch/engine"
 	"github.com/feedbatch/feedbatch/planner"
-	"github.com/feedbatch/feedbatch/report"
 	"github.com/feedbatch/feedbatch/stages/all"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -99,10 +98,14 @@ func waitAndReport(c *cli.Context, conn *batchConn, st store.Store, rec *planner
 		return err
 	}
 	failed := printSummary(c.App.Writer, rec, sums)
-	if key, err := report.Write(ctx, st, rec.RunID); err != nil {
+	// The report gets the engine's view (children without a record) and,
+	// for a local engine on a file:// root, links to each child's log file.
+	if spec, err := parseRoot(c.String(rootFlag.Name)); err != nil {
+		slog.Warn("report not written", "run", rec.RunID, "err", err)
+	} else if key, err := writeReport(ctx, c, st, spec, rec.RunID, conn, slog.Default()); err != nil {
 		slog.Warn("report not written", "run", rec.RunID, "err", err)
 	} else {
-		fmt.Fprintf(c.App.Writer, "report: %s\n", key)
+		fmt.Fprintf(c.App.Writer, "report: %s\n", reportLocation(spec, key))
 	}
 	if failed {
 		what := "run " + rec.RunID
