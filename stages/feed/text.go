@@ -176,7 +176,8 @@ func stripHTML(s string) string {
 	if strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s))
+	var b strings.Builder
+	b.Grow(len(s))
 	space := false // a space is pending
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -199,11 +200,11 @@ func stripHTML(s string) string {
 						space = true
 						continue
 					}
-					if space && len(b) > 0 {
-						b = append(b, ' ')
+					if space && b.Len() > 0 {
+						b.WriteByte(' ')
 					}
 					space = false
-					b = append(b, r...)
+					b.WriteString(r)
 					continue
 				}
 			}
@@ -219,14 +220,14 @@ func stripHTML(s string) string {
 			}
 			j++
 		}
-		if space && len(b) > 0 {
-			b = append(b, ' ')
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
 		}
 		space = false
-		b = append(b, s[i:j]...)
+		b.WriteString(s[i:j])
 		i = j
 	}
-	return string(b)
+	return b.String()
 }
 
 var htmlSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\f': true}
@@ -254,9 +255,19 @@ func writeXMLText(w *bufio.Writer, s string) {
 // ordinary bytes are appended at once.
 func appendXMLText(b []byte, s string) []byte {
 	last := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
+		// Skip 8 bytes at a time while none of them needs escaping.
+		if i+8 <= len(s) {
+			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if !hasXMLSpecial(w) {
+				i += 8
+				continue
+			}
+		}
 		c := s[i]
 		if !xmlSpecial[c] {
+			i++
 			continue
 		}
 		b = append(b, s[last:i]...)
@@ -270,9 +281,18 @@ func appendXMLText(b []byte, s string) []byte {
 		default: // '\r'
 			b = append(b, "&#xD;"...)
 		}
-		last = i + 1
+		i++
+		last = i
 	}
 	return append(b, s[last:]...)
+}
+
+// hasXMLSpecial reports whether one of w's 8 bytes may be '&', '<', '>' or
+// '\r' (false positives are possible, false negatives are not).
+func hasXMLSpecial(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
+	return zero(w^(ones*'&'))|zero(w^(ones*'<'))|zero(w^(ones*'>'))|zero(w^(ones*'\r')) != 0
 }
 
 var lineBreak = [256]bool{'\t': true, '\r': true, '\n': true}

@@ -52,8 +52,11 @@ func normURL(s string) (string, bool) {
 // It is a fast stand-in for net/url.Parse, which the fuzz test checks it
 // against.
 func validAuthority(rest string) bool {
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; c == '/' || c == '?' || c == '#' {
+			rest = rest[:i]
+			break
+		}
 	}
 	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
 		rest = rest[i+1:]
