@@ -11,7 +11,7 @@ test:
 	$(GO) test -race -timeout 20m $(PKGS)
 
 conformance:
-	$(GO) test -race -run 'Conformance|Storetest|Enginetest|Stagetest' ./store/... ./engine/... ./stages/...
+	$(GO) test -race -run 'Conformance|StageContract' ./store/... ./engine/... ./stages/...
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s
