@@ -593,6 +593,7 @@ type sink struct {
 	bw      *bufio.Writer
 	started bool
 	out     Output
+	item    catalog.Product // the product being validated and written
 }
 
 func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
@@ -659,18 +660,23 @@ func (s *sink) consume(ctx context.Context, in <-chan *batch, ch *Channel) error
 				return fmt.Errorf("feed %s: %w", s.p.Name(), err)
 			}
 		}
+		// The platform's own copy of each product lives in the sink (a local
+		// would escape to the heap through the interface call: one
+		// allocation per item and platform).
+		p := &s.item
 		for i := range batch {
-			p := batch[i] // the platform's own copy
+			*p = batch[i]
 			s.out.ItemsIn++
-			if reason, ok := s.p.Validate(&p); !ok {
+			if reason, ok := s.p.Validate(p); !ok {
 				s.out.Dropped[reason]++
 				continue
 			}
-			if err := s.p.WriteItem(s.bw, &p); err != nil {
+			if err := s.p.WriteItem(s.bw, p); err != nil {
 				return fmt.Errorf("feed %s item %q: %w", s.p.Name(), p.ID, err)
 			}
 			s.out.Items++
 		}
+		*p = catalog.Product{} // hold no strings of a recycled batch
 		bt.release()
 		if err := ctx.Err(); err != nil {
 			return err

@@ -119,7 +119,7 @@ func (n *naver) Validate(p *catalog.Product) (string, bool) {
 		return r, false
 	}
 	p.CategoryPath = singleLine(p.CategoryPath)
-	if strings.TrimSpace(strings.SplitN(p.CategoryPath, ">", 2)[0]) == "" {
+	if first, _, _ := strings.Cut(p.CategoryPath, ">"); strings.TrimSpace(first) == "" {
 		return "missing_category", false
 	}
 	if p.ShippingCost < 0 {
