@@ -62,6 +62,14 @@ for p in google meta naver; do
 done
 grep '"mode": "python"' "$OUT" >"$DIR/python-$N.jsonl.new" && mv "$DIR/python-$N.jsonl.new" "$DIR/python-$N.jsonl"
 run "$B" render -catalog "$CAT" -platform google,meta,naver -level "$LEVEL"
+# What the two non-formatting knobs are worth on their own (Google): Go's
+# default GC target instead of the stage's feed.DefaultGCPercent, and gzip
+# level 1 instead of $LEVEL.
+relabel() { sed "s/\"mode\":\"render\"/\"mode\":\"$1\"/"; }
+echo "$B render -platform google -gcpercent 100" >&2
+"$B" render -catalog "$CAT" -platform google -level "$LEVEL" -gcpercent 100 | relabel render-gogc100 | tee -a "$OUT" >&2
+echo "$B render -platform google -level 1" >&2
+"$B" render -catalog "$CAT" -platform google -level 1 | relabel render-level1 | tee -a "$OUT" >&2
 echo "{\"mode\":\"small\",\"n\":$SMALL}" >>"$OUT"
 run "$B" render -catalog "$DIR/catalog-$SMALL.parquet" -platform google -level "$LEVEL"
 if command -v xmllint >/dev/null 2>&1; then

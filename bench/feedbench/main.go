@@ -281,6 +281,7 @@ func render(args []string) error {
 	level := fs.Int("level", 6, "gzip level")
 	out := fs.String("out", "", "keep the (first) output here")
 	prof := fs.String("cpuprofile", "", "write a CPU profile")
+	gcPercent := fs.Int("gcpercent", feed.DefaultGCPercent, "GC target while rendering, as the stage sets it (0: leave GOGC alone)")
 	fs.Parse(args)
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -309,7 +310,7 @@ func render(args []string) error {
 		dir = dirOf(*out)
 	}
 	rd := &feed.Renderer{Platforms: plats, Channel: feed.Channel{ShopID: "bench", Title: "Bench shop"},
-		Level: *level, Raw: *raw, TempDir: dir}
+		Level: *level, Raw: *raw, TempDir: dir, GCPercent: *gcPercent}
 	outs, err := rd.Render(context.Background(), r.Next)
 	if err != nil {
 		return err

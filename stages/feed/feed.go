@@ -63,6 +63,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,6 +94,14 @@ const (
 
 // DefaultMaxDropShare is the guard's threshold when the row sets none.
 const DefaultMaxDropShare = 0.5
+
+// DefaultGCPercent is the garbage collector's target while the stage
+// renders (unless GOGC is set). The live heap is small (one batch per
+// platform in flight) but every product's strings are fresh garbage, so with
+// Go's default of 100 the collector runs hundreds of times per million
+// products. At 400 the render takes about 15% less CPU in bench/feed.sh and
+// peak RSS stays flat (about 40 MB more).
+const DefaultGCPercent = 400
 
 // Errors are checked with errors.Is.
 var (
@@ -202,6 +211,9 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		ch.Title = job.Row.ShopID
 	}
 	r := &Renderer{Platforms: plats, Channel: ch, Level: level, TempDir: s.TempDir, Images: images}
+	if os.Getenv("GOGC") == "" {
+		r.GCPercent = DefaultGCPercent
+	}
 	outs, err := r.Render(ctx, cat.Next)
 	defer func() {
 		for _, o := range outs {
@@ -388,6 +400,11 @@ type Renderer struct {
 	// Raw writes the feeds uncompressed (benchmarks and debugging only:
 	// the stage always publishes gzip).
 	Raw bool
+	// GCPercent, when > 0, is the garbage collector's target percentage
+	// (debug.SetGCPercent) while Render runs; the previous value is restored
+	// after. It is process-wide: only the stage child, which renders one
+	// shop at a time, sets it (DefaultGCPercent, unless GOGC is set).
+	GCPercent int
 	// ItemsIn is set by Render: the products read.
 	ItemsIn int64
 }
@@ -402,6 +419,9 @@ const renderBatch = 512
 func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, error)) (outs []*Output, err error) {
 	if r.Level == 0 {
 		r.Level = gzip.DefaultCompression
+	}
+	if r.GCPercent > 0 {
+		defer debug.SetGCPercent(debug.SetGCPercent(r.GCPercent))
 	}
 	outs = make([]*Output, len(r.Platforms))
 	sinks := make([]*sink, len(r.Platforms))
