@@ -17,7 +17,60 @@ var version = "dev"
 // per subcommand.
 var commands []*cli.Command
 
-func register(c *cli.Command) { commands = append(commands, c) }
+func register(c *cli.Command) { commands = append(commands, strict(c)) }
+
+// strict makes c and its subcommands fail like every other user error: a
+// bad flag or environment value is a usage error (one line, exit 2, no help
+// dump on stdout), an unknown subcommand is named, and a command that takes
+// no arguments refuses them (flags after a stray argument would otherwise be
+// silently ignored) while still answering "<cmd> ARG --help".
+func strict(c *cli.Command) *cli.Command {
+	if c.OnUsageError == nil {
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	}
+	if len(c.Subcommands) > 0 {
+		if c.Action == nil {
+			c.Action = unknownSubcommand
+		}
+		for _, sub := range c.Subcommands {
+			strict(sub)
+		}
+	} else if c.ArgsUsage == "" && c.Before == nil {
+		c.Before = noArguments
+	}
+	return c
+}
+
+// unknownSubcommand is the action of a command with subcommands: its help,
+// or a usage error naming the unknown subcommand.
+func unknownSubcommand(c *cli.Context) error {
+	if !c.Args().Present() {
+		return cli.ShowSubcommandHelp(c)
+	}
+	var names []string
+	for _, sub := range c.Command.Subcommands {
+		if sub.Name != "help" {
+			names = append(names, sub.Name)
+		}
+	}
+	return usagef("unknown %s command %q (want %s)", c.Command.Name, c.Args().First(), strings.Join(names, ", "))
+}
+
+// noArguments refuses positional arguments of a command that takes none.
+func noArguments(c *cli.Context) error {
+	if !c.Args().Present() {
+		return nil
+	}
+	if slices.ContainsFunc(c.Args().Slice(), isHelpFlag) {
+		if err := cli.ShowCommandHelp(c.Lineage()[1], c.Command.Name); err != nil {
+			return err
+		}
+		return errHelpShown
+	}
+	return usagef("unexpected argument %q (%s takes no arguments)", c.Args().First(), c.Command.HelpName)
+}
+
+func isHelpFlag(a string) bool { return a == "--help" || a == "-help" || a == "-h" || a == "--h" }
 
 // Global flags shared by most commands.
 var (

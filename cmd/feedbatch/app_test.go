@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/feedbatch/feedbatch/stages"
@@ -70,5 +73,58 @@ func TestOneLine(t *testing.T) {
 	got := oneLine(errors.New("a\n  b\tc"))
 	if got != "a b c" || bytes.ContainsAny([]byte(got), "\n\t") {
 		t.Errorf("oneLine = %q", got)
+	}
+}
+
+// TestStrictCommands: bad flags and environment values, unknown subcommands
+// and stray arguments are usage errors on one line, with nothing on stdout
+// and nothing run.
+func TestStrictCommands(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+		msg  string
+	}{
+		{"bad env value", map[string]string{"FEEDBATCH_VCPUS": "abc"}, []string{"status", "r1"}, exitUsage, ""},
+		{"bad flag value before the run", nil, []string{"status", "--vcpus", "abc", "r1"}, exitUsage, ""},
+		{"unknown flag before the run", nil, []string{"manifest", "show", "--nope", "r1"}, exitUsage, ""},
+		{"unknown engine command", nil, []string{"engine", "bogus"}, exitUsage, ""},
+		{"engine serve argument", nil, []string{"engine", "serve", "x"}, exitUsage, ""},
+		{"run argument hides flags", nil, []string{"run", "extra", "--run", "r9"}, exitUsage, `unexpected argument "extra"`},
+		{"plan argument", nil, []string{"plan", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
+		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			out, errOut, code := runAppOut(t, append([]string{"--root", root}, tc.args...)...)
+			if code != tc.want {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.want, out, errOut)
+			}
+			if code == exitOK {
+				if !strings.Contains(out, "USAGE") {
+					t.Errorf("no help on stdout:\n%s", out)
+				}
+				return
+			}
+			if !strings.Contains(errOut, tc.msg) {
+				t.Errorf("error does not say %q:\n%s", tc.msg, errOut)
+			}
+			if out != "" {
+				t.Errorf("stdout not empty:\n%s", out)
+			}
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n != 0 {
+				t.Errorf("want one error line, got:\n%s", errOut)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(root, "runs")); !os.IsNotExist(err) {
+		t.Errorf("something was planned: %v", err)
 	}
 }
