@@ -104,3 +104,15 @@ func BenchmarkEscape(b *testing.B) {
 		enc.Flush()
 	})
 }
+
+func BenchmarkCleanText(b *testing.B) {
+	p := benchCatalog(1)[0]
+	for _, tc := range []struct{ name, s string }{{"description", p.Description}, {"title", p.Title}, {"link", p.Link}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.s)))
+			for b.Loop() {
+				cleanText(tc.s)
+			}
+		})
+	}
+}

@@ -14,56 +14,46 @@ import (
 // surrogate as invalid UTF-8. The result is safe for every platform; ASCII
 // text without controls is returned without allocating.
 func cleanText(s string) string {
-	// Fast path, one pass: ASCII bytes are checked with a table, 8 at a time
-	// while none has its high bit set; 2- and 3-byte sequences (Latin,
-	// Hangul, CJK) are validated inline; anything else, and anything that
-	// may need removing, goes to cleanSlow.
+	// Fast path, two passes: 8 bytes at a time, a word test for the bytes
+	// that may need removing (controls, DEL, the lead bytes C2 of C1
+	// controls and EF of U+FFFE/U+FFFF; a tab or line break sends the word
+	// to a byte check), then the standard library's UTF-8 check. Anything
+	// suspect goes to cleanSlow, which decides.
 	i := 0
-	for i < len(s) {
-		if i+8 <= len(s) {
-			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			// No byte >= 0x80, none < 0x20 (adding 0x60 to each byte sets
-			// its high bit only for bytes >= 0x20), none 0x7f.
-			if w&0x8080808080808080 == 0 && (w+0x6060606060606060)&0x8080808080808080 == 0x8080808080808080 &&
-				!hasByte(w, 0x7f) {
-				i += 8
-				continue
+	var or uint64 // high bits of all bytes seen: none set means ASCII
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		or |= w
+		if !suspectWord(w) {
+			continue
+		}
+		for k := i; k < i+8; k++ {
+			if suspect[s[k]] {
+				return cleanSlow(s, 0)
 			}
 		}
-		c := s[i]
-		switch {
-		case c < utf8.RuneSelf:
-			if suspect[c] {
-				return cleanSlow(s, 0)
-			}
-			i++
-		case c >= 0xc3 && c <= 0xdf: // 2 bytes, not C2 (C1 controls)
-			if i+1 >= len(s) || s[i+1]&0xc0 != 0x80 {
-				return cleanSlow(s, 0)
-			}
-			i += 2
-		case c >= 0xe1 && c <= 0xec || c == 0xee: // 3 bytes, no surrogate, not EF (U+FFFE/U+FFFF)
-			if i+2 >= len(s) || s[i+1]&0xc0 != 0x80 || s[i+2]&0xc0 != 0x80 {
-				return cleanSlow(s, 0)
-			}
-			i += 3
-		case c == 0xed: // 3 bytes below the surrogates (Hangul from U+D000)
-			if i+2 >= len(s) || s[i+1] < 0x80 || s[i+1] > 0x9f || s[i+2]&0xc0 != 0x80 {
-				return cleanSlow(s, 0)
-			}
-			i += 3
-		default:
+	}
+	for ; i < len(s); i++ {
+		if suspect[s[i]] {
 			return cleanSlow(s, 0)
 		}
+		or |= uint64(s[i])
+	}
+	if or&0x8080808080808080 != 0 && !utf8.ValidString(s) {
+		return cleanSlow(s, 0)
 	}
 	return s
 }
 
-// hasByte reports whether one of w's 8 bytes is c (all bytes below 0x80).
-func hasByte(w uint64, c byte) bool {
-	x := w ^ (0x0101010101010101 * uint64(c))
-	return (x-0x0101010101010101)&^x&0x8080808080808080 != 0
+// suspectWord reports whether one of w's 8 bytes may be one cleanText must
+// look at closely (below 0x20, 0x7f, 0xc2 or 0xef); false positives are
+// possible, false negatives are not.
+func suspectWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
+	below20 := (w - ones*0x20) &^ w & highs
+	return below20|zero(w^(ones*0x7f))|zero(w^(ones*0xc2))|zero(w^(ones*0xef)) != 0
 }
 
 // suspect marks the bytes cleanText must look at closely.
