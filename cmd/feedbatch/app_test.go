@@ -95,6 +95,8 @@ func TestStrictCommands(t *testing.T) {
 		{"engine serve argument", nil, []string{"engine", "serve", "x"}, exitUsage, ""},
 		{"run argument hides flags", nil, []string{"run", "extra", "--run", "r9"}, exitUsage, `unexpected argument "extra"`},
 		{"plan argument", nil, []string{"plan", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"negative poll after the run", nil, []string{"status", "r1", "--wait", "--poll", "-1s"}, exitUsage, "--poll -1s"},
+		{"zero poll before the run", nil, []string{"status", "--poll", "0s", "r1", "--wait"}, exitUsage, "--poll 0s"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}

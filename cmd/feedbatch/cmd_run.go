@@ -25,6 +25,12 @@ var (
 		Usage:   "how often to ask the engine for progress",
 		EnvVars: []string{"FEEDBATCH_POLL"},
 		Value:   time.Second,
+		Action: func(_ *cli.Context, d time.Duration) error {
+			if d <= 0 {
+				return usagef("--poll %v: want a positive duration (e.g. 500ms)", d)
+			}
+			return nil
+		},
 	}
 	registerFlag = &cli.BoolFlag{
 		Name:    "register",

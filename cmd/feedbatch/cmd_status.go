@@ -283,6 +283,13 @@ func interspersed(c *cli.Context) ([]string, error) {
 		if err := c.Set(f.Names()[0], value); err != nil {
 			return nil, usagef("invalid value %q for flag -%s: %v", value, name, err)
 		}
+		// The flag's own check, which urfave/cli runs only for flags
+		// before the first argument.
+		if af, ok := f.(cli.ActionableFlag); ok {
+			if err := af.RunAction(c); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return pos, nil
 }
