@@ -113,6 +113,9 @@ func newApp() *cli.App {
 		// The one exit-code switch is exitCode; never let the library exit.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Before: func(c *cli.Context) error {
+			if err := checkLogFlags(c); err != nil {
+				return err
+			}
 			slog.SetDefault(newLogger(c))
 			return nil
 		},
@@ -120,6 +123,19 @@ func newApp() *cli.App {
 			return usageError{err}
 		},
 	}
+}
+
+// checkLogFlags refuses a --log-level or --log-format that newLogger would
+// otherwise quietly replace by its default.
+func checkLogFlags(c *cli.Context) error {
+	var level slog.Level
+	if v := c.String(logLevelFlag.Name); level.UnmarshalText([]byte(v)) != nil {
+		return usagef("--log-level %q: want debug, info, warn or error", v)
+	}
+	if v := c.String(logFormatFlag.Name); v != "text" && v != "json" {
+		return usagef("--log-format %q: want text or json", v)
+	}
+	return nil
 }
 
 // newLogger is the command's logger, writing to the app's error stream in

@@ -97,6 +97,8 @@ func TestStrictCommands(t *testing.T) {
 		{"plan argument", nil, []string{"plan", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"negative poll after the run", nil, []string{"status", "r1", "--wait", "--poll", "-1s"}, exitUsage, "--poll -1s"},
 		{"zero poll before the run", nil, []string{"status", "--poll", "0s", "r1", "--wait"}, exitUsage, "--poll 0s"},
+		{"unknown log level", nil, []string{"--log-level", "verbose", "status", "r1"}, exitUsage, "--log-level"},
+		{"unknown log format", nil, []string{"--log-format", "xml", "status", "r1"}, exitUsage, "--log-format"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}
