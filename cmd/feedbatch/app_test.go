@@ -70,9 +70,21 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestOneLine(t *testing.T) {
-	got := oneLine(errors.New("a\n  b\tc"))
-	if got != "a b c" || bytes.ContainsAny([]byte(got), "\n\t") {
-		t.Errorf("oneLine = %q", got)
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"whitespace", errors.New("a\n  b\tc"), "a b c"},
+		{"interrupted", fmt.Errorf("describe jobs: operation error Batch: DescribeJobs, canceled, %w", context.Canceled), "interrupted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := oneLine(tc.err)
+			if got != tc.want || bytes.ContainsAny([]byte(got), "\n\t") {
+				t.Errorf("oneLine = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -67,7 +67,11 @@ func exitCode(err error) int {
 	return exitError
 }
 
-// oneLine makes err fit on one line of a terminal.
+// oneLine makes err fit on one line of a terminal. An interrupted command
+// says so, rather than showing whichever request the interrupt cut short.
 func oneLine(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "interrupted"
+	}
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
