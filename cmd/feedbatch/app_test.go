@@ -75,7 +75,10 @@ func TestOneLine(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"whitespace", errors.New("a\n  b\tc"), "a b c"},
+		{"whitespace", errors.New("a  b\tc \n"), "a b c"},
+		{"lines are items", errors.Join(errors.New("a"), errors.New(" b\t c\n"), errors.New("d")), "a; b c; d"},
+		{"list after a colon", fmt.Errorf("registry: 2 problem(s):\n%w", errors.Join(errors.New("x:1: bad"), errors.New("x:2: worse"))),
+			"registry: 2 problem(s): x:1: bad; x:2: worse"},
 		{"interrupted", fmt.Errorf("describe jobs: operation error Batch: DescribeJobs, canceled, %w", context.Canceled), "interrupted"},
 	}
 	for _, tc := range tests {
@@ -142,5 +145,40 @@ func TestStrictCommands(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "runs")); !os.IsNotExist(err) {
 		t.Errorf("something was planned: %v", err)
+	}
+}
+
+// TestInvalidRegistryOneLine: every problem of a registry, each with its
+// line, on one error line; nothing planned.
+func TestInvalidRegistryOneLine(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "shops.yaml")
+	const yaml = `shops:
+  - {id: a, name: A, source: {url: a.csv, format: csv}, platforms: [google], country: US, currency: USD}
+  - {id: a, name: B, source: {url: b.csv, format: csv}, platforms: [tiktok], country: US, currency: USD}
+  - {id: "Bad Id", name: C, source: {url: "gopher://x/y", format: csv}, platforms: [google], country: US, currency: USD}
+`
+	if err := os.WriteFile(reg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{"manifest", "build"}, {"run", "--run", "r1"}} {
+		t.Run(cmd[0], func(t *testing.T) {
+			root := filepath.Join(dir, cmd[0])
+			out, errOut, code := runAppOut(t, append(append([]string{"--root", root}, cmd...), "--registry", reg)...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitUsage, out, errOut)
+			}
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n != 0 {
+				t.Errorf("want one error line, got:\n%s", errOut)
+			}
+			for _, want := range []string{"shops.yaml:3:", "duplicate id", "tiktok", "shops.yaml:4:", "gopher", "; "} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("error does not say %q:\n%s", want, errOut)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(root, "runs")); !os.IsNotExist(err) {
+				t.Errorf("something was planned: %v", err)
+			}
+		})
 	}
 }
