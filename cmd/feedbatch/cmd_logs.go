@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
@@ -14,6 +15,7 @@ import (
 	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/stages/all"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -54,6 +56,9 @@ func logsAction(c *cli.Context) error {
 		return usagef("logs: give --index N or --shop ID")
 	}
 	stage := c.String("stage")
+	if !slices.Contains(all.Names(), stage) {
+		return usagef("logs: unknown stage %q (stages: %s)", stage, strings.Join(all.Names(), ", "))
+	}
 	st, err := openStore(ctx, c.String(rootFlag.Name))
 	if err != nil {
 		return err
@@ -74,7 +79,7 @@ func logsAction(c *cli.Context) error {
 		return fmt.Errorf("logs: the engine does not answer: %s", s.EngineError)
 	}
 	if !slices.Contains(s.Stages, stage) {
-		return usagef("logs: unknown stage %q (stages: %v)", stage, s.Stages)
+		return usagef("logs: run %s has no stage %q (stages: %s)", run, stage, strings.Join(s.Stages, ", "))
 	}
 	cell := s.Shops[0].Stages[stage]
 	o := cell.Latest

@@ -394,6 +394,7 @@ func TestUsageErrors(t *testing.T) {
 		{"status unknown flag after run", []string{"status", "r1", "--nope"}},
 		{"logs without stage", []string{"logs", "r1", "--index", "1"}},
 		{"logs without index", []string{"logs", "r1", "--stage", "feed"}},
+		{"logs unknown stage", []string{"logs", "r1", "--stage", "bake", "--index", "1"}},
 		{"run bad run id", []string{"run", "--run", "a/b"}},
 		{"run bad engine", []string{"run", "--engine", "k8s"}},
 		{"run bad job definition", []string{"run", "--engine", "aws", "--job-definition", "feed"}},
