@@ -17,6 +17,9 @@ import (
 // A renderer calls WriteHeader once, then Validate and, for valid items,
 // WriteItem once per product in catalog order, then WriteFooter once. The
 // same inputs must always give the same bytes (feeds are deterministic).
+// A Platform renders one feed at a time: its methods are called from one
+// goroutine, so it may keep reusable buffers (the built-in ones build each
+// item with appends into one reused []byte and write it at once).
 type Platform interface {
 	// Name is the platform's name in manifest rows and keys ("google").
 	Name() string
