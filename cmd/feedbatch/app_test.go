@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -181,4 +183,34 @@ func TestInvalidRegistryOneLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFlagHelp: every flag of every command and subcommand has an
+// environment variable and a help line with at most one default and no
+// backquotes (urfave/cli takes `text` in a usage for the value's name).
+func TestFlagHelp(t *testing.T) {
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			name := strings.TrimSpace(prefix + " " + c.Name)
+			walk(name, c.Subcommands)
+			for _, f := range c.Flags {
+				if f == cli.HelpFlag {
+					continue // added by urfave/cli once the command has run
+				}
+				t.Run(name+" --"+f.Names()[0], func(t *testing.T) {
+					if ef, ok := f.(interface{ GetEnvVars() []string }); !ok || len(ef.GetEnvVars()) == 0 {
+						t.Errorf("no FEEDBATCH_* environment variable")
+					}
+					if u := f.(cli.DocGenerationFlag).GetUsage(); strings.Contains(u, "`") {
+						t.Errorf("usage has a backquote: %s", u)
+					}
+					if s := f.String(); strings.Count(s, "(default:") > 1 {
+						t.Errorf("two defaults: %s", s)
+					}
+				})
+			}
+		}
+	}
+	walk("", newApp().Commands)
 }

@@ -61,14 +61,16 @@ var (
 		Value:   cfn.QueueName,
 	}
 	vcpusFlag = &cli.IntFlag{
-		Name:    "vcpus",
-		Usage:   "vCPU budget of the local engine (default: the machine's CPUs)",
-		EnvVars: []string{"FEEDBATCH_VCPUS"},
+		Name:        "vcpus",
+		Usage:       "vCPU budget of the local engine",
+		DefaultText: "the machine's CPUs",
+		EnvVars:     []string{"FEEDBATCH_VCPUS"},
 	}
 	memoryFlag = &cli.IntFlag{
-		Name:    "memory-mib",
-		Usage:   "memory budget of the local engine in MiB (default: the machine's memory)",
-		EnvVars: []string{"FEEDBATCH_MEMORY_MIB"},
+		Name:        "memory-mib",
+		Usage:       "memory budget of the local engine in MiB",
+		DefaultText: "the machine's memory",
+		EnvVars:     []string{"FEEDBATCH_MEMORY_MIB"},
 	}
 	jobDefsFlag = &cli.StringSliceFlag{
 		Name:    "job-definition",

@@ -27,10 +27,10 @@ func init() {
 		Flags: []cli.Flag{
 			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag,
 			&cli.StringFlag{Name: "stage", Usage: "stage name (required)", EnvVars: []string{"FEEDBATCH_LOGS_STAGE"}},
-			&cli.Int64Flag{Name: "index", Usage: "daily-run index of the shop", Value: -1, EnvVars: []string{"FEEDBATCH_LOGS_INDEX"}},
+			&cli.Int64Flag{Name: "index", Usage: "daily-run index of the shop", Value: -1, DefaultText: "none", EnvVars: []string{"FEEDBATCH_LOGS_INDEX"}},
 			&cli.StringFlag{Name: "shop", Usage: "shop id (instead of --index)", EnvVars: []string{"FEEDBATCH_LOGS_SHOP"}},
-			&cli.IntFlag{Name: "attempt", Usage: "attempt number (default: the last)", EnvVars: []string{"FEEDBATCH_LOGS_ATTEMPT"}},
-			&cli.IntFlag{Name: "rerun", Usage: "re-run number (default: the latest run of the stage for the shop; 0: the daily run)", Value: -1, EnvVars: []string{"FEEDBATCH_LOGS_RERUN"}},
+			&cli.IntFlag{Name: "attempt", Usage: "attempt number", DefaultText: "the last", EnvVars: []string{"FEEDBATCH_LOGS_ATTEMPT"}},
+			&cli.IntFlag{Name: "rerun", Usage: "re-run number (0: the daily run)", DefaultText: "the latest run of the stage for the shop", Value: -1, EnvVars: []string{"FEEDBATCH_LOGS_RERUN"}},
 		},
 		Action: logsAction,
 	})
