@@ -116,6 +116,8 @@ func TestStrictCommands(t *testing.T) {
 		{"zero poll before the run", nil, []string{"status", "--poll", "0s", "r1", "--wait"}, exitUsage, "--poll 0s"},
 		{"unknown log level", nil, []string{"--log-level", "verbose", "status", "r1"}, exitUsage, "--log-level"},
 		{"unknown log format", nil, []string{"--log-format", "xml", "status", "r1"}, exitUsage, "--log-format"},
+		{"negative vcpus", nil, []string{"run", "--vcpus", "-3", "--run", "r9"}, exitUsage, "--vcpus -3"},
+		{"negative memory after the run", nil, []string{"status", "r1", "--memory-mib", "-1"}, exitUsage, "--memory-mib -1"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}

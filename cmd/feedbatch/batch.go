@@ -65,12 +65,24 @@ var (
 		Usage:       "vCPU budget of the local engine",
 		DefaultText: "the machine's CPUs",
 		EnvVars:     []string{"FEEDBATCH_VCPUS"},
+		Action: func(_ *cli.Context, n int) error {
+			if n < 0 {
+				return usagef("--vcpus %d: must not be negative", n)
+			}
+			return nil
+		},
 	}
 	memoryFlag = &cli.IntFlag{
 		Name:        "memory-mib",
 		Usage:       "memory budget of the local engine in MiB",
 		DefaultText: "the machine's memory",
 		EnvVars:     []string{"FEEDBATCH_MEMORY_MIB"},
+		Action: func(_ *cli.Context, n int) error {
+			if n < 0 {
+				return usagef("--memory-mib %d: must not be negative", n)
+			}
+			return nil
+		},
 	}
 	jobDefsFlag = &cli.StringSliceFlag{
 		Name:    "job-definition",
