@@ -216,3 +216,25 @@ func TestFlagHelp(t *testing.T) {
 	}
 	walk("", newApp().Commands)
 }
+
+// TestRegistryNotFound: a registry that is neither a file nor a key under
+// the root is "not found" (exit 3), said in words.
+func TestRegistryNotFound(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, registry, want string }{
+		{"relative", "nosuch.yaml", "registry nosuch.yaml: no such file here, nor key under --root"},
+		{"absolute", filepath.Join(dir, "nosuch.yaml"), "no such file"},
+		{"store key", "store:nosuch.yaml", "not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runAppOut(t, "--root", filepath.Join(dir, "root"), "manifest", "build", "--registry", tc.registry)
+			if code != exitNotFound {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitNotFound, out, errOut)
+			}
+			if !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("want one line saying %q, got:\n%s", tc.want, errOut)
+			}
+		})
+	}
+}

@@ -98,12 +98,19 @@ func registryRows(ctx context.Context, src string, st store.Store) ([]manifest.R
 		}
 		src = exampleRegistry
 	}
+	orig := src
 	if !strings.Contains(src, "://") && !strings.HasPrefix(src, "store:") && !filepath.IsAbs(src) && st != nil {
 		if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) && store.CheckKey(src) == nil {
 			src = "store:" + src
 		}
 	}
 	shops, err := registry.Load(ctx, src, st)
+	if src != orig && errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("registry %s: no such file here, nor key under --root: %w", orig, store.ErrNotFound)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("registry %s: no such file: %w", orig, store.ErrNotFound)
+	}
 	if errors.Is(err, registry.ErrInvalid) {
 		return nil, usageError{err}
 	}
