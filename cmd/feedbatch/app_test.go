@@ -118,6 +118,8 @@ func TestStrictCommands(t *testing.T) {
 		{"unknown log format", nil, []string{"--log-format", "xml", "status", "r1"}, exitUsage, "--log-format"},
 		{"negative vcpus", nil, []string{"run", "--vcpus", "-3", "--run", "r9"}, exitUsage, "--vcpus -3"},
 		{"negative memory after the run", nil, []string{"status", "r1", "--memory-mib", "-1"}, exitUsage, "--memory-mib -1"},
+		{"endpoint not a URL", map[string]string{"FEEDBATCH_BATCH_ENDPOINT": "notaurl"}, []string{"plan", "--run", "r9"}, exitUsage, "FEEDBATCH_BATCH_ENDPOINT"},
+		{"logs endpoint not a URL", map[string]string{"FEEDBATCH_LOGS_ENDPOINT": "127.0.0.1:5"}, []string{"run", "--run", "r9"}, exitUsage, "FEEDBATCH_LOGS_ENDPOINT"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}

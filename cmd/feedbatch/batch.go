@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +125,19 @@ func retryOptions(o *batch.Options) {
 	})
 }
 
+// checkEndpoint refuses an endpoint override (env variable name) that is
+// not an http(s) URL, before anything is planned or submitted.
+func checkEndpoint(name, ep string) error {
+	if ep == "" {
+		return nil
+	}
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("%s=%q: want an http(s)://host:port URL", name, ep)
+	}
+	return nil
+}
+
 // connectAWS returns clients for AWS Batch and CloudWatch Logs with the
 // standard credential chain; FEEDBATCH_BATCH_ENDPOINT and
 // FEEDBATCH_LOGS_ENDPOINT override the endpoints.
@@ -199,6 +213,11 @@ func connectRun(ctx context.Context, c *cli.Context, st store.Store, run string,
 
 func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Logger) (*batchConn, error) {
 	queue := c.String(queueFlag.Name)
+	for _, name := range []string{envBatchEndpoint, envLogsEndpoint} {
+		if err := checkEndpoint(name, os.Getenv(name)); err != nil {
+			return nil, err
+		}
+	}
 	switch kind {
 	case engineAWS:
 		return connectAWS(ctx, queue)
