@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/text/width"
 
+	"github.com/feedbatch/feedbatch/examples"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/registry"
 	"github.com/feedbatch/feedbatch/store"
@@ -85,6 +87,25 @@ func init() {
 	})
 }
 
+// defaultRegistry is the registry used when none is given: the example shops
+// of a source checkout when run from one, else the example shops embedded in
+// the binary, extracted under the user's cache directory.
+func defaultRegistry() (string, error) {
+	if _, err := os.Stat(exampleRegistry); err == nil {
+		return exampleRegistry, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	reg, err := examples.Extract(filepath.Join(base, "feedbatch", "examples"))
+	if err != nil {
+		return "", err
+	}
+	slog.Info("no --registry given: using the bundled example shops", "registry", reg)
+	return reg, nil
+}
+
 // registryRows loads and validates the registry at src into manifest rows
 // (what the planner reads). src is a .yaml/.csv path or file:// URL,
 // store:<key>, a key under the root when no such local file exists (a job
@@ -93,10 +114,10 @@ func init() {
 // usage errors listing every problem.
 func registryRows(ctx context.Context, src string, st store.Store) ([]manifest.Row, error) {
 	if src == "" {
-		if _, err := os.Stat(exampleRegistry); err != nil {
-			return nil, usagef("no --registry given and no %s here", exampleRegistry)
+		var err error
+		if src, err = defaultRegistry(); err != nil {
+			return nil, err
 		}
-		src = exampleRegistry
 	}
 	orig := src
 	if !strings.Contains(src, "://") && !strings.HasPrefix(src, "store:") && !filepath.IsAbs(src) && st != nil {
@@ -151,6 +172,10 @@ func manifestRef(c *cli.Context, ref string) (store.Store, string, error) {
 			return nil, "", usagef("%q: want file:///absolute/path/manifest.parquet", ref)
 		}
 		p := filepath.FromSlash(u.Path)
+		if _, err := os.Stat(p); err != nil {
+			// Not found before the store would create its directory.
+			return nil, "", fmt.Errorf("manifest %s: %w", ref, store.ErrNotFound)
+		}
 		return dirAndKey(filepath.Dir(p), filepath.Base(p))
 	case strings.Contains(ref, "://"):
 		return nil, "", usagef("%q: want a run id, an s3:// or file:// URL, or a .parquet path", ref)
