@@ -126,13 +126,14 @@ func newApp() *cli.App {
 }
 
 // checkLogFlags refuses a --log-level or --log-format that newLogger would
-// otherwise quietly replace by its default.
+// otherwise quietly replace by its default (empty, as from a variable set
+// to "", is the default).
 func checkLogFlags(c *cli.Context) error {
 	var level slog.Level
-	if v := c.String(logLevelFlag.Name); level.UnmarshalText([]byte(v)) != nil {
+	if v := c.String(logLevelFlag.Name); v != "" && level.UnmarshalText([]byte(v)) != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", v)
 	}
-	if v := c.String(logFormatFlag.Name); v != "text" && v != "json" {
+	if v := c.String(logFormatFlag.Name); v != "" && v != "text" && v != "json" {
 		return usagef("--log-format %q: want text or json", v)
 	}
 	return nil

@@ -120,6 +120,7 @@ func TestStrictCommands(t *testing.T) {
 		{"negative memory after the run", nil, []string{"status", "r1", "--memory-mib", "-1"}, exitUsage, "--memory-mib -1"},
 		{"endpoint not a URL", map[string]string{"FEEDBATCH_BATCH_ENDPOINT": "notaurl"}, []string{"plan", "--run", "r9"}, exitUsage, "FEEDBATCH_BATCH_ENDPOINT"},
 		{"logs endpoint not a URL", map[string]string{"FEEDBATCH_LOGS_ENDPOINT": "127.0.0.1:5"}, []string{"run", "--run", "r9"}, exitUsage, "FEEDBATCH_LOGS_ENDPOINT"},
+		{"empty log variables are the defaults", map[string]string{"FEEDBATCH_LOG_FORMAT": "", "FEEDBATCH_LOG_LEVEL": ""}, []string{"engine", "serve", "x"}, exitUsage, "unexpected argument"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}
