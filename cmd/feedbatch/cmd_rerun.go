@@ -97,6 +97,11 @@ func rerunAction(c *cli.Context) error {
 		Log:     log,
 	})
 	switch {
+	case errors.Is(err, planner.ErrNothingToRun) && c.Bool("failed") && len(indexes) == 0 && len(shops) == 0:
+		// Nothing failed (any more): re-running --failed is safe, not a
+		// usage error.
+		fmt.Fprintf(c.App.Writer, "run %s: no failed shop to re-run; nothing submitted\n", run)
+		return nil
 	case errors.Is(err, planner.ErrNothingToRun), errors.Is(err, manifest.ErrIndexOutOfRange):
 		return usageError{err}
 	case err != nil:

@@ -269,6 +269,14 @@ func TestRunFailRerunStatus(t *testing.T) {
     "feed"`) {
 		t.Errorf("status after re-run exit %d:\n%s", code, out[:min(len(out), 2000)])
 	}
+	// Nothing failed any more: --failed again is safe, submits and writes nothing.
+	out, errOut, code = runAppOut(t, append(common, append([]string{"rerun", run, "--failed"}, engineArgs...)...)...)
+	if code != 0 || !strings.Contains(out, "no failed shop") {
+		t.Errorf("second rerun --failed: exit %d:\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, runDir, "reruns", "3")); !os.IsNotExist(err) {
+		t.Errorf("second rerun --failed wrote reruns/3: %v", err)
+	}
 	out, _, _ = runAppOut(t, append(common, append([]string{"status", run, "--index", "17"}, engineArgs[:4]...)...)...)
 	if !strings.Contains(out, "re-run 1 #0") || !strings.Contains(out, "earlier") {
 		t.Errorf("status --index 17 lacks the shop's story:\n%s", out)
