@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/smithy-go/logging"
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/cfn"
@@ -142,7 +143,11 @@ func checkEndpoint(name, ep string) error {
 // standard credential chain; FEEDBATCH_BATCH_ENDPOINT and
 // FEEDBATCH_LOGS_ENDPOINT override the endpoints.
 func connectAWS(ctx context.Context, queue string) (*batchConn, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// The SDK's own messages ("falling back to IMDSv1") go to the log at
+	// debug level, not as extra lines on stderr.
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithLogger(logging.LoggerFunc(func(cls logging.Classification, format string, v ...any) {
+		slog.Debug(fmt.Sprintf(format, v...), "source", "aws-sdk", "class", string(cls))
+	})))
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -146,6 +147,7 @@ func openS3(ctx context.Context, spec rootSpec) (store.Store, error) {
 		Region:    region,
 		Endpoint:  os.Getenv(envS3Endpoint),
 		PathStyle: pathStyle,
+		Log:       slog.Default(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", spec, err)

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/feedbatch/feedbatch/store"
@@ -65,6 +67,10 @@ type Config struct {
 	Credentials aws.CredentialsProvider
 	// HTTPClient overrides the SDK's HTTP client when not nil.
 	HTTPClient *http.Client
+	// Log receives the SDK's own messages (such as "falling back to IMDSv1")
+	// at debug level, instead of the SDK printing them to stderr; nil
+	// discards them.
+	Log *slog.Logger
 }
 
 // Store is a store.Store on one bucket and prefix. It is safe for concurrent
@@ -120,6 +126,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.HTTPClient != nil {
 		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
 	}
+	opts = append(opts, config.WithLogger(logging.LoggerFunc(func(cls logging.Classification, format string, v ...any) {
+		if cfg.Log != nil {
+			cfg.Log.Debug(fmt.Sprintf(format, v...), "source", "aws-sdk", "class", string(cls))
+		}
+	})))
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3store: aws config: %w", err)
