@@ -60,6 +60,7 @@ func TestExitCode(t *testing.T) {
 		{"shops failed", fmt.Errorf("run: %w", errShopsFailed), exitShopsFailed},
 		{"stage retryable", stageError{errors.New("timeout")}, stages.ExitRetryable},
 		{"stage permanent", stageError{stages.Permanentf("bad catalog")}, stages.ExitPermanent},
+		{"no help topic", cli.Exit("No help topic for 'x'", 3), exitUsage},
 		{"other", errors.New("boom"), exitError},
 	}
 	for _, tc := range tests {
@@ -121,6 +122,8 @@ func TestStrictCommands(t *testing.T) {
 		{"endpoint not a URL", map[string]string{"FEEDBATCH_BATCH_ENDPOINT": "notaurl"}, []string{"plan", "--run", "r9"}, exitUsage, "FEEDBATCH_BATCH_ENDPOINT"},
 		{"logs endpoint not a URL", map[string]string{"FEEDBATCH_LOGS_ENDPOINT": "127.0.0.1:5"}, []string{"run", "--run", "r9"}, exitUsage, "FEEDBATCH_LOGS_ENDPOINT"},
 		{"empty log variables are the defaults", map[string]string{"FEEDBATCH_LOG_FORMAT": "", "FEEDBATCH_LOG_LEVEL": ""}, []string{"engine", "serve", "x"}, exitUsage, "unexpected argument"},
+		{"help for an unknown command", nil, []string{"help", "nosuch"}, exitUsage, "No help topic"},
+		{"help for an unknown subcommand", nil, []string{"manifest", "help", "nosuch"}, exitUsage, "No help topic"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}

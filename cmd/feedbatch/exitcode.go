@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -47,6 +49,7 @@ func (e stageError) Unwrap() error { return e.err }
 func exitCode(err error) int {
 	var ue usageError
 	var se stageError
+	var ec cli.ExitCoder
 	switch {
 	case err == nil, errors.Is(err, errHelpShown):
 		return exitOK
@@ -57,7 +60,8 @@ func exitCode(err error) int {
 			return stages.ExitPermanent
 		}
 		return stages.ExitRetryable
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &ec):
+		// urfave/cli's only ExitCoder is "No help topic for 'x'".
 		return exitUsage
 	case errors.Is(err, store.ErrNotFound):
 		return exitNotFound
