@@ -26,7 +26,12 @@ func register(c *cli.Command) { commands = append(commands, strict(c)) }
 // silently ignored) while still answering "<cmd> ARG --help".
 func strict(c *cli.Command) *cli.Command {
 	if c.OnUsageError == nil {
-		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+				return undefinedFlag(c.HelpName, name)
+			}
+			return usageError{err}
+		}
 	}
 	if len(c.Subcommands) > 0 {
 		if c.Action == nil {
@@ -68,6 +73,18 @@ func noArguments(c *cli.Context) error {
 		return errHelpShown
 	}
 	return usagef("unexpected argument %q (%s takes no arguments)", c.Args().First(), c.Command.HelpName)
+}
+
+// undefinedFlag is the usage error for -name given to command cmd; a global
+// flag there gets a hint to move it before the command.
+func undefinedFlag(cmd, name string) error {
+	for _, f := range []cli.Flag{rootFlag, logFormatFlag, logLevelFlag} {
+		if slices.Contains(f.Names(), name) {
+			return usagef("--%s is a global flag: give it before the command (feedbatch --%s ... %s)",
+				name, name, strings.TrimPrefix(cmd, "feedbatch "))
+		}
+	}
+	return usagef("flag provided but not defined: -%s", name)
 }
 
 func isHelpFlag(a string) bool { return a == "--help" || a == "-help" || a == "-h" || a == "--h" }

@@ -124,6 +124,8 @@ func TestStrictCommands(t *testing.T) {
 		{"empty log variables are the defaults", map[string]string{"FEEDBATCH_LOG_FORMAT": "", "FEEDBATCH_LOG_LEVEL": ""}, []string{"engine", "serve", "x"}, exitUsage, "unexpected argument"},
 		{"help for an unknown command", nil, []string{"help", "nosuch"}, exitUsage, "No help topic"},
 		{"help for an unknown subcommand", nil, []string{"manifest", "help", "nosuch"}, exitUsage, "No help topic"},
+		{"global flag after the command", nil, []string{"status", "--root", "x", "r1"}, exitUsage, "--root is a global flag: give it before the command (feedbatch --root ... status)"},
+		{"global flag after the run", nil, []string{"manifest", "show", "r1", "--log-level=debug"}, exitUsage, "--log-level is a global flag"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}
