@@ -6,3 +6,7 @@ func SetRowGroupRows(n int64) func() {
 	rowGroupRows = n
 	return func() { rowGroupRows = old }
 }
+
+// Decoded reports whether r decodes rows itself (not through parquet-go's
+// GenericReader).
+func (r *Reader) Decoded() bool { return r.dec != nil }

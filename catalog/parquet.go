@@ -129,7 +129,13 @@ const MaxAdditionalImages = 10
 // Reader streams products out of a catalog, one row group in memory at a
 // time. It is not safe for concurrent use.
 type Reader struct {
-	file  *parquet.File
+	file *parquet.File
+	// A file in this package's schema is read as rows and decoded by dec;
+	// any other (older or foreign) schema goes through parquet-go's
+	// reflection-based GenericReader, which converts between schemas.
+	rows  *parquet.Reader
+	dec   *decoder
+	rbuf  []parquet.Row
 	r     *parquet.GenericReader[Product]
 	buf   []Product
 	i, n  int
@@ -150,11 +156,14 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	if v, ok := f.Lookup(MetaSchemaVersion); ok && v != SchemaVersion {
 		return nil, fmt.Errorf("catalog: schema version %q, this build reads %q", v, SchemaVersion)
 	}
-	return &Reader{
-		file: f,
-		r:    parquet.NewGenericReader[Product](f),
-		buf:  make([]Product, batchSize),
-	}, nil
+	cr := &Reader{file: f, buf: make([]Product, batchSize)}
+	if cr.dec = newDecoder(f.Schema()); cr.dec != nil {
+		cr.rows = parquet.NewReader(f)
+		cr.rbuf = make([]parquet.Row, batchSize)
+	} else {
+		cr.r = parquet.NewGenericReader[Product](f)
+	}
+	return cr, nil
 }
 
 // Open opens the catalog at key in st. The object is copied to a temporary
@@ -202,7 +211,7 @@ func (r *Reader) Next() (Product, error) {
 			return Product{}, io.EOF
 		}
 		clear(r.buf[:r.n])
-		n, err := r.r.Read(r.buf)
+		n, err := r.read()
 		r.i, r.n = 0, n
 		if err != nil {
 			r.done = true
@@ -219,13 +228,30 @@ func (r *Reader) Next() (Product, error) {
 	return p, nil
 }
 
+// read fills r.buf from the file.
+func (r *Reader) read() (int, error) {
+	if r.dec == nil {
+		return r.r.Read(r.buf)
+	}
+	n, err := r.rows.ReadRows(r.rbuf)
+	for i, row := range r.rbuf[:n] {
+		r.dec.decode(&r.buf[i], row)
+	}
+	return n, err
+}
+
 // Close releases the reader and removes a spooled copy.
 func (r *Reader) Close() error {
 	if r.close {
 		return nil
 	}
 	r.close = true
-	err := r.r.Close()
+	var err error
+	if r.dec != nil {
+		err = r.rows.Close()
+	} else {
+		err = r.r.Close()
+	}
 	if r.temp != nil {
 		r.temp.Close()
 		if rerr := os.Remove(r.temp.Name()); rerr != nil && err == nil {
