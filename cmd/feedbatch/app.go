@@ -26,9 +26,9 @@ func register(c *cli.Command) { commands = append(commands, strict(c)) }
 // silently ignored) while still answering "<cmd> ARG --help".
 func strict(c *cli.Command) *cli.Command {
 	if c.OnUsageError == nil {
-		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		c.OnUsageError = func(ctx *cli.Context, err error, _ bool) error {
 			if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
-				return undefinedFlag(c.HelpName, name)
+				return undefinedFlag(ctx, name)
 			}
 			return usageError{err}
 		}
@@ -72,16 +72,27 @@ func noArguments(c *cli.Context) error {
 		}
 		return errHelpShown
 	}
-	return usagef("unexpected argument %q (%s takes no arguments)", c.Args().First(), c.Command.HelpName)
+	return usagef("unexpected argument %q (feedbatch %s takes no arguments)", c.Args().First(), commandPath(c))
 }
 
-// undefinedFlag is the usage error for -name given to command cmd; a global
-// flag there gets a hint to move it before the command.
-func undefinedFlag(cmd, name string) error {
+// commandPath is the command of c as typed after "feedbatch" ("manifest
+// show").
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// undefinedFlag is the usage error for -name given to the command of c; a
+// global flag there gets a hint to move it before the command.
+func undefinedFlag(c *cli.Context, name string) error {
 	for _, f := range []cli.Flag{rootFlag, logFormatFlag, logLevelFlag} {
 		if slices.Contains(f.Names(), name) {
-			return usagef("--%s is a global flag: give it before the command (feedbatch --%s ... %s)",
-				name, name, strings.TrimPrefix(cmd, "feedbatch "))
+			return usagef("--%s is a global flag: give it before the command (feedbatch --%s ... %s)", name, name, commandPath(c))
 		}
 	}
 	return usagef("flag provided but not defined: -%s", name)

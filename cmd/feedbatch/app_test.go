@@ -110,7 +110,7 @@ func TestStrictCommands(t *testing.T) {
 		{"bad flag value before the run", nil, []string{"status", "--vcpus", "abc", "r1"}, exitUsage, ""},
 		{"unknown flag before the run", nil, []string{"manifest", "show", "--nope", "r1"}, exitUsage, ""},
 		{"unknown engine command", nil, []string{"engine", "bogus"}, exitUsage, ""},
-		{"engine serve argument", nil, []string{"engine", "serve", "x"}, exitUsage, ""},
+		{"engine serve argument", nil, []string{"engine", "serve", "x"}, exitUsage, `unexpected argument "x" (feedbatch engine serve takes no arguments)`},
 		{"run argument hides flags", nil, []string{"run", "extra", "--run", "r9"}, exitUsage, `unexpected argument "extra"`},
 		{"plan argument", nil, []string{"plan", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"negative poll after the run", nil, []string{"status", "r1", "--wait", "--poll", "-1s"}, exitUsage, "--poll -1s"},

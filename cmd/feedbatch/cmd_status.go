@@ -267,7 +267,7 @@ func interspersed(c *cli.Context) ([]string, error) {
 		}
 		f, ok := byName[name]
 		if !ok {
-			return nil, undefinedFlag(c.Command.HelpName, name)
+			return nil, undefinedFlag(c, name)
 		}
 		if !hasValue {
 			if _, isBool := f.(*cli.BoolFlag); isBool {
