@@ -79,6 +79,19 @@ func TestManifestCommands(t *testing.T) {
 		})
 	}
 
+	// A file URL that does not exist is not found, and no directory appears
+	// for it (the store would create its root).
+	t.Run("missing file url", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "nope")
+		_, stderr, code := runCapture(t, "--root", root, "manifest", "show", "file://"+filepath.ToSlash(missing)+"/manifest.parquet")
+		if code != exitNotFound || !strings.Contains(stderr, "not found") {
+			t.Errorf("exit %d, want %d: %s", code, exitNotFound, stderr)
+		}
+		if _, err := os.Stat(missing); !os.IsNotExist(err) {
+			t.Errorf("%s was created: %v", missing, err)
+		}
+	})
+
 	t.Run("json", func(t *testing.T) {
 		stdout, stderr, code := runCapture(t, "--root", root, "manifest", "get", "2026-11-23@1", "--index", "1", "--json")
 		if code != 0 {
