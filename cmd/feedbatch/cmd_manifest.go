@@ -559,6 +559,11 @@ func writeFileAtomic(p string, write func(io.Writer) error) error {
 		f.Close()
 		return err
 	}
+	// CreateTemp makes the file 0600; the result is an ordinary file.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}

@@ -135,6 +135,11 @@ func TestManifestBuild(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	if fi, err := os.Stat(out); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("--out file mode %v, want 0644", fi.Mode().Perm())
+	}
 	stdout, stderr, code := runCapture(t, "manifest", "show", out)
 	if code != 0 {
 		t.Fatalf("show: exit %d: %s", code, stderr)
