@@ -132,83 +132,61 @@ func (d *decoder) str(c int, b []byte) string {
 	return s
 }
 
-// decode sets *p to the product in row; *p must be the zero Product.
-func (d *decoder) decode(p *Product, row parquet.Row) {
-	for i := 0; i < len(row); i++ {
-		v := row[i]
-		if v.IsNull() {
-			continue
-		}
-		c := v.Column()
-		switch d.fields[c] {
-		case fID:
-			p.ID = string(v.ByteArray())
-		case fItemGroupID:
-			p.ItemGroupID = string(v.ByteArray())
-		case fTitle:
-			p.Title = string(v.ByteArray())
-		case fDescription:
-			p.Description = string(v.ByteArray())
-		case fLink:
-			p.Link = string(v.ByteArray())
-		case fMobileLink:
-			p.MobileLink = string(v.ByteArray())
-		case fImageLink:
-			p.ImageLink = string(v.ByteArray())
-		case fAdditionalImageLinks:
-			// The list's values are contiguous: size the slice once.
-			n := 1
-			for i+n < len(row) && row[i+n].Column() == c {
-				n++
-			}
-			links := make([]string, 0, n)
-			for _, e := range row[i : i+n] {
-				if !e.IsNull() {
-					links = append(links, string(e.ByteArray()))
-				}
-			}
-			if len(links) > 0 {
-				p.AdditionalImageLinks = links
-			}
-			i += n - 1
-		case fPrice:
-			p.Price = v.Int64()
-		case fSalePrice:
-			p.SalePrice = v.Int64()
-		case fShippingCost:
-			p.ShippingCost = v.Int64()
-		case fUpdatedAt:
-			p.UpdatedAt = time.UnixMilli(v.Int64()).UTC()
-		case fAvailabilityDate:
-			p.AvailabilityDate = time.UnixMilli(v.Int64()).UTC()
-		case fCurrency:
-			p.Currency = d.str(c, v.ByteArray())
-		case fAvailability:
-			p.Availability = d.str(c, v.ByteArray())
-		case fCondition:
-			p.Condition = d.str(c, v.ByteArray())
-		case fBrand:
-			p.Brand = d.str(c, v.ByteArray())
-		case fGTIN:
-			p.GTIN = string(v.ByteArray())
-		case fMPN:
-			p.MPN = string(v.ByteArray())
-		case fCategoryPath:
-			p.CategoryPath = d.str(c, v.ByteArray())
-		case fProductType:
-			p.ProductType = d.str(c, v.ByteArray())
-		case fShippingCountry:
-			p.ShippingCountry = d.str(c, v.ByteArray())
-		case fCustomLabel0:
-			p.CustomLabel0 = d.str(c, v.ByteArray())
-		case fCustomLabel1:
-			p.CustomLabel1 = d.str(c, v.ByteArray())
-		case fCustomLabel2:
-			p.CustomLabel2 = d.str(c, v.ByteArray())
-		case fCustomLabel3:
-			p.CustomLabel3 = d.str(c, v.ByteArray())
-		case fCustomLabel4:
-			p.CustomLabel4 = d.str(c, v.ByteArray())
-		}
+// set stores the non-null value v of column c in p. Lists are handled by
+// the caller.
+func (d *decoder) set(p *Product, c int, v parquet.Value) {
+	switch d.fields[c] {
+	case fID:
+		p.ID = string(v.ByteArray())
+	case fItemGroupID:
+		p.ItemGroupID = string(v.ByteArray())
+	case fTitle:
+		p.Title = string(v.ByteArray())
+	case fDescription:
+		p.Description = string(v.ByteArray())
+	case fLink:
+		p.Link = string(v.ByteArray())
+	case fMobileLink:
+		p.MobileLink = string(v.ByteArray())
+	case fImageLink:
+		p.ImageLink = string(v.ByteArray())
+	case fPrice:
+		p.Price = v.Int64()
+	case fSalePrice:
+		p.SalePrice = v.Int64()
+	case fShippingCost:
+		p.ShippingCost = v.Int64()
+	case fUpdatedAt:
+		p.UpdatedAt = time.UnixMilli(v.Int64()).UTC()
+	case fAvailabilityDate:
+		p.AvailabilityDate = time.UnixMilli(v.Int64()).UTC()
+	case fCurrency:
+		p.Currency = d.str(c, v.ByteArray())
+	case fAvailability:
+		p.Availability = d.str(c, v.ByteArray())
+	case fCondition:
+		p.Condition = d.str(c, v.ByteArray())
+	case fBrand:
+		p.Brand = d.str(c, v.ByteArray())
+	case fGTIN:
+		p.GTIN = string(v.ByteArray())
+	case fMPN:
+		p.MPN = string(v.ByteArray())
+	case fCategoryPath:
+		p.CategoryPath = d.str(c, v.ByteArray())
+	case fProductType:
+		p.ProductType = d.str(c, v.ByteArray())
+	case fShippingCountry:
+		p.ShippingCountry = d.str(c, v.ByteArray())
+	case fCustomLabel0:
+		p.CustomLabel0 = d.str(c, v.ByteArray())
+	case fCustomLabel1:
+		p.CustomLabel1 = d.str(c, v.ByteArray())
+	case fCustomLabel2:
+		p.CustomLabel2 = d.str(c, v.ByteArray())
+	case fCustomLabel3:
+		p.CustomLabel3 = d.str(c, v.ByteArray())
+	case fCustomLabel4:
+		p.CustomLabel4 = d.str(c, v.ByteArray())
 	}
 }

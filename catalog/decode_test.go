@@ -87,27 +87,37 @@ func readAll(t testing.TB, data []byte) (*catalog.Reader, []catalog.Product) {
 // parquet-go's reflection-based reader gives, and what was written, across
 // row group and batch boundaries.
 func TestDecoderMatchesGeneric(t *testing.T) {
-	defer catalog.SetRowGroupRows(100)()
 	r := rand.New(rand.NewPCG(3, 4))
+	realistic := func(n int) []catalog.Product {
+		var ps []catalog.Product
+		for i := range n {
+			ps = append(ps, benchProduct(i, r))
+		}
+		return ps
+	}
 	for _, tc := range []struct {
-		name string
-		ps   []catalog.Product
+		name      string
+		ps        []catalog.Product
+		groupRows int64 // 0: 100
 	}{
-		{"empty", nil},
-		{"one", edgeProducts(1)},
-		{"edges-batch-minus-1", edgeProducts(255)},
-		{"edges-batch", edgeProducts(256)},
-		{"edges-batch-plus-1", edgeProducts(257)},
-		{"edges-many-groups", edgeProducts(1031)},
-		{"realistic", func() []catalog.Product {
-			var ps []catalog.Product
-			for i := range 700 {
-				ps = append(ps, benchProduct(i, r))
-			}
-			return ps
-		}()},
+		{"empty", nil, 0},
+		{"one", edgeProducts(1), 0},
+		{"edges-batch-minus-1", edgeProducts(255), 0},
+		{"edges-batch", edgeProducts(256), 0},
+		{"edges-batch-plus-1", edgeProducts(257), 0},
+		{"edges-many-groups", edgeProducts(1031), 0},
+		{"edges-group-of-batch", edgeProducts(600), 256},
+		{"edges-one-group", edgeProducts(1031), 32768},
+		{"realistic", realistic(700), 0},
+		// Row groups of 1000 realistic products span several 64 KB pages
+		// per column, the list column included.
+		{"realistic-many-pages", realistic(2600), 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.groupRows == 0 {
+				tc.groupRows = 100
+			}
+			defer catalog.SetRowGroupRows(tc.groupRows)()
 			data := writeCatalog(t, tc.ps)
 			cr, got := readAll(t, data)
 			if !cr.Decoded() {

@@ -9,4 +9,4 @@ func SetRowGroupRows(n int64) func() {
 
 // Decoded reports whether r decodes rows itself (not through parquet-go's
 // GenericReader).
-func (r *Reader) Decoded() bool { return r.dec != nil }
+func (r *Reader) Decoded() bool { return r.scan != nil }

@@ -130,12 +130,10 @@ const MaxAdditionalImages = 10
 // time. It is not safe for concurrent use.
 type Reader struct {
 	file *parquet.File
-	// A file in this package's schema is read as rows and decoded by dec;
+	// A file in this package's schema is read column by column by scan;
 	// any other (older or foreign) schema goes through parquet-go's
 	// reflection-based GenericReader, which converts between schemas.
-	rows  *parquet.Reader
-	dec   *decoder
-	rbuf  []parquet.Row
+	scan  *columnScan
 	r     *parquet.GenericReader[Product]
 	buf   []Product
 	i, n  int
@@ -157,9 +155,8 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 		return nil, fmt.Errorf("catalog: schema version %q, this build reads %q", v, SchemaVersion)
 	}
 	cr := &Reader{file: f, buf: make([]Product, batchSize)}
-	if cr.dec = newDecoder(f.Schema()); cr.dec != nil {
-		cr.rows = parquet.NewReader(f)
-		cr.rbuf = make([]parquet.Row, batchSize)
+	if dec := newDecoder(f.Schema()); dec != nil {
+		cr.scan = newColumnScan(f, dec)
 	} else {
 		cr.r = parquet.NewGenericReader[Product](f)
 	}
@@ -230,14 +227,10 @@ func (r *Reader) Next() (Product, error) {
 
 // read fills r.buf from the file.
 func (r *Reader) read() (int, error) {
-	if r.dec == nil {
+	if r.scan == nil {
 		return r.r.Read(r.buf)
 	}
-	n, err := r.rows.ReadRows(r.rbuf)
-	for i, row := range r.rbuf[:n] {
-		r.dec.decode(&r.buf[i], row)
-	}
-	return n, err
+	return r.scan.read(r.buf)
 }
 
 // Close releases the reader and removes a spooled copy.
@@ -247,8 +240,8 @@ func (r *Reader) Close() error {
 	}
 	r.close = true
 	var err error
-	if r.dec != nil {
-		err = r.rows.Close()
+	if r.scan != nil {
+		err = r.scan.close()
 	} else {
 		err = r.r.Close()
 	}
