@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/catalog/catalogtest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/parquet-go/parquet-go"
 )
@@ -91,7 +92,7 @@ func TestDecoderMatchesGeneric(t *testing.T) {
 	realistic := func(n int) []catalog.Product {
 		var ps []catalog.Product
 		for i := range n {
-			ps = append(ps, benchProduct(i, r))
+			ps = append(ps, catalogtest.Product(i, r))
 		}
 		return ps
 	}
