@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 )
 
 // JSONArray reads a JSON document that is one array of product objects
@@ -84,20 +83,5 @@ func (j *JSONArray) Next() (Record, error) {
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return Record{}, &RowError{Reason: ReasonBadJSON, Line: j.n, Detail: "element is not an object"}
 	}
-	f := flattener{vals: map[string]string{}}
-	f.object("", obj)
-	names := make([]string, 0, len(f.vals))
-	for k := range f.vals {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	rec := Record{Names: names, Values: make([]string, len(names)), Line: j.n}
-	for i, n := range names {
-		v := f.vals[n]
-		if len(v) > j.max {
-			return Record{}, &RowError{Reason: ReasonFieldTooLarge, Line: j.n, Detail: n}
-		}
-		rec.Values[i] = v
-	}
-	return rec, nil
+	return objectRecord(obj, j.n, j.max)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -95,23 +96,26 @@ func (j *JSONL) Next() (Record, error) {
 		if dec.More() {
 			return Record{}, &RowError{Reason: ReasonBadJSON, Line: j.line, Detail: "more than one value on the line"}
 		}
-		f := flattener{vals: map[string]string{}}
-		f.object("", obj)
-		names := make([]string, 0, len(f.vals))
-		for k := range f.vals {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		rec := Record{Names: names, Values: make([]string, len(names)), Line: j.line}
-		for i, n := range names {
-			v := f.vals[n]
-			if len(v) > j.max {
-				return Record{}, &RowError{Reason: ReasonFieldTooLarge, Line: j.line, Detail: n}
-			}
-			rec.Values[i] = v
-		}
-		return rec, nil
+		return objectRecord(obj, j.line, j.max)
 	}
+}
+
+// objectRecord flattens one JSON object into a record whose columns are the
+// object's (dotted) paths in sorted order; a value longer than max bytes is a
+// field_too_large row error.
+func objectRecord(obj map[string]any, line int64, max int) (Record, error) {
+	f := flattener{vals: map[string]string{}}
+	f.object("", obj)
+	names := slices.Sorted(maps.Keys(f.vals))
+	rec := Record{Names: names, Values: make([]string, len(names)), Line: line}
+	for i, n := range names {
+		v := f.vals[n]
+		if len(v) > max {
+			return Record{}, &RowError{Reason: ReasonFieldTooLarge, Line: line, Detail: n}
+		}
+		rec.Values[i] = v
+	}
+	return rec, nil
 }
 
 type flattener struct{ vals map[string]string }
