@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,16 @@ const (
 	lockName     = "feedbatch.lock"
 	endpointName = "endpoint"
 )
+
+// localPassEnv are the variables of the operator's environment that reach
+// the local engine's children besides local.DefaultPassEnv: how this
+// machine reaches its store and engine, which networks sources may be
+// fetched from, and the log format. Everything else of the shell stays out
+// (a container sees only its job definition's environment).
+var localPassEnv = []string{
+	envBatchEndpoint, envLogsEndpoint, envS3Endpoint, envS3PathStyle,
+	"FEEDBATCH_COLLECT_ALLOW_NETS", "FEEDBATCH_LOG_LEVEL", "FEEDBATCH_LOG_FORMAT",
+}
 
 var (
 	engineFlag = &cli.StringFlag{
@@ -201,22 +212,69 @@ func localEngineDir(c *cli.Context) (string, error) {
 // (start says whether that is allowed, with the root its job definitions
 // pass on).
 func connect(ctx context.Context, c *cli.Context, log *slog.Logger) (*batchConn, error) {
-	return connectKind(ctx, c, c.String(engineFlag.Name), log)
+	return connectKind(ctx, c, c.String(engineFlag.Name), readWrite, log)
 }
+
+// access says whether a command may change jobs. Inspection commands
+// (status, report, logs, rerun --dry-run) open the local engine readOnly:
+// they ask a running engine, or read the engine's journal, and never start,
+// resume, settle or kill a job.
+type access bool
+
+const (
+	readWrite access = false
+	readOnly  access = true
+)
 
 // connectRun connects to the engine run was submitted to: --engine (or
 // FEEDBATCH_ENGINE) when given, else the engine its run.json names.
-func connectRun(ctx context.Context, c *cli.Context, st store.Store, run string, log *slog.Logger) (*batchConn, error) {
+func connectRun(ctx context.Context, c *cli.Context, st store.Store, run string, acc access, log *slog.Logger) (*batchConn, error) {
 	kind := c.String(engineFlag.Name)
 	if !c.IsSet(engineFlag.Name) {
 		if rec, err := planner.ReadRecord(ctx, st, planner.RecordKey(run)); err == nil && rec.Engine != "" {
 			kind = rec.Engine
 		}
 	}
-	return connectKind(ctx, c, kind, log)
+	return connectKind(ctx, c, kind, acc, log)
 }
 
-func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Logger) (*batchConn, error) {
+// runningEndpoint is the endpoint of the engine another feedbatch process
+// runs on dir, if one answers there.
+func runningEndpoint(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, endpointName))
+	if err != nil {
+		return ""
+	}
+	ep := strings.TrimSpace(string(b))
+	u, err := url.Parse(ep)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return "" // left behind by a process that died
+	}
+	conn.Close()
+	return ep
+}
+
+// connectLocalReadOnly asks the engine running on dir, or serves a
+// read-only snapshot of its journal in this process (nothing created when
+// dir does not exist).
+func connectLocalReadOnly(ctx context.Context, dir, queue string, log *slog.Logger) (*batchConn, error) {
+	if ep := runningEndpoint(dir); ep != "" {
+		log.Debug("using the local engine of another process", "endpoint", ep)
+		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep)}, nil
+	}
+	eng, ep, err := local.Start(ctx, local.Config{Dir: dir, ReadOnly: true, QueueName: queue, CEName: local.DefaultCEName, Logger: log.With("component", "engine")})
+	if err != nil {
+		return nil, err
+	}
+	log.Debug("local engine journal opened read-only", "dir", dir)
+	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep), engine: eng}, nil
+}
+
+func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, log *slog.Logger) (*batchConn, error) {
 	queue := c.String(queueFlag.Name)
 	for _, name := range []string{envBatchEndpoint, envLogsEndpoint} {
 		if err := checkEndpoint(name, os.Getenv(name)); err != nil {
@@ -236,6 +294,9 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Log
 	dir, err := localEngineDir(c)
 	if err != nil {
 		return nil, err
+	}
+	if acc == readOnly {
+		return connectLocalReadOnly(ctx, dir, queue, log)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local engine: %w", err)
@@ -261,6 +322,7 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Log
 		QueueName: queue,
 		CEName:    local.DefaultCEName,
 		Logger:    log.With("component", "engine"),
+		PassEnv:   localPassEnv,
 	}
 	eng, ep, err := local.Start(ctx, cfg)
 	if err != nil {

@@ -128,6 +128,7 @@ func engineServe(c *cli.Context) error {
 		QueueName: c.String("queue"),
 		CEName:    c.String("compute-environment"),
 		Logger:    log,
+		PassEnv:   localPassEnv,
 	})
 	if err != nil {
 		ln.Close()

@@ -63,7 +63,7 @@ func logsAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connectRun(ctx, c, st, run, log)
+	conn, err := connectRun(ctx, c, st, run, readOnly, log)
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func reportEngine(ctx context.Context, c *cli.Context, st store.Store, run strin
 			return nil
 		}
 	}
-	conn, err := connectRun(ctx, c, st, run, log)
+	conn, err := connectRun(ctx, c, st, run, readOnly, log)
 	if err != nil {
 		log.Warn("engine not available: the report uses result records only", "err", err)
 		return nil

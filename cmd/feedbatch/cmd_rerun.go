@@ -71,7 +71,7 @@ func rerunAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connectRun(ctx, c, st, run, log)
+	conn, err := connectRun(ctx, c, st, run, access(c.Bool("dry-run")), log)
 	if err != nil {
 		return err
 	}

@@ -28,13 +28,16 @@ func init() {
 		Name:      "status",
 		Usage:     "per shop x stage: state, attempts, exit code, reason, duration, across the run and its re-runs",
 		ArgsUsage: "<run>",
+		Description: "status only looks: it asks the running local engine, or reads the local engine's journal,\n" +
+			"and never starts, resumes or stops a job. A local run that was interrupted (feedbatch run killed)\n" +
+			"shows the jobs it left as the journal has them; resuming it is an explicit act: status --wait.",
 		Flags: []cli.Flag{
 			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag,
 			&cli.StringFlag{Name: "index", Usage: "only these daily-run indexes (17,40-45)", EnvVars: []string{"FEEDBATCH_INDEX_SELECT"}},
 			&cli.StringFlag{Name: "shop", Usage: "only these shop ids (comma-separated)", EnvVars: []string{"FEEDBATCH_SHOP"}},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"FEEDBATCH_JSON"}},
 			&cli.BoolFlag{Name: "no-engine", Usage: "read result records only; do not ask the Batch engine", EnvVars: []string{"FEEDBATCH_NO_ENGINE"}},
-			&cli.BoolFlag{Name: "wait", Usage: "first wait for the run's and its re-runs' jobs to finish, with progress (also resumes an interrupted local run)", EnvVars: []string{"FEEDBATCH_STATUS_WAIT"}},
+			&cli.BoolFlag{Name: "wait", Usage: "resume an interrupted local run (jobs lost with the engine are settled once and retried by their retry strategy), wait for the run's and its re-runs' jobs to finish with progress, then print the status", EnvVars: []string{"FEEDBATCH_STATUS_WAIT"}},
 			pollFlag,
 		},
 		Action: statusAction,
@@ -91,7 +94,7 @@ func statusAction(c *cli.Context) error {
 	}
 	var api planner.Watcher
 	if !c.Bool("no-engine") {
-		conn, err := connectRun(ctx, c, st, run, log)
+		conn, err := connectRun(ctx, c, st, run, access(!c.Bool("wait")), log)
 		if err != nil {
 			return err
 		}

@@ -72,6 +72,17 @@ type Config struct {
 	// accepted (default 60, the AWS value). For tests only: a conformance run
 	// cannot wait a minute per timeout case.
 	MinTimeoutSeconds int32
+	// ReadOnly opens a snapshot of the directory's jobs for inspection: no
+	// lock, no scheduler, nothing created, settled or written; jobs that were
+	// STARTING or RUNNING are described as the journal left them, and every
+	// operation that would change something (SubmitJob, CancelJob,
+	// TerminateJob, (De)RegisterJobDefinition) is refused. A missing
+	// directory is an engine without jobs.
+	ReadOnly bool
+	// PassEnv names the variables of the engine's own environment that
+	// reach a child besides DefaultPassEnv (a container sees only its job
+	// definition's environment; see DIFFERENCES.md).
+	PassEnv []string
 }
 
 func (c *Config) setDefaults() error {
@@ -187,20 +198,13 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	if cfg.ReadOnly {
+		return openReadOnly(ctx, cfg)
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, logsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
-	e := &Engine{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		jobs:     make(map[string]*job),
-		defs:     make(map[string][]*jobDefinition),
-		runnable: list.New(),
-		freeCPU:  int64(cfg.VCPUs) * 1000,
-		freeMem:  int64(cfg.MemoryMiB),
-		kick:     make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
-	}
+	e := newEngine(cfg)
 	lock, err := os.OpenFile(filepath.Join(cfg.Dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("local engine: %w", err)
@@ -223,6 +227,41 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	go e.scheduler()
 	e.poke()
+	return e, nil
+}
+
+func newEngine(cfg Config) *Engine {
+	return &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		jobs:     make(map[string]*job),
+		defs:     make(map[string][]*jobDefinition),
+		runnable: list.New(),
+		freeCPU:  int64(cfg.VCPUs) * 1000,
+		freeMem:  int64(cfg.MemoryMiB),
+		kick:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+	}
+}
+
+// openReadOnly loads the job table as the journal has it (see
+// Config.ReadOnly). Another engine may be appending to or compacting the
+// journal meanwhile: a compaction renames a complete new file over it, and
+// a torn last line is ignored, so the snapshot is always one the journal
+// held.
+func openReadOnly(ctx context.Context, cfg Config) (*Engine, error) {
+	e := newEngine(cfg)
+	if err := e.loadDefs(); err != nil {
+		return nil, err
+	}
+	recs, order, err := readJournal(filepath.Join(cfg.Dir, journalName))
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e.load(recs, order)
 	return e, nil
 }
 
@@ -283,6 +322,13 @@ func (e *Engine) isClosing() bool {
 // later Open with the same Dir resumes the rest.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
+		if e.cfg.ReadOnly {
+			e.mu.Lock()
+			e.closing = true
+			e.mu.Unlock()
+			e.closeServers()
+			return
+		}
 		e.mu.Lock()
 		e.closing = true
 		for _, j := range e.jobs {
@@ -292,11 +338,7 @@ func (e *Engine) Close() error {
 			}
 		}
 		e.mu.Unlock()
-		e.srvMu.Lock()
-		for _, s := range e.servers {
-			s.Close()
-		}
-		e.srvMu.Unlock()
+		e.closeServers()
 		close(e.stopped)
 		e.runs.Wait()
 		e.mu.Lock()
@@ -314,6 +356,14 @@ func (e *Engine) Close() error {
 		e.mu.Unlock()
 	})
 	return e.closeErr
+}
+
+func (e *Engine) closeServers() {
+	e.srvMu.Lock()
+	for _, s := range e.servers {
+		s.Close()
+	}
+	e.srvMu.Unlock()
 }
 
 // lock and unlock guard the engine state; unlock flushes the journal lines
@@ -416,7 +466,56 @@ func (e *Engine) replay(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Top-level jobs first (they carry the spec), then children.
+	e.load(recs, order)
+	// Settle what the journal left mid-flight.
+	var lost []*job
+	for _, p := range e.top {
+		if p.isParent() && p.rec.Status == engine.StatusSubmitted {
+			e.todo = append(e.todo, p)
+		}
+		for _, j := range p.units() {
+			switch j.rec.Status {
+			case engine.StatusSubmitted, engine.StatusPending:
+				e.todo = append(e.todo, j)
+			case engine.StatusRunnable:
+				j.elem = e.runnable.PushBack(j)
+			case engine.StatusStarting, engine.StatusRunning:
+				lost = append(lost, j)
+			}
+		}
+	}
+	// A process of a crashed engine normally died with it (parent-death
+	// signal); one that did not is killed before its job is settled, so an
+	// attempt is never retried while it still runs.
+	for _, j := range lost {
+		if len(j.rec.Attempts) > 0 {
+			a := j.lastAttempt()
+			if killOrphan(a.PID, a.PIDStart) {
+				e.log.Warn("killed a process left running by an earlier engine", "job", j.rec.ID, "pid", a.PID)
+			}
+		}
+	}
+	f, err := e.compact(path)
+	if err != nil {
+		return err
+	}
+	e.setJournal(f)
+	e.lock()
+	defer e.unlock()
+	for _, j := range lost {
+		e.settleLost(j)
+	}
+	for _, p := range e.top {
+		if p.isParent() {
+			e.updateParent(p)
+		}
+	}
+	return nil
+}
+
+// load builds the job table from journal records: top-level jobs first
+// (they carry the spec), then children; parents' counts are recomputed.
+func (e *Engine) load(recs map[string]*jobRecord, order []string) {
 	for _, id := range order {
 		r := recs[id]
 		if r.Spec == nil {
@@ -441,12 +540,7 @@ func (e *Engine) replay(ctx context.Context) error {
 	for _, p := range e.top {
 		e.link(p)
 	}
-	// Recount and settle.
-	var lost []*job
 	for _, p := range e.top {
-		if p.isParent() && p.rec.Status == engine.StatusSubmitted {
-			e.todo = append(e.todo, p)
-		}
 		if p.isParent() {
 			p.counts = [7]int32{}
 			for _, c := range p.children {
@@ -454,33 +548,7 @@ func (e *Engine) replay(ctx context.Context) error {
 			}
 			p.summaryAt = now
 		}
-		for _, j := range p.units() {
-			switch j.rec.Status {
-			case engine.StatusSubmitted, engine.StatusPending:
-				e.todo = append(e.todo, j)
-			case engine.StatusRunnable:
-				j.elem = e.runnable.PushBack(j)
-			case engine.StatusStarting, engine.StatusRunning:
-				lost = append(lost, j)
-			}
-		}
 	}
-	f, err := e.compact(path)
-	if err != nil {
-		return err
-	}
-	e.setJournal(f)
-	e.lock()
-	defer e.unlock()
-	for _, j := range lost {
-		e.settleLost(j)
-	}
-	for _, p := range e.top {
-		if p.isParent() {
-			e.updateParent(p)
-		}
-	}
-	return nil
 }
 
 // minCompact is the smallest journal size that triggers a compaction.

@@ -39,17 +39,17 @@ const maxRequestBody = 1 << 20
 // with X-Amz-Target: Logs_20140328.GetLogEvents).
 func (e *Engine) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/submitjob", handle(e, func(in *submitJobInput, n int) (any, error) { return e.submitJob(in, n) }))
+	mux.HandleFunc("POST /v1/submitjob", e.mutating(handle(e, func(in *submitJobInput, n int) (any, error) { return e.submitJob(in, n) })))
 	mux.HandleFunc("POST /v1/describejobs", handle(e, func(in *describeJobsInput, _ int) (any, error) { return e.describeJobs(in) }))
 	mux.HandleFunc("POST /v1/listjobs", handle(e, func(in *listJobsInput, _ int) (any, error) { return e.listJobs(in) }))
-	mux.HandleFunc("POST /v1/canceljob", handle(e, func(in *cancelJobInput, _ int) (any, error) { return e.stopJob(in, false) }))
-	mux.HandleFunc("POST /v1/terminatejob", handle(e, func(in *cancelJobInput, _ int) (any, error) { return e.stopJob(in, true) }))
-	mux.HandleFunc("POST /v1/registerjobdefinition", handle(e, func(in *registerJobDefinitionInput, _ int) (any, error) {
+	mux.HandleFunc("POST /v1/canceljob", e.mutating(handle(e, func(in *cancelJobInput, _ int) (any, error) { return e.stopJob(in, false) })))
+	mux.HandleFunc("POST /v1/terminatejob", e.mutating(handle(e, func(in *cancelJobInput, _ int) (any, error) { return e.stopJob(in, true) })))
+	mux.HandleFunc("POST /v1/registerjobdefinition", e.mutating(handle(e, func(in *registerJobDefinitionInput, _ int) (any, error) {
 		return e.registerJobDefinition(in)
-	}))
-	mux.HandleFunc("POST /v1/deregisterjobdefinition", handle(e, func(in *deregisterJobDefinitionInput, _ int) (any, error) {
+	})))
+	mux.HandleFunc("POST /v1/deregisterjobdefinition", e.mutating(handle(e, func(in *deregisterJobDefinitionInput, _ int) (any, error) {
 		return struct{}{}, e.deregisterJobDefinition(in)
-	}))
+	})))
 	mux.HandleFunc("POST /v1/describejobdefinitions", handle(e, func(in *describeJobDefinitionsInput, _ int) (any, error) {
 		return e.describeJobDefinitions(in)
 	}))
@@ -69,6 +69,17 @@ func (e *Engine) Handler() http.Handler {
 		w.Header().Set("X-Amzn-Requestid", newID())
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// mutating refuses an operation that would change the engine's state when
+// the engine is open read-only.
+func (e *Engine) mutating(h http.HandlerFunc) http.HandlerFunc {
+	if !e.cfg.ReadOnly {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, clientErr("the local engine is open read-only (an inspection command); start it with feedbatch run, status --wait or engine serve to change jobs"))
+	}
 }
 
 // handle decodes a JSON request into In, calls fn and writes its result.

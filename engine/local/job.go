@@ -42,6 +42,11 @@ type attemptRecord struct {
 	StartedAt    int64  `json:"startedAt,omitempty"`
 	StoppedAt    int64  `json:"stoppedAt,omitempty"`
 	StatusReason string `json:"statusReason,omitempty"`
+	// PID and PIDStart (the process's start time in clock ticks since boot,
+	// /proc/<pid>/stat field 22) identify the attempt's process, so that an
+	// engine opened after a crash can tell it from a reused pid.
+	PID      int    `json:"pid,omitempty"`
+	PIDStart uint64 `json:"pidStart,omitempty"`
 }
 
 // jobSpec is what SubmitJob fixed for a job, resolved against its job

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,17 +56,34 @@ func sanitizeStreamPart(s string) string {
 	return s
 }
 
-// commandLine is the process's argv and environment: the engine's own
-// environment without AWS_BATCH_* names, then the job's environment, then
-// the variables AWS Batch sets.
+// DefaultPassEnv are the variables of the engine's environment that reach
+// every child, besides Config.PassEnv: what a container gets from its host
+// (PATH, HOME, TMPDIR, locale and time zone), proxy settings, and the AWS
+// SDK's credential and endpoint settings (a container's task role). Nothing
+// else of the operator's shell reaches a child (a stray FEEDBATCH_INDEX or
+// FEEDBATCH_FORCE would change what every child does).
+var DefaultPassEnv = []string{
+	"PATH", "HOME", "TMPDIR", "USER", "LANG", "LC_ALL", "TZ",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE", "AWS_ENDPOINT_URL",
+	"AWS_ENDPOINT_URL_S3", "AWS_EC2_METADATA_DISABLED",
+}
+
+// commandLine is the process's argv and environment: the passed-through
+// variables of the engine's environment (DefaultPassEnv, Config.PassEnv),
+// then the job's environment, then the variables AWS Batch sets.
 func (e *Engine) commandLine(j *job) (argv, env []string) {
 	argv = append([]string(nil), j.spec.Command...)
 	if len(argv) > 0 && filepath.Base(argv[0]) == "feedbatch" {
 		argv[0] = e.cfg.Self
 	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_BATCH") {
-			env = append(env, kv)
+	for _, names := range [][]string{DefaultPassEnv, e.cfg.PassEnv} {
+		for _, name := range names {
+			if v, ok := os.LookupEnv(name); ok && !strings.HasPrefix(name, "AWS_BATCH") {
+				env = append(env, name+"="+v)
+			}
 		}
 	}
 	for _, kv := range j.spec.Environment {
@@ -118,7 +136,13 @@ func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string,
 	cmd.Env = env
 	cmd.Stdout = f
 	cmd.Stderr = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group (stopped as a whole), and SIGKILL when the
+	// engine dies: a crashed engine leaves no process behind to run beside
+	// the retry. The parent-death signal follows the thread that forked, so
+	// that thread stays locked to this goroutine until the process is reaped.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 
 	e.lock()
 	if r.terminated || r.hostLost {
@@ -134,7 +158,10 @@ func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string,
 	r.pid = cmd.Process.Pid
 	now := e.nowMS()
 	j.rec.StartedAt = now
-	j.rec.Attempts[len(j.rec.Attempts)-1].StartedAt = now
+	a := &j.rec.Attempts[len(j.rec.Attempts)-1]
+	a.StartedAt = now
+	a.PID = r.pid
+	a.PIDStart, _ = processStart(r.pid)
 	e.setStatus(j, engine.StatusRunning)
 	e.unlock()
 
