@@ -22,7 +22,7 @@ func TestAgainstLocalEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	api := local.BatchClient(ep)
+	api := local.BatchClient(ep, eng.Credentials())
 	for _, s := range testSteps {
 		script := "true"
 		if s.Name == "feed" {

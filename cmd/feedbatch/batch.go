@@ -37,6 +37,11 @@ const (
 	// envLogsEndpoint points the CloudWatch Logs client elsewhere; default:
 	// FEEDBATCH_BATCH_ENDPOINT when set (the local engine serves both).
 	envLogsEndpoint = "FEEDBATCH_LOGS_ENDPOINT"
+	// envEngineCredentials names a local engine's credentials file
+	// (<engine dir>/credentials): the Batch and Logs clients of an endpoint
+	// override sign with it instead of the standard credential chain (which
+	// stays the store's).
+	envEngineCredentials = "FEEDBATCH_ENGINE_CREDENTIALS"
 
 	engineLocal = "local"
 	engineAWS   = "aws"
@@ -51,7 +56,7 @@ const (
 // fetched from, and the log format. Everything else of the shell stays out
 // (a container sees only its job definition's environment).
 var localPassEnv = []string{
-	envBatchEndpoint, envLogsEndpoint, envS3Endpoint, envS3PathStyle,
+	envBatchEndpoint, envLogsEndpoint, envEngineCredentials, envS3Endpoint, envS3PathStyle,
 	"FEEDBATCH_COLLECT_ALLOW_NETS", "FEEDBATCH_LOG_LEVEL", "FEEDBATCH_LOG_FORMAT",
 }
 
@@ -167,6 +172,13 @@ func connectAWS(ctx context.Context, queue string) (*batchConn, error) {
 	}
 	bep := os.Getenv(envBatchEndpoint)
 	lep := cmpOr(os.Getenv(envLogsEndpoint), bep)
+	if f := os.Getenv(envEngineCredentials); f != "" {
+		creds, err := local.LoadCredentials(filepath.Dir(f))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envEngineCredentials, err)
+		}
+		cfg.Credentials = creds
+	}
 	return &batchConn{
 		kind:  engineAWS,
 		queue: queue,
@@ -263,15 +275,22 @@ func runningEndpoint(dir string) string {
 // dir does not exist).
 func connectLocalReadOnly(ctx context.Context, dir, queue string, log *slog.Logger) (*batchConn, error) {
 	if ep := runningEndpoint(dir); ep != "" {
-		log.Debug("using the local engine of another process", "endpoint", ep)
-		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep)}, nil
+		if creds, err := local.LoadCredentials(dir); err == nil {
+			log.Debug("using the local engine of another process", "endpoint", ep)
+			return localConn(queue, ep, creds, nil, nil), nil
+		}
 	}
 	eng, ep, err := local.Start(ctx, local.Config{Dir: dir, ReadOnly: true, QueueName: queue, CEName: local.DefaultCEName, Logger: log.With("component", "engine")})
 	if err != nil {
 		return nil, err
 	}
 	log.Debug("local engine journal opened read-only", "dir", dir)
-	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep), engine: eng}, nil
+	return localConn(queue, ep, eng.Credentials(), eng, nil), nil
+}
+
+// localConn is a connection to the local engine at ep.
+func localConn(queue, ep string, creds aws.CredentialsProvider, eng *local.Engine, unlock func()) *batchConn {
+	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, creds, retryOptions), logs: local.LogsClient(ep, creds), engine: eng, unlock: unlock}
 }
 
 func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, log *slog.Logger) (*batchConn, error) {
@@ -289,7 +308,14 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, l
 		return nil, usagef("unknown engine %q (want local or aws)", kind)
 	}
 	if ep := os.Getenv(envBatchEndpoint); ep != "" {
-		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(cmpOr(os.Getenv(envLogsEndpoint), ep))}, nil
+		// An engine served elsewhere (feedbatch engine serve): signed with
+		// its credentials file, else the standard chain.
+		conn, err := connectAWS(ctx, queue)
+		if err != nil {
+			return nil, err
+		}
+		conn.kind = engineLocal
+		return conn, nil
 	}
 	dir, err := localEngineDir(c)
 	if err != nil {
@@ -309,8 +335,12 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, l
 		if rerr != nil || ep == "" {
 			return nil, fmt.Errorf("local engine in %s is in use by another process that serves no endpoint", dir)
 		}
+		creds, err := local.LoadCredentials(dir)
+		if err != nil {
+			return nil, err
+		}
 		log.Debug("using the local engine of another process", "endpoint", ep)
-		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep)}, nil
+		return localConn(queue, ep, creds, nil, nil), nil
 	}
 	if err != nil {
 		return nil, err
@@ -337,17 +367,27 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, l
 	log.Debug("local engine started", "dir", dir, "endpoint", ep)
 	// Children inherit the engine's environment: a planner job run by this
 	// engine (FEEDBATCH_ENGINE=aws in its job definition) submits to it.
-	prev, had := os.LookupEnv(envBatchEndpoint)
-	os.Setenv(envBatchEndpoint, ep)
+	restoreEP := setenv(envBatchEndpoint, ep)
+	restoreCreds := setenv(envEngineCredentials, filepath.Join(dir, local.CredentialsName))
 	restore := func() {
-		if had {
-			os.Setenv(envBatchEndpoint, prev)
-		} else {
-			os.Unsetenv(envBatchEndpoint)
-		}
+		restoreEP()
+		restoreCreds()
 		unlock()
 	}
-	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep), engine: eng, unlock: restore}, nil
+	return localConn(queue, ep, eng.Credentials(), eng, restore), nil
+}
+
+// setenv sets name and returns what restores its previous state.
+func setenv(name, value string) func() {
+	prev, had := os.LookupEnv(name)
+	os.Setenv(name, value)
+	return func() {
+		if had {
+			os.Setenv(name, prev)
+		} else {
+			os.Unsetenv(name)
+		}
+	}
 }
 
 var errLocked = errors.New("locked")

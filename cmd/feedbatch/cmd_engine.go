@@ -24,9 +24,13 @@ func init() {
 			Usage: "serve the AWS Batch API (and CloudWatch Logs GetLogEvents) on loopback, running jobs as local processes",
 			Description: `Jobs run as local processes of their job definition's container command;
 a command whose first word is feedbatch (any directory) runs this binary.
+Every request must be signed (AWS SigV4) with the credentials the engine generates in
+<dir>/credentials (mode 0600, an AWS shared credentials file, profile feedbatch-local);
+requests from a browser (an Origin header) or to a non-loopback Host are refused.
 Point clients at the printed endpoint:
+  export AWS_SHARED_CREDENTIALS_FILE=<dir>/credentials AWS_PROFILE=feedbatch-local
   aws batch describe-job-queues --endpoint-url URL
-  FEEDBATCH_BATCH_ENDPOINT=URL feedbatch run ...`,
+  FEEDBATCH_BATCH_ENDPOINT=URL FEEDBATCH_ENGINE_CREDENTIALS=<dir>/credentials feedbatch run ...`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{
 					Name:    "addr",
@@ -72,7 +76,7 @@ Point clients at the printed endpoint:
 				},
 				&cli.BoolFlag{
 					Name:    "allow-remote",
-					Usage:   "allow a non-loopback listen address (the API has no authentication: anyone who reaches it runs commands)",
+					Usage:   "allow a non-loopback listen address (requests are still signed with the engine's credentials, but travel unencrypted)",
 					EnvVars: []string{"FEEDBATCH_ENGINE_ALLOW_REMOTE"},
 				},
 			},
@@ -129,6 +133,9 @@ func engineServe(c *cli.Context) error {
 		CEName:    c.String("compute-environment"),
 		Logger:    log,
 		PassEnv:   localPassEnv,
+		// Requests still need the engine's signature; a remote client
+		// names the machine's address as its Host.
+		AllowRemote: c.Bool("allow-remote"),
 	})
 	if err != nil {
 		ln.Close()
@@ -140,7 +147,7 @@ func engineServe(c *cli.Context) error {
 	if c.Bool("job-definitions") {
 		root, err := absRoot(c.String(rootFlag.Name))
 		if err == nil {
-			err = registerJobDefinitions(ctx, local.BatchClient(endpoint), root, nil)
+			err = registerJobDefinitions(ctx, local.BatchClient(endpoint, eng.Credentials()), root, nil)
 		}
 		if err != nil {
 			log.Warn("job definitions of the template not registered", "err", err)
@@ -154,6 +161,8 @@ func engineServe(c *cli.Context) error {
 		return fmt.Errorf("engine dir: %w", err)
 	}
 	fmt.Fprintf(c.App.Writer, "%s\n", endpoint)
+	fmt.Fprintf(c.App.ErrWriter, "requests must be signed with the engine's credentials:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s\n  aws batch describe-job-queues --endpoint-url %s\n",
+		filepath.Join(dir, local.CredentialsName), local.CredentialsProfile, endpoint)
 	log.Info("serving the AWS Batch API", "endpoint", endpoint, "queue", c.String("queue"), "dir", dir)
 	serveErr := <-served
 	log.Info("stopping: running jobs are terminated and resumed by the next engine on this directory")

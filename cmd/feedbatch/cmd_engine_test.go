@@ -73,11 +73,15 @@ func TestEngineServe(t *testing.T) {
 	if ep == "" {
 		t.Fatal("no endpoint published")
 	}
-	out, err := local.BatchClient(ep).DescribeComputeEnvironments(t.Context(), &batch.DescribeComputeEnvironmentsInput{})
+	creds, err := local.LoadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := local.BatchClient(ep, creds).DescribeComputeEnvironments(t.Context(), &batch.DescribeComputeEnvironmentsInput{})
 	if err != nil || len(out.ComputeEnvironments) != 1 || *out.ComputeEnvironments[0].ComputeResources.MaxvCpus != 2 {
 		t.Fatalf("DescribeComputeEnvironments = %+v, %v", out, err)
 	}
-	defs, err := local.BatchClient(ep).DescribeJobDefinitions(t.Context(), &batch.DescribeJobDefinitionsInput{JobDefinitionName: aws.String("feedbatch-collect")})
+	defs, err := local.BatchClient(ep, creds).DescribeJobDefinitions(t.Context(), &batch.DescribeJobDefinitionsInput{JobDefinitionName: aws.String("feedbatch-collect")})
 	if err != nil || len(defs.JobDefinitions) != 1 {
 		t.Errorf("the template's job definitions are not registered: %v, %v", defs, err)
 	}

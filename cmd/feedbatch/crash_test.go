@@ -118,7 +118,7 @@ func TestKillNineThenStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	api := local.BatchClient(ep)
+	api := local.BatchClient(ep, eng.Credentials())
 	lj, err := api.ListJobs(t.Context(), &batch.ListJobsInput{JobQueue: aws.String("feedbatch"), Filters: []types.KeyValuesPair{{Name: aws.String("JOB_NAME"), Values: []string{"fb-" + run + "-collect*"}}}})
 	if err != nil || len(lj.JobSummaryList) != 1 {
 		t.Fatalf("collect job: %v %+v", err, lj)

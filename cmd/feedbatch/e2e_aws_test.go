@@ -98,7 +98,7 @@ func TestAWSMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	api := local.BatchClient(ep)
+	api := local.BatchClient(ep, eng.Credentials())
 	for _, stage := range []string{"collect", "feed", "image"} {
 		if _, err := api.RegisterJobDefinition(t.Context(), &batch.RegisterJobDefinitionInput{
 			JobDefinitionName: aws.String(planner.DefaultJobDefinition(stage)),

@@ -69,7 +69,7 @@ func registerShStagesWith(t *testing.T, dir, run, fail, prefix string) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	api := local.BatchClient(ep)
+	api := local.BatchClient(ep, eng.Credentials())
 	for _, stage := range []string{"collect", "feed", "image"} {
 		env := []types.KeyValuePair{{Name: aws.String("RUN"), Value: aws.String(run)}}
 		if stage == "feed" {

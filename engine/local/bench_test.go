@@ -26,7 +26,7 @@ func BenchmarkArray(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer eng.Close()
-	c := local.BatchClient(ep)
+	c := local.BatchClient(ep, eng.Credentials())
 	ctx := b.Context()
 	_, err = c.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{
 		JobDefinitionName: aws.String("true"), Type: types.JobDefinitionTypeContainer,

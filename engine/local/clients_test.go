@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,11 +17,13 @@ import (
 	"github.com/feedbatch/feedbatch/engine/local"
 )
 
-// clientEnv is the environment for the AWS CLI and boto3: dummy
-// credentials, no shared config that could point elsewhere.
-func clientEnv(t *testing.T) []string {
+// clientEnv is the environment for the AWS CLI and boto3: the engine's
+// generated credentials as the README exports them, no other shared config
+// that could point elsewhere.
+func clientEnv(t *testing.T, engineDir string) []string {
 	home := t.TempDir()
-	env := []string{"HOME=" + home, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+	env := []string{"HOME=" + home, "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(engineDir, local.CredentialsName),
+		"AWS_PROFILE=" + local.CredentialsProfile, "AWS_CONFIG_FILE=" + filepath.Join(home, "none"),
 		"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "PATH=") || strings.HasPrefix(kv, "PYTHONPATH=") {
@@ -37,9 +40,10 @@ func TestBoto3(t *testing.T) {
 		t.Skip("python3 with boto3 is not installed (apt-get install python3-boto3)")
 	}
 	t.Parallel()
-	_, ep := startEngine(t, local.Config{VCPUs: 16, MemoryMiB: 4096, MinTimeoutSeconds: 1, KillGrace: time.Second})
+	dir := t.TempDir()
+	_, ep := startEngine(t, local.Config{Dir: dir, VCPUs: 16, MemoryMiB: 4096, MinTimeoutSeconds: 1, KillGrace: time.Second})
 	cmd := exec.CommandContext(t.Context(), "python3", "testdata/boto3_scenarios.py", ep, local.DefaultQueueName)
-	cmd.Env = clientEnv(t)
+	cmd.Env = clientEnv(t, dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("boto3 scenarios: %v\n%s", err, out)
@@ -53,9 +57,10 @@ func TestAWSCLI(t *testing.T) {
 		t.Skip("the AWS CLI is not installed (apt-get install awscli)")
 	}
 	t.Parallel()
-	_, ep := startEngine(t, local.Config{VCPUs: 16, MemoryMiB: 4096, MinTimeoutSeconds: 1, KillGrace: time.Second})
-	sdk := &tc{t: t, c: local.BatchClient(ep), ep: ep}
-	env := clientEnv(t)
+	dir := t.TempDir()
+	eng, ep := startEngine(t, local.Config{Dir: dir, VCPUs: 16, MemoryMiB: 4096, MinTimeoutSeconds: 1, KillGrace: time.Second})
+	sdk := &tc{t: t, c: local.BatchClient(ep, eng.Credentials()), ep: ep, eng: eng}
+	env := clientEnv(t, dir)
 	cli := func(wantErr bool, args ...string) map[string]any {
 		t.Helper()
 		cmd := exec.CommandContext(t.Context(), "aws", append(append([]string{"batch"}, args...),

@@ -37,12 +37,12 @@ func startEngine(t *testing.T, cfg local.Config) (*local.Engine, string) {
 // so that the suite stays fast.
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
-		_, ep := startEngine(t, local.Config{
+		eng, ep := startEngine(t, local.Config{
 			VCPUs: 64, MemoryMiB: 64 << 10,
 			KillGrace: time.Second, MinTimeoutSeconds: 1,
 		})
 		return enginetest.Harness{
-			Client:            local.BatchClient(ep),
+			Client:            local.BatchClient(ep, eng.Credentials()),
 			Queue:             local.DefaultQueueName,
 			MinTimeoutSeconds: 1,
 			KillGrace:         time.Second,

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/feedbatch/feedbatch/engine"
 )
 
@@ -79,6 +81,10 @@ type Config struct {
 	// TerminateJob, (De)RegisterJobDefinition) is refused. A missing
 	// directory is an engine without jobs.
 	ReadOnly bool
+	// AllowRemote accepts requests whose Host is not a loopback name (the
+	// engine serves a non-loopback address). Signatures are checked all the
+	// same.
+	AllowRemote bool
 	// PassEnv names the variables of the engine's own environment that
 	// reach a child besides DefaultPassEnv (a container sees only its job
 	// definition's environment; see DIFFERENCES.md).
@@ -175,6 +181,8 @@ type Engine struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	creds aws.Credentials // what requests must be signed with
 }
 
 // ErrDirInUse is returned (wrapped) by Open when another engine has the
@@ -205,6 +213,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
 	e := newEngine(cfg)
+	creds, err := loadOrCreateCredentials(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	e.creds = creds
 	lock, err := os.OpenFile(filepath.Join(cfg.Dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("local engine: %w", err)
@@ -251,6 +264,11 @@ func newEngine(cfg Config) *Engine {
 // held.
 func openReadOnly(ctx context.Context, cfg Config) (*Engine, error) {
 	e := newEngine(cfg)
+	creds, err := readCredentials(filepath.Join(cfg.Dir, CredentialsName))
+	if err != nil {
+		creds = newCredentials() // nothing on disk: for this process's own client only
+	}
+	e.creds = creds
 	if err := e.loadDefs(); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,20 @@ func (e *Engine) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every AWS answer carries a request id; SDK errors quote it.
 		w.Header().Set("X-Amzn-Requestid", newID())
+		if err := checkOrigin(r, e.cfg.AllowRemote); err != nil {
+			writeError(w, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+		if err != nil {
+			writeError(w, clientErr("request body too large or unreadable"))
+			return
+		}
+		if err := verifySignature(r, body, e.creds, e.cfg.Now()); err != nil {
+			writeError(w, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		mux.ServeHTTP(w, r)
 	})
 }
@@ -101,8 +116,10 @@ func handle[In any](e *Engine, fn func(*In, int) (any, error)) http.HandlerFunc 
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) {
+				// The cause (with the engine's paths) goes to the engine's
+				// log, not to the client.
 				e.log.Error("request failed", "path", r.URL.Path, "err", err)
-				err = serverErr("%v", err)
+				err = serverErr("internal error of the local engine (see its log)")
 			}
 			writeError(w, err)
 			return

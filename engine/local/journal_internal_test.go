@@ -24,7 +24,7 @@ func TestJournalCompaction(t *testing.T) {
 	eng.lock()
 	eng.jlimit = 1
 	eng.unlock()
-	c := BatchClient(ep)
+	c := BatchClient(ep, eng.Credentials())
 	ctx := t.Context()
 	if _, err := c.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{
 		JobDefinitionName: aws.String("true"), Type: types.JobDefinitionTypeContainer,
@@ -58,7 +58,7 @@ func TestJournalCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng2.Close()
-	d, err := BatchClient(ep2).DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: []string{*out.JobId, *out.JobId + ":19"}})
+	d, err := BatchClient(ep2, eng2.Credentials()).DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: []string{*out.JobId, *out.JobId + ":19"}})
 	if err != nil || len(d.Jobs) != 2 || d.Jobs[0].ArrayProperties.StatusSummary["SUCCEEDED"] != 20 || d.Jobs[1].Status != types.JobStatusSucceeded {
 		t.Fatalf("after reopen: %+v, %v", d, err)
 	}

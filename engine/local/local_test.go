@@ -26,14 +26,15 @@ import (
 
 // Test helpers: a client bound to one engine.
 type tc struct {
-	t  *testing.T
-	c  *batch.Client
-	ep string
+	t   *testing.T
+	c   *batch.Client
+	ep  string
+	eng *local.Engine
 }
 
 func newTC(t *testing.T, cfg local.Config) (*tc, *local.Engine) {
 	eng, ep := startEngine(t, cfg)
-	return &tc{t: t, c: local.BatchClient(ep), ep: ep}, eng
+	return &tc{t: t, c: local.BatchClient(ep, eng.Credentials()), ep: ep, eng: eng}, eng
 }
 
 func res(vcpu, mem string) []types.ResourceRequirement {
@@ -156,7 +157,7 @@ func TestRestartMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &tc{t: t, c: local.BatchClient(ep)}
+	c := &tc{t: t, c: local.BatchClient(ep, eng.Credentials())}
 	quick := c.def("quick", sh("echo done"))
 	resumable := c.def("resumable", sh(`if [ "$AWS_BATCH_JOB_ATTEMPT" = 1 ]; then sleep 600; fi`))
 	done := c.submit(quick)
@@ -418,7 +419,7 @@ func TestLogs(t *testing.T) {
 	if len(j.Attempts) != 2 {
 		t.Fatalf("%d attempts", len(j.Attempts))
 	}
-	logs := local.LogsClient(c.ep)
+	logs := local.LogsClient(c.ep, c.eng.Credentials())
 	streams := map[string]bool{}
 	for i, a := range j.Attempts {
 		stream := aws.ToString(a.Container.LogStreamName)

@@ -56,7 +56,7 @@ func TestReadOnlyLooksOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		api := local.BatchClient(ep)
+		api := local.BatchClient(ep, eng.Credentials())
 		out, err := api.DescribeJobs(t.Context(), &batch.DescribeJobsInput{Jobs: []string{id, waiting}})
 		if err != nil {
 			t.Fatal(err)
@@ -100,7 +100,7 @@ func TestReadOnlyMissingDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	out, err := local.BatchClient(ep).ListJobs(t.Context(), &batch.ListJobsInput{JobQueue: aws.String("feedbatch")})
+	out, err := local.BatchClient(ep, eng.Credentials()).ListJobs(t.Context(), &batch.ListJobsInput{JobQueue: aws.String("feedbatch")})
 	if err != nil || len(out.JobSummaryList) != 0 {
 		t.Fatalf("list: %v %+v", err, out)
 	}

@@ -7,8 +7,8 @@ import time
 import boto3
 
 endpoint, queue = sys.argv[1], sys.argv[2]
-b = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1",
-                 aws_access_key_id="local", aws_secret_access_key="local")
+# Credentials: the engine's generated ones, from AWS_SHARED_CREDENTIALS_FILE + AWS_PROFILE.
+b = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1")
 errors = []
 
 
