@@ -57,7 +57,7 @@ const (
 // (a container sees only its job definition's environment).
 var localPassEnv = []string{
 	envBatchEndpoint, envLogsEndpoint, envEngineCredentials, envS3Endpoint, envS3PathStyle,
-	"FEEDBATCH_COLLECT_ALLOW_NETS", "FEEDBATCH_LOG_LEVEL", "FEEDBATCH_LOG_FORMAT",
+	"FEEDBATCH_COLLECT_ALLOW_NETS", "FEEDBATCH_IMAGE_ALLOW_NETS", "FEEDBATCH_LOG_LEVEL", "FEEDBATCH_LOG_FORMAT",
 }
 
 var (
