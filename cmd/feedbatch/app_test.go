@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -245,6 +246,37 @@ func TestRegistryNotFound(t *testing.T) {
 			}
 			if !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 				t.Errorf("want one line saying %q, got:\n%s", tc.want, errOut)
+			}
+		})
+	}
+}
+
+// TestProgressSkipped: a progress line counts shops skipped because their
+// upstream shop failed apart from failures of their own (it printed
+// "feed 8/8 failed 3" for 1 failed + 2 skipped).
+func TestProgressSkipped(t *testing.T) {
+	steps := []planner.Step{{Name: "collect"}, {Name: "feed", After: []string{"collect"}}, {Name: "image", After: []string{"collect"}}}
+	for _, tc := range []struct {
+		name string
+		ps   []planner.StageProgress
+		want string
+	}{
+		{"one failed, two skipped", []planner.StageProgress{
+			{Stage: "collect", Total: 8, Succeeded: 6, Failed: 2},
+			{Stage: "feed", Total: 8, Succeeded: 5, Failed: 3},
+			{Stage: "image", Total: 8, Succeeded: 6, Failed: 2},
+		}, "collect 8/8 failed 2 | feed 8/8 failed 1 skipped 2 | image 8/8 skipped 2"},
+		{"nothing failed", []planner.StageProgress{
+			{Stage: "collect", Total: 2, Succeeded: 2}, {Stage: "feed", Total: 2, Running: 1, Succeeded: 1}, {Stage: "image", Total: 2, Succeeded: 2},
+		}, "collect 2/2 | feed 1/2 running 1 | image 2/2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			p := newProgressPrinter(&b)
+			p.steps = steps
+			p.print(tc.ps)
+			if got := strings.TrimSpace(b.String()); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
 	}

@@ -178,6 +178,7 @@ type progressPrinter struct {
 	tty     bool
 	last    string // latest line
 	printed string // latest line printed
+	steps   []planner.Step
 	lastT   time.Time
 	drawn   bool
 }
@@ -189,11 +190,12 @@ func newProgressPrinter(w io.Writer) *progressPrinter {
 			tty = true
 		}
 	}
-	return &progressPrinter{w: w, tty: tty}
+	return &progressPrinter{w: w, tty: tty, steps: planner.Steps(all.Graph())}
 }
 
 func (p *progressPrinter) print(ps []planner.StageProgress) {
 	var parts []string
+	skipped := skippedCounts(ps, p.steps)
 	for _, s := range ps {
 		part := fmt.Sprintf("%s %d/%d", s.Stage, s.Finished(), s.Total)
 		if p.tty {
@@ -202,8 +204,11 @@ func (p *progressPrinter) print(ps []planner.StageProgress) {
 		if s.Running > 0 {
 			part += fmt.Sprintf(" running %d", s.Running)
 		}
-		if s.Failed > 0 {
-			part += fmt.Sprintf(" failed %d", s.Failed)
+		if failed := s.Failed - skipped[s.Stage]; failed > 0 {
+			part += fmt.Sprintf(" failed %d", failed)
+		}
+		if n := skipped[s.Stage]; n > 0 {
+			part += fmt.Sprintf(" skipped %d", n)
 		}
 		parts = append(parts, part)
 	}
@@ -218,6 +223,27 @@ func (p *progressPrinter) print(ps []planner.StageProgress) {
 		fmt.Fprintln(p.w, line)
 		p.printed, p.lastT = line, time.Now()
 	}
+}
+
+// skippedCounts estimates, per stage, how many of its FAILED children never
+// ran because their upstream shop failed (Batch fails them with "Dependent
+// Job failed"): with N_TO_N, a stage's child i is skipped exactly when child
+// i of an upstream stage failed or was skipped, so the count is bounded by
+// the upstream's failures (exact once the failures have propagated).
+func skippedCounts(ps []planner.StageProgress, steps []planner.Step) map[string]int64 {
+	failed := map[string]int64{}
+	for _, s := range ps {
+		failed[s.Stage] = s.Failed
+	}
+	out := map[string]int64{}
+	for _, st := range steps {
+		var up int64
+		for _, a := range st.After {
+			up = max(up, failed[a])
+		}
+		out[st.Name] = min(failed[st.Name], up)
+	}
+	return out
 }
 
 func (p *progressPrinter) done() {

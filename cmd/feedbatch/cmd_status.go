@@ -117,10 +117,29 @@ func statusAction(c *cli.Context) error {
 	if c.Bool("json") {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		if err := enc.Encode(s); err != nil {
+			return err
+		}
+		return statusErr(s)
 	}
 	printStatus(w, s, len(indexes) > 0 || len(shops) > 0)
-	return nil
+	return statusErr(s)
+}
+
+// statusErr is errShopsFailed when a shop's latest outcome in some stage is
+// FAILED (exit 4, as run's), so that `plan && status --wait` works in a
+// script.
+func statusErr(s *planner.Status) error {
+	var parts []string
+	for _, stage := range s.Stages {
+		if f := s.Failed[stage]; f != "" {
+			parts = append(parts, "failed "+stage+": "+f)
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("run %s: %w (%s; feedbatch rerun %s --failed)", s.Run, errShopsFailed, strings.Join(parts, "; "), s.Run)
 }
 
 // stateOrder is the column order of the counts table.

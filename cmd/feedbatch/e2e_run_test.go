@@ -200,8 +200,9 @@ func TestRunFailRerunStatus(t *testing.T) {
 		t.Errorf("second run: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// Failed shops: exit 4, as run's, so that `plan && status --wait` works in a script.
 	out, _, code = runAppOut(t, append(common, append([]string{"status", run}, engineArgs[:4]...)...)...)
-	if code != 0 || !strings.Contains(out, "failed feed: 17,40") {
+	if code != exitShopsFailed || !strings.Contains(out, "failed feed: 17,40") {
 		t.Errorf("status exit %d:\n%s", code, out)
 	}
 	out, _, code = runAppOut(t, append(common, append([]string{"logs", run, "--stage", "feed", "--index", "17"}, engineArgs[:4]...)...)...)
