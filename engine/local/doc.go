@@ -17,7 +17,8 @@
 // The engine has one job queue (Config.QueueName) on one compute
 // environment (Config.CEName) with a vCPU and memory budget; jobs wait
 // RUNNABLE until their resourceRequirements fit. Each attempt's stdout and
-// stderr go to one file, the attempt's log stream (see LogPath). The job
+// stderr go to one file, the attempt's log stream, named as AWS names it
+// and kept in the definition's awslogs-group (see LogPath). The job
 // table is a journal under Config.Dir, so finished jobs are still described
 // after a restart and unfinished ones are resumed.
 //
