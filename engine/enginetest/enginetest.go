@@ -1,7 +1,8 @@
 // Package enginetest is the conformance suite of AWS Batch engines: it pins
 // the documented AWS Batch behaviour that feedbatch relies on (array jobs,
 // N_TO_N and SEQUENTIAL dependencies, parent status, retries, timeouts,
-// cancel and terminate, ListJobs and DescribeJobs, log stream names). It is written against the Batch API (and CloudWatch
+// cancel and terminate, ListJobs and DescribeJobs, request limits, tags,
+// log stream names). It is written against the Batch API (and CloudWatch
 // Logs GetLogEvents) only, through aws-sdk-go-v2, so the same suite runs
 // against the local engine and against AWS Batch.
 //
@@ -82,6 +83,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ListJobs", testListJobs},
 		{"DescribeJobs", testDescribeJobs},
 		{"JobDefinitions", testJobDefinitions},
+		{"Limits", testLimits},
+		{"PropagateTags", testPropagateTags},
+		{"TagResource", testTagResource},
 		{"LogStreams", testLogStreams},
 	}
 	for _, tc := range tests {

@@ -1,9 +1,10 @@
 // Package local is a local AWS Batch: an HTTP server on loopback that speaks
 // the AWS Batch REST-JSON API (SubmitJob, DescribeJobs, ListJobs, CancelJob,
 // TerminateJob, RegisterJobDefinition, DeregisterJobDefinition,
-// DescribeJobDefinitions, DescribeJobQueues, DescribeComputeEnvironments)
-// and CloudWatch Logs GetLogEvents, so that aws-sdk-go-v2, the AWS CLI and
-// boto3 drive it exactly as they drive AWS Batch.
+// DescribeJobDefinitions, DescribeJobQueues, DescribeComputeEnvironments,
+// TagResource, UntagResource, ListTagsForResource) and CloudWatch Logs
+// GetLogEvents, so that aws-sdk-go-v2, the AWS CLI and boto3 drive it
+// exactly as they drive AWS Batch.
 //
 // Each job runs as a local process of its job definition's container
 // command (after Ref::name parameter substitution and containerOverrides),
