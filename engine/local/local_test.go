@@ -609,6 +609,9 @@ func FuzzSubmitJob(f *testing.F) {
 		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","containerOverrides":{"resourceRequirements":[{"type":"VCPU","value":"1e400"}]}}`,
 		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","retryStrategy":{"attempts":2,"evaluateOnExit":[{"action":"exit","onExitCode":"1*"}]}}`,
 		`[`, `null`, `{"jobName":7}`,
+		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","tags":{"":"x"}}`,
+		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","propagateTags":true,"tags":{"k":"v","aws:x":"1"}}`,
+		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","tags":{"k":"\u00e9\u00e9"},"propagateTags":true}`,
 	} {
 		f.Add(s)
 	}

@@ -1,8 +1,12 @@
 package local_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,4 +75,65 @@ func TestTags(t *testing.T) {
 	if err != nil || out.Tags["later"] != "yes" || len(out.Tags) != 41 {
 		t.Errorf("after a restart: %d tags (later=%q), %v; want 41 with later=yes", len(out.Tags), out.Tags["later"], err)
 	}
+}
+
+// FuzzTagResource feeds arbitrary ARNs, methods and bodies to the tagging
+// API: every answer is a success or a well-formed ClientException, never a
+// crash or a 500.
+func FuzzTagResource(f *testing.F) {
+	job := "arn:aws:batch:us-east-1:000000000000:job/"
+	def := "arn:aws:batch:us-east-1:000000000000:job-definition/d:1"
+	for _, s := range []struct {
+		method uint8
+		arn    string
+		body   string
+	}{
+		{0, def, ""}, {1, def, `{"tags":{"a":"1"}}`}, {2, def, "tagKeys=a&tagKeys=b"}, {1, def, `{"tags":{}}`},
+		{1, def, `{"tags":{"aws:k":"v"}}`}, {1, job + "x:1", `{"tags":{"a":"1"}}`}, {0, "arn:aws:batch:x:job-definition/d", ""},
+		{1, def, `{"tags":null}`}, {1, def, `[`}, {2, def, ""}, {0, "%zz", ""},
+	} {
+		f.Add(s.method, s.arn, s.body)
+	}
+	eng, err := local.Open(f.Context(), local.Config{Dir: f.TempDir(), VCPUs: 1, MemoryMiB: 64})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { eng.Close() })
+	h := eng.Handler()
+	rec := newRecorder()
+	h.ServeHTTP(rec, mustRequest("/v1/registerjobdefinition", `{"jobDefinitionName":"d","type":"container","containerProperties":{"image":"x","command":["true"]}}`))
+	if rec.code != 200 {
+		f.Fatalf("register: %d %s", rec.code, rec.body.String())
+	}
+	f.Fuzz(func(t *testing.T, method uint8, arn, body string) {
+		u := "http://local/v1/tags/" + url.PathEscape(arn)
+		var req *http.Request
+		var err error
+		switch method % 3 {
+		case 0:
+			req, err = http.NewRequest("GET", u, nil)
+		case 1:
+			req, err = http.NewRequest("POST", u, strings.NewReader(body))
+		default:
+			req, err = http.NewRequest("DELETE", u+"?"+body, nil)
+		}
+		if err != nil {
+			return
+		}
+		rec := newRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.code {
+		case 200, 404, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+			// 404: a path the mux does not route; 307/308: net/http's
+			// redirect of a path with "." or ".." segments (no job or job
+			// definition ARN has them).
+		case 400:
+			var m map[string]string
+			if err := json.Unmarshal(rec.body.Bytes(), &m); err != nil || m["__type"] != "ClientException" || m["message"] == "" {
+				t.Errorf("400 body %q", rec.body.String())
+			}
+		default:
+			t.Errorf("status %d: %s", rec.code, rec.body.String())
+		}
+	})
 }
