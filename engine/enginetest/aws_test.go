@@ -9,13 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/feedbatch/feedbatch/engine/enginetest"
 )
 
 // TestAWS runs the suite against real AWS Batch. It needs
 // FEEDBATCH_AWS_TEST=1, credentials in the usual places, and
 // FEEDBATCH_AWS_QUEUE (a job queue), FEEDBATCH_AWS_IMAGE (an image with
-// /bin/sh); for Fargate queues also FEEDBATCH_AWS_EXECUTION_ROLE.
+// /bin/sh); for Fargate queues also FEEDBATCH_AWS_EXECUTION_ROLE;
+// FEEDBATCH_AWS_LOG_GROUP names an existing log group for the LogStreams
+// test (default /aws/batch/job).
 func TestAWS(t *testing.T) {
 	if os.Getenv("FEEDBATCH_AWS_TEST") != "1" {
 		t.Skip("set FEEDBATCH_AWS_TEST=1 (and FEEDBATCH_AWS_QUEUE, FEEDBATCH_AWS_IMAGE) to run the suite against AWS Batch")
@@ -31,7 +34,8 @@ func TestAWS(t *testing.T) {
 	client := batch.NewFromConfig(cfg)
 	role := os.Getenv("FEEDBATCH_AWS_EXECUTION_ROLE")
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
-		h := enginetest.Harness{Client: client, Queue: queue, Image: image, Wait: 20 * time.Minute}
+		h := enginetest.Harness{Client: client, Queue: queue, Image: image, Wait: 20 * time.Minute,
+			Logs: cloudwatchlogs.NewFromConfig(cfg), LogGroup: os.Getenv("FEEDBATCH_AWS_LOG_GROUP")}
 		if role != "" {
 			h.Resources = []types.ResourceRequirement{
 				{Type: types.ResourceTypeVcpu, Value: aws.String("0.25")},

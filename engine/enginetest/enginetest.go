@@ -1,9 +1,10 @@
 // Package enginetest is the conformance suite of AWS Batch engines: it pins
 // the documented AWS Batch behaviour that feedbatch relies on (array jobs,
 // N_TO_N and SEQUENTIAL dependencies, parent status, retries, timeouts,
-// cancel and terminate, ListJobs and DescribeJobs). It is written against
-// the Batch API only, through aws-sdk-go-v2, so the same suite runs against
-// the local engine and against AWS Batch.
+// cancel and terminate, ListJobs and DescribeJobs, request limits, tags,
+// log stream names). It is written against the Batch API (and CloudWatch
+// Logs GetLogEvents) only, through aws-sdk-go-v2, so the same suite runs
+// against the local engine and against AWS Batch.
 //
 // Each engine's test is one call:
 //
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 )
 
 // Harness is what the suite needs of an engine.
@@ -51,6 +53,12 @@ type Harness struct {
 	Poll time.Duration
 	// Wait bounds how long one job may take to finish (default 60 s).
 	Wait time.Duration
+	// Logs, if set, reads the jobs' log streams (the LogStreams test is
+	// skipped without it).
+	Logs *cloudwatchlogs.Client
+	// LogGroup is an existing log group the LogStreams test names as its
+	// job definition's awslogs-group (default /aws/batch/job).
+	LogGroup string
 }
 
 // Run runs the whole suite; newHarness is called once per test, which may
@@ -75,6 +83,10 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ListJobs", testListJobs},
 		{"DescribeJobs", testDescribeJobs},
 		{"JobDefinitions", testJobDefinitions},
+		{"Limits", testLimits},
+		{"PropagateTags", testPropagateTags},
+		{"TagResource", testTagResource},
+		{"LogStreams", testLogStreams},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,6 +100,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			}
 			if h.MinTimeoutSeconds <= 0 {
 				h.MinTimeoutSeconds = 60
+			}
+			if h.LogGroup == "" {
+				h.LogGroup = "/aws/batch/job"
 			}
 			if h.KillGrace <= 0 {
 				h.KillGrace = 30 * time.Second
@@ -232,6 +247,20 @@ func (s *suite) waitFor(t *testing.T, id string, what string, cond func(types.Jo
 		select {
 		case <-ctx.Done():
 			t.Fatalf("job %s: not %s after %v (status %s, reason %q)", id, what, s.h.Wait, j.Status, aws.ToString(j.StatusReason))
+		case <-time.After(s.h.Poll):
+		}
+	}
+}
+
+// poll calls cond until it holds, failing the test after Wait.
+func (s *suite) poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), s.h.Wait)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no %s after %v", what, s.h.Wait)
 		case <-time.After(s.h.Poll):
 		}
 	}

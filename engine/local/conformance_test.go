@@ -43,6 +43,8 @@ func TestConformance(t *testing.T) {
 		})
 		return enginetest.Harness{
 			Client:            local.BatchClient(ep, eng.Credentials()),
+			Logs:              local.LogsClient(ep, eng.Credentials()),
+			LogGroup:          "/feedbatch/enginetest", // a custom awslogs-group
 			Queue:             local.DefaultQueueName,
 			MinTimeoutSeconds: 1,
 			KillGrace:         time.Second,

@@ -1,9 +1,10 @@
 // Package local is a local AWS Batch: an HTTP server on loopback that speaks
 // the AWS Batch REST-JSON API (SubmitJob, DescribeJobs, ListJobs, CancelJob,
 // TerminateJob, RegisterJobDefinition, DeregisterJobDefinition,
-// DescribeJobDefinitions, DescribeJobQueues, DescribeComputeEnvironments)
-// and CloudWatch Logs GetLogEvents, so that aws-sdk-go-v2, the AWS CLI and
-// boto3 drive it exactly as they drive AWS Batch.
+// DescribeJobDefinitions, DescribeJobQueues, DescribeComputeEnvironments,
+// TagResource, UntagResource, ListTagsForResource) and CloudWatch Logs
+// GetLogEvents, so that aws-sdk-go-v2, the AWS CLI and boto3 drive it
+// exactly as they drive AWS Batch.
 //
 // Each job runs as a local process of its job definition's container
 // command (after Ref::name parameter substitution and containerOverrides),
@@ -17,7 +18,8 @@
 // The engine has one job queue (Config.QueueName) on one compute
 // environment (Config.CEName) with a vCPU and memory budget; jobs wait
 // RUNNABLE until their resourceRequirements fit. Each attempt's stdout and
-// stderr go to one file, the attempt's log stream (see LogPath). The job
+// stderr go to one file, the attempt's log stream, named as AWS names it
+// and kept in the definition's awslogs-group (see LogPath). The job
 // table is a journal under Config.Dir, so finished jobs are still described
 // after a restart and unfinished ones are resumed.
 //

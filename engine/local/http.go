@@ -45,8 +45,8 @@ func (e *Engine) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/listjobs", handle(e, func(in *listJobsInput, _ int) (any, error) { return e.listJobs(in) }))
 	mux.HandleFunc("POST /v1/canceljob", e.mutating(handle(e, func(in *cancelJobInput, _ int) (any, error) { return e.stopJob(in, false) })))
 	mux.HandleFunc("POST /v1/terminatejob", e.mutating(handle(e, func(in *cancelJobInput, _ int) (any, error) { return e.stopJob(in, true) })))
-	mux.HandleFunc("POST /v1/registerjobdefinition", e.mutating(handle(e, func(in *registerJobDefinitionInput, _ int) (any, error) {
-		return e.registerJobDefinition(in)
+	mux.HandleFunc("POST /v1/registerjobdefinition", e.mutating(handle(e, func(in *registerJobDefinitionInput, n int) (any, error) {
+		return e.registerJobDefinition(in, n)
 	})))
 	mux.HandleFunc("POST /v1/deregisterjobdefinition", e.mutating(handle(e, func(in *deregisterJobDefinitionInput, _ int) (any, error) {
 		return struct{}{}, e.deregisterJobDefinition(in)
@@ -60,6 +60,9 @@ func (e *Engine) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/describecomputeenvironments", handle(e, func(in *describeComputeEnvironmentsInput, _ int) (any, error) {
 		return e.describeComputeEnvironments(in), nil
 	}))
+	mux.HandleFunc("POST /v1/tags/{arn...}", e.serveTags)
+	mux.HandleFunc("GET /v1/tags/{arn...}", e.serveTags)
+	mux.HandleFunc("DELETE /v1/tags/{arn...}", e.serveTags)
 	mux.HandleFunc("POST /{$}", e.serveLogs)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusNotFound, typ: "UnknownOperationException",
@@ -390,7 +393,8 @@ func (e *Engine) describeJobDefinitions(in *describeJobDefinitionsInput) (*descr
 		}) {
 			continue
 		}
-		out = append(out, d)
+		c := *d // a copy: TagResource may change d once the lock is released
+		out = append(out, &c)
 	}
 	start := 0
 	if in.NextToken != "" {

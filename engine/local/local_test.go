@@ -448,7 +448,7 @@ func TestLogs(t *testing.T) {
 		if err != nil || len(more.Events) != 0 || aws.ToString(more.NextForwardToken) != aws.ToString(out.NextForwardToken) {
 			t.Errorf("next page: %d events, token %q, err %v", len(more.Events), aws.ToString(more.NextForwardToken), err)
 		}
-		b, err := os.ReadFile(eng.LogPath(stream))
+		b, err := os.ReadFile(eng.LogPath(local.LogGroup, stream))
 		if err != nil || !strings.Contains(string(b), want[0]) {
 			t.Errorf("LogPath file: %q, %v", b, err)
 		}
@@ -460,8 +460,10 @@ func TestLogs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 		t.Errorf("unknown stream: err = %v, want ResourceNotFoundException", err)
 	}
-	if p := eng.LogPath("../../etc/passwd"); p != "" {
-		t.Errorf("LogPath of an escaping stream = %q, want empty", p)
+	for _, gs := range [][2]string{{"", "../../etc/passwd"}, {"..", "x/default/t"}, {"/g", "../../../etc/passwd"}} {
+		if p := eng.LogPath(gs[0], gs[1]); p != "" {
+			t.Errorf("LogPath(%q, %q) = %q, want empty", gs[0], gs[1], p)
+		}
 	}
 }
 
@@ -608,6 +610,9 @@ func FuzzSubmitJob(f *testing.F) {
 		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","containerOverrides":{"resourceRequirements":[{"type":"VCPU","value":"1e400"}]}}`,
 		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","retryStrategy":{"attempts":2,"evaluateOnExit":[{"action":"exit","onExitCode":"1*"}]}}`,
 		`[`, `null`, `{"jobName":7}`,
+		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","tags":{"":"x"}}`,
+		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","propagateTags":true,"tags":{"k":"v","aws:x":"1"}}`,
+		`{"jobName":"a","jobQueue":"feedbatch","jobDefinition":"d","tags":{"k":"\u00e9\u00e9"},"propagateTags":true}`,
 	} {
 		f.Add(s)
 	}

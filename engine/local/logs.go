@@ -3,29 +3,90 @@ package local
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// LogGroup is the log group the engine's streams belong to (AWS Batch's
-// default group).
+// LogGroup is AWS Batch's default log group, where a job's streams go
+// unless its job definition names another awslogs-group.
 const LogGroup = "/aws/batch/job"
 
-// LogPath returns the file that holds the log stream (one file per attempt,
-// stdout and stderr together). stream is a logStreamName as DescribeJobs
-// reports it ("<jobdef-name>/default/<task-id>"). The file may not exist
-// yet. A stream name that would leave the logs directory gives "".
-func (e *Engine) LogPath(stream string) string {
+// groupsDir holds the streams of log groups other than LogGroup, one
+// directory per group (its name path-escaped), beside logsDir.
+const groupsDir = "loggroups"
+
+// logStream names the log group and stream of an attempt with the given
+// task id, as AWS Batch does: with the awslogs driver and an
+// awslogs-stream-prefix, "<prefix>/default/<task-id>" ("default" is the
+// container's name in a Batch task), else "<jobdef-name>/default/<task-id>";
+// the group is awslogs-group, else LogGroup. A prefix that could not name a
+// CloudWatch stream inside the logs directory is made safe like a
+// definition name.
+func (s *jobSpec) logStream(task string) (group, stream string) {
+	var c struct {
+		LogConfiguration *struct {
+			LogDriver string            `json:"logDriver"`
+			Options   map[string]string `json:"options"`
+		} `json:"logConfiguration"`
+	}
+	_ = json.Unmarshal(s.Container, &c) // checked at RegisterJobDefinition
+	group, prefix := LogGroup, sanitizeStreamPart(s.DefName)
+	if lc := c.LogConfiguration; lc != nil && lc.LogDriver == "awslogs" {
+		if g := lc.Options["awslogs-group"]; g != "" {
+			group = g
+		}
+		if p := lc.Options["awslogs-stream-prefix"]; p != "" {
+			prefix = p
+			if strings.ContainsAny(p, ":*") || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
+				prefix = sanitizeStreamPart(p)
+			}
+		}
+	}
+	return group, path.Join(prefix, "default", task)
+}
+
+func sanitizeStreamPart(s string) string {
+	s = strings.NewReplacer("/", "_", "..", "_", ":", "_", "*", "_").Replace(s)
+	if s == "" || s == "." {
+		return "_"
+	}
+	return s
+}
+
+// LogPath returns the file that holds a log stream (one file per attempt,
+// stdout and stderr together). group is a log group name ("" is LogGroup);
+// stream is a logStreamName as DescribeJobs reports it
+// ("<jobdef-name>/default/<task-id>"). The file may not exist yet. A group
+// or stream name that would leave the engine's directories gives "".
+func (e *Engine) LogPath(group, stream string) string {
 	clean := filepath.Clean(filepath.FromSlash(stream))
 	if stream == "" || filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
 		return ""
 	}
-	return filepath.Join(e.cfg.Dir, logsDir, clean)
+	dir := e.groupDir(group)
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, clean)
+}
+
+// groupDir is the directory of a log group's streams ("" for a name that
+// would leave the engine's directory).
+func (e *Engine) groupDir(group string) string {
+	if group == "" || group == LogGroup {
+		return filepath.Join(e.cfg.Dir, logsDir)
+	}
+	g := url.PathEscape(group)
+	if g == "." || g == ".." || strings.ContainsRune(g, filepath.Separator) {
+		return ""
+	}
+	return filepath.Join(e.cfg.Dir, groupsDir, g)
 }
 
 type getLogEventsInput struct {
@@ -69,24 +130,29 @@ func (e *Engine) serveLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.LogGroupName != "" && in.LogGroupName != LogGroup {
-		writeLogsError(w, http.StatusBadRequest, "ResourceNotFoundException", "The specified log group does not exist.")
-		return
+		if dir := e.groupDir(in.LogGroupName); dir == "" || !isDir(dir) {
+			writeLogsError(w, http.StatusBadRequest, "ResourceNotFoundException", "The specified log group does not exist.")
+			return
+		}
 	}
-	p := e.LogPath(in.LogStreamName)
-	if p == "" {
+	// A name the file system cannot open as a file (a directory, a path
+	// through a file, a NUL byte, too long) is a stream that does not
+	// exist, never a server error.
+	p := e.LogPath(in.LogGroupName, in.LogStreamName)
+	var f *os.File
+	if p != "" {
+		f, err = os.Open(p)
+	}
+	if p == "" || err != nil {
 		writeLogsError(w, http.StatusBadRequest, "ResourceNotFoundException", "The specified log stream does not exist.")
-		return
-	}
-	f, err := os.Open(p)
-	if errors.Is(err, os.ErrNotExist) {
-		writeLogsError(w, http.StatusBadRequest, "ResourceNotFoundException", "The specified log stream does not exist.")
-		return
-	}
-	if err != nil {
-		writeLogsError(w, http.StatusInternalServerError, "ServiceUnavailableException", err.Error())
 		return
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		writeLogsError(w, http.StatusBadRequest, "ResourceNotFoundException", "The specified log stream does not exist.")
+		return
+	}
 	limit := 10000
 	if in.Limit != nil && *in.Limit > 0 {
 		limit = min(int(*in.Limit), 10000)
@@ -107,10 +173,7 @@ func (e *Engine) serveLogs(w http.ResponseWriter, r *http.Request) {
 			start = line
 		}
 	}
-	var ts int64
-	if st, err := f.Stat(); err == nil {
-		ts = st.ModTime().UnixMilli()
-	}
+	ts := st.ModTime().UnixMilli()
 	var lines []string
 	total := 0
 	sc := bufio.NewScanner(f)
@@ -153,4 +216,9 @@ func writeLogsError(w http.ResponseWriter, status int, typ, msg string) {
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }

@@ -70,6 +70,9 @@ func FuzzGetLogEvents(f *testing.F) {
 		`{"logStreamName":"../../../etc/passwd"}`,
 		`{"logStreamName":"d/default/t","nextToken":"f/-1"}`,
 		`{"logStreamName":"d/default/t","limit":-5}`, `{`, `null`,
+		`{"logStreamName":"d/default/t/x"}`, `{"logStreamName":"d/default"}`, `{"logStreamName":"d/\u0000"}`,
+		`{"logGroupName":"..","logStreamName":"d/default/t"}`, `{"logGroupName":"/g","logStreamName":"../../logs/d/default/t"}`,
+		`{"logStreamName":"` + strings.Repeat("n", 300) + `"}`,
 	} {
 		f.Add(s)
 	}
@@ -93,4 +96,35 @@ func FuzzGetLogEvents(f *testing.F) {
 			t.Errorf("read outside the logs directory: %s", rec.Body.String())
 		}
 	})
+}
+
+// TestGetLogEventsBadRequests: requests the file system cannot answer (a
+// path through a file, a directory, a NUL byte, a name too long, a group
+// escaping the engine's directory) are 400 ResourceNotFoundException, never
+// a 500.
+func TestGetLogEventsBadRequests(t *testing.T) {
+	dir := t.TempDir()
+	e := &Engine{cfg: Config{Dir: dir}}
+	if err := os.MkdirAll(filepath.Join(dir, logsDir, "d", "default"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, logsDir, "d", "default", "t"), []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"logStreamName":"d/default/t/x"}`,
+		`{"logStreamName":"d/default"}`,
+		`{"logStreamName":"d/\u0000"}`,
+		`{"logStreamName":"` + strings.Repeat("n", 300) + `"}`,
+		`{"logGroupName":"..","logStreamName":"d/default/t"}`,
+		`{"logGroupName":"/no/group","logStreamName":"d/default/t"}`,
+	} {
+		req := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", logsTarget)
+		rec := httptest.NewRecorder()
+		e.serveLogs(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "ResourceNotFoundException") {
+			t.Errorf("%.60s: %d %s, want 400 ResourceNotFoundException", body, rec.Code, rec.Body.String())
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -33,27 +32,19 @@ type running struct {
 // background (under the lock; resources are already reserved).
 func (e *Engine) startAttempt(j *job) {
 	task := newTaskID()
-	stream := path.Join(sanitizeStreamPart(j.spec.DefName), "default", task)
+	group, stream := j.spec.logStream(task)
 	j.rec.Attempts = append(j.rec.Attempts, attemptRecord{TaskID: task, LogStream: stream})
 	r := &running{done: make(chan struct{})}
 	j.run = r
 	e.setStatus(j, engine.StatusStarting)
 	argv, env := e.commandLine(j)
-	logPath := e.LogPath(stream)
+	logPath := e.LogPath(group, stream)
 	var timeout time.Duration
 	if t := j.spec.Timeout; t != nil && t.AttemptDurationSeconds != nil {
 		timeout = time.Duration(*t.AttemptDurationSeconds) * time.Second
 	}
 	e.runs.Add(1)
 	go e.runAttempt(j, r, argv, env, logPath, timeout)
-}
-
-func sanitizeStreamPart(s string) string {
-	s = strings.NewReplacer("/", "_", "..", "_", ":", "_", "*", "_").Replace(s)
-	if s == "" || s == "." {
-		return "_"
-	}
-	return s
 }
 
 // DefaultPassEnv are the variables of the engine's environment that reach

@@ -98,6 +98,8 @@ func (e *Engine) evaluate(j *job) {
 		e.fail(j, reasonDependentFailed)
 	case j.spec.OverridesTooLong:
 		e.fail(j, reasonOverridesLength)
+	case j.spec.PropagateTags != nil && *j.spec.PropagateTags && e.propagatedTags(j) > maxTags:
+		e.fail(j, reasonTooManyTags)
 	default:
 		e.makeRunnable(j)
 	}

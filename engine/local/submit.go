@@ -23,6 +23,7 @@ const (
 	maxEvaluateOnExit  = 5
 	maxDescribeJobs    = 100
 	maxSubmitPayload   = 30 << 10
+	maxJobDefinition   = 24 << 10
 	maxOverridesLength = 8192
 	maxReasonLength    = 1024
 )
@@ -196,8 +197,12 @@ func mergeResources(props containerProps, ov *containerOverrides) (resources, er
 	return res, nil
 }
 
-// registerJobDefinition handles RegisterJobDefinition.
-func (e *Engine) registerJobDefinition(in *registerJobDefinitionInput) (*registerJobDefinitionOutput, error) {
+// registerJobDefinition handles RegisterJobDefinition; size is the
+// request's length, which is what the 24 KiB limit is measured on.
+func (e *Engine) registerJobDefinition(in *registerJobDefinitionInput, size int) (*registerJobDefinitionOutput, error) {
+	if size > maxJobDefinition {
+		return nil, clientErr("Job definition size must be less than 24 KiB, got %d KiB", (size+1023)/1024)
+	}
 	if !defNameRE.MatchString(in.JobDefinitionName) {
 		return nil, clientErr("jobDefinitionName must be 1-128 letters, numbers, hyphens or underscores, got %q", in.JobDefinitionName)
 	}
@@ -231,6 +236,9 @@ func (e *Engine) registerJobDefinition(in *registerJobDefinitionInput) (*registe
 		return nil, err
 	}
 	if err := e.checkTimeout(in.Timeout); err != nil {
+		return nil, err
+	}
+	if err := checkTags(in.Tags, "tags"); err != nil {
 		return nil, err
 	}
 	e.lock()
@@ -377,6 +385,9 @@ func (e *Engine) submitJob(in *submitJobInput, payload int) (*submitJobOutput, e
 	if in.SchedulingPriority != nil {
 		return nil, clientErr("schedulingPriorityOverride can only be given for a job queue with a fair-share scheduling policy")
 	}
+	if err := checkTags(in.Tags, "tags"); err != nil {
+		return nil, err
+	}
 
 	e.lock()
 	defer e.unlock()
@@ -444,13 +455,6 @@ func (e *Engine) submitJob(in *submitJobInput, payload int) (*submitJobOutput, e
 	if in.Timeout != nil && in.Timeout.AttemptDurationSeconds != nil {
 		timeout = in.Timeout
 	}
-	tags := maps.Clone(def.Tags)
-	if len(in.Tags) > 0 {
-		if tags == nil {
-			tags = map[string]string{}
-		}
-		maps.Copy(tags, in.Tags)
-	}
 	propagate := def.PropagateTags
 	if in.PropagateTags != nil {
 		propagate = in.PropagateTags
@@ -468,7 +472,7 @@ func (e *Engine) submitJob(in *submitJobInput, payload int) (*submitJobOutput, e
 		DependsOn:            in.DependsOn,
 		RetryStrategy:        retry,
 		Timeout:              timeout,
-		Tags:                 tags,
+		Tags:                 in.Tags, // the definition's tags stay on the definition
 		PropagateTags:        propagate,
 		PlatformCaps:         def.PlatformCaps,
 		SchedulingPriority:   def.SchedulingPriority,

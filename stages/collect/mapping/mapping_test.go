@@ -54,6 +54,31 @@ func TestParsePrice(t *testing.T) {
 		{"5 USD EUR", "", 0, "", ErrInvalidPrice},
 		{"99999999999999999999", "USD", 0, "", ErrInvalidPrice},
 		{"free", "USD", 0, "", ErrInvalidPrice},
+		// A space separates thousands groups, nothing else.
+		{"15 000원", "", 15000, "KRW", nil},
+		{"1 234 567,89 €", "", 123456789, "EUR", nil},
+		{"12 345.67", "USD", 1234567, "USD", nil},
+		{"1 000", "KRW", 1000, "KRW", nil},
+		{"9900 12900", "KRW", 0, "", ErrInvalidPrice},
+		{"1 2 3 4", "KRW", 0, "", ErrInvalidPrice},
+		{"2 for 10000", "KRW", 0, "", ErrInvalidPrice},
+		{"2 for 10000", "", 0, "", ErrInvalidPrice},
+		{"1 2345", "KRW", 0, "", ErrInvalidPrice},
+		{"1234 567", "KRW", 0, "", ErrInvalidPrice},
+		{"1 234 56", "KRW", 0, "", ErrInvalidPrice},
+		{"1 234,5,6", "EUR", 0, "", ErrInvalidPrice},
+		{"+ 5", "USD", 0, "", ErrInvalidPrice},
+		// Currencies are ISO 4217 codes.
+		{"59 usd", "", 5900, "USD", nil},
+		{"59", "usd", 5900, "USD", nil},
+		{"59 FOR", "KRW", 0, "", ErrInvalidPrice},
+		{"59 XXX", "", 0, "", ErrInvalidPrice},
+		{"59", "FOR", 0, "", ErrInvalidPrice},
+		{"59", "won", 0, "", ErrInvalidPrice},
+		{"59PCS", "USD", 0, "", ErrInvalidPrice},
+		// JSON numbers with an exponent arrive written out (parse.plainNumber).
+		{"100", "KRW", 100, "KRW", nil},
+		{"1E2", "KRW", 0, "", ErrInvalidPrice},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in+"/"+tc.def, func(t *testing.T) {
@@ -75,13 +100,27 @@ func TestParsePrice(t *testing.T) {
 }
 
 func FuzzParsePrice(f *testing.F) {
-	for _, s := range []string{"59.00", "1,234.50", "₩15,000", "15000원", "59.00 USD", "1.234,50 €", "-1", "9999999999999999999", "..", ",,", "1'2'3"} {
+	for _, s := range []string{"59.00", "1,234.50", "₩15,000", "15000원", "59.00 USD", "1.234,50 €", "-1", "9999999999999999999", "..", ",,", "1'2'3",
+		"9900 12900", "1 2 3 4", "2 for 10000", "1 234 567,89", "15 000원", "59 usd", "59 FOR", "1E2", "1.5e1"} {
 		f.Add(s, "USD")
 	}
+	f.Add("2 for 10000", "KRW")
+	f.Add("59", "FOR")
 	f.Fuzz(func(t *testing.T, s, def string) {
 		minor, cur, err := ParsePrice(s, def)
-		if err == nil && (minor < 0 || cur == "") {
+		if err != nil {
+			return
+		}
+		if minor < 0 || !iso4217[cur] {
 			t.Fatalf("ParsePrice(%q, %q) = %d %q with no error", s, def, minor, cur)
+		}
+		// A space before a run of four or more digits, with digits before
+		// it, is never read as a thousands separator ("9900 12900").
+		fields := strings.Fields(s)
+		for i, f := range fields {
+			if i > 0 && len(f) >= 4 && allDigits(f) && strings.ContainsAny(strings.Join(fields[:i], ""), "0123456789") {
+				t.Fatalf("ParsePrice(%q, %q) = %d %s: the space before %q was read as a thousands separator", s, def, minor, cur, f)
+			}
 		}
 	})
 }
@@ -134,6 +173,11 @@ func TestMap(t *testing.T) {
 		{name: "relative link", rec: rec("id", "1", "title", "T", "link", "/p/1", "price", "1"), reason: ReasonInvalidLink},
 		{name: "no price", rec: rec("id", "1", "title", "T", "link", "https://s.example/1"), reason: ReasonMissingPrice},
 		{name: "zero price", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "0"), reason: ReasonInvalidPrice},
+		{name: "two prices in one cell", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "9900 12900"), reason: ReasonInvalidPrice},
+		{name: "digits spaced out", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1 2 3 4"), reason: ReasonInvalidPrice},
+		{name: "multi-buy offer", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "2 for 10000"), reason: ReasonInvalidPrice},
+		{name: "currency column not ISO 4217", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "currency", "FOR"), reason: ReasonInvalidPrice},
+		{name: "spaced thousands", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1 000원"), want: base},
 		{name: "sale currency differs", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "sale_price", "5 USD"), reason: ReasonCurrency},
 		{name: "bad image counted", rec: rec("id", "1", "title", "T", "link", "https://s.example/1", "price", "1000", "image", "data:x"),
 			want: base, counted: NoteInvalidImageLink},
@@ -262,5 +306,33 @@ func BenchmarkMap(b *testing.B) {
 	r := rec("id", "SKU-1", "title", "Blue shirt", "link", "https://shop.example/1", "price", "59.00", "image_link", "https://cdn.example/1.jpg", "availability", "in stock")
 	for b.Loop() {
 		m.Map(r)
+	}
+}
+
+// TestJSONExponentPrice: a JSON price written with an exponent (Jackson's
+// BigDecimal form) maps to its value, not to a bad row.
+func TestJSONExponentPrice(t *testing.T) {
+	in := `{"id":"1","title":"T","link":"https://s.example/1","price":1E+3}
+{"id":"1","title":"T","link":"https://s.example/1","price":1.5e3,"currency":"USD"}
+{"id":"1","title":"T","link":"https://s.example/1","price":1E3,"sale_price":8E2}
+`
+	p := parse.NewJSONL(strings.NewReader(in), parse.Options{})
+	m, err := New(Config{Currency: "KRW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		price, sale int64
+		currency    string
+	}{{1000, 0, "KRW"}, {150000, 0, "USD"}, {1000, 800, "KRW"}}
+	for i, w := range want {
+		r, err := p.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, reason := m.Map(r)
+		if reason != "" || got.Price != w.price || got.SalePrice != w.sale || got.Currency != w.currency {
+			t.Errorf("line %d: %d (sale %d) %s, reason %q; want %d (sale %d) %s", i+1, got.Price, got.SalePrice, got.Currency, reason, w.price, w.sale, w.currency)
+		}
 	}
 }

@@ -27,8 +27,11 @@ var symbols = []struct {
 }
 
 // ParsePrice reads a price value into minor units of its currency. The
-// currency comes from the value (an ISO code such as "59.00 USD" or
-// "USD 59.00", or a symbol: "₩15,000", "15000원", "$59") or else from def.
+// currency comes from the value (an ISO 4217 code such as "59.00 USD" or
+// "USD 59.00", or a symbol: "₩15,000", "15000원", "$59") or else from def,
+// which must be an ISO 4217 code too. A space separates thousands groups
+// only ("1 234,50"): "9900 12900" and "2 for 10000" are invalid, not one
+// number.
 // Thousands and decimal separators are told apart by position: "1,234.50",
 // "1.234,50", "59,00" and "59.00" all read as expected; a single group of
 // exactly three digits after one separator is a thousands group ("15,000"),
@@ -64,9 +67,18 @@ func ParsePrice(s, def string) (minor int64, currency string, err error) {
 		}
 		num = append(num, f)
 	}
-	currency = cmp.Or(codeCur, symCur, strings.ToUpper(strings.TrimSpace(def)))
+	currency = cmp.Or(codeCur, symCur)
 	if currency == "" {
-		return 0, "", fmt.Errorf("%w %q: no currency in the value and none configured for the shop", ErrInvalidPrice, orig)
+		def = strings.TrimSpace(def)
+		if def == "" {
+			return 0, "", fmt.Errorf("%w %q: no currency in the value and none configured for the shop", ErrInvalidPrice, orig)
+		}
+		if currency = strings.ToUpper(def); !iso4217[currency] {
+			return 0, "", fmt.Errorf("%w %q: currency %q is not an ISO 4217 code", ErrInvalidPrice, orig, def)
+		}
+	}
+	if !spaceGrouped(num) {
+		return 0, "", fmt.Errorf("%w %q: spaces only separate groups of three digits", ErrInvalidPrice, orig)
 	}
 	n := strings.Join(num, "") // "1 234,50" -> "1234,50"
 	if strings.HasPrefix(n, "-") {
@@ -95,12 +107,42 @@ func ParsePrice(s, def string) (minor int64, currency string, err error) {
 	return minor, currency, nil
 }
 
+// isCode reports whether f is an ISO 4217 currency code, in upper or lower
+// case ("USD", "usd"); other three-letter words ("for", "pcs") are not.
 func isCode(f string) bool {
-	if len(f) != 3 {
-		return false
+	return len(f) == 3 && iso4217[strings.ToUpper(f)]
+}
+
+// spaceGrouped reports whether the number's space-separated fields are
+// thousands groups: "1 234 567,89" is, "9900 12900" (two prices), "1 2 3 4"
+// and "2 for 10000" are not. The first field has one to three digits (after
+// an optional sign), the others exactly three, and the last may go on with
+// a decimal separator and its decimals. One field is always grouped.
+func spaceGrouped(fields []string) bool {
+	if len(fields) < 2 {
+		return true
 	}
-	for _, r := range f {
-		if !unicode.IsLetter(r) || r > unicode.MaxASCII {
+	for i, f := range fields {
+		if i == 0 {
+			f = strings.TrimLeft(f, "+-")
+			if len(f) < 1 || len(f) > 3 || !allDigits(f) {
+				return false
+			}
+			continue
+		}
+		if i == len(fields)-1 && len(f) > 4 && (f[3] == '.' || f[3] == ',') && allDigits(f[4:]) {
+			f = f[:3]
+		}
+		if len(f) != 3 || !allDigits(f) {
+			return false
+		}
+	}
+	return true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}

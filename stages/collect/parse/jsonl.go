@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,7 +20,9 @@ const maxLineFactor = 8
 // with dotted names ("price.amount"); arrays of scalars are joined with ","
 // (so "images": ["a", "b"] reads as "a,b"), and objects inside arrays are
 // flattened under the array's name with repeated names joined the same way.
-// null is empty, numbers keep their source text, booleans are "true"/"false".
+// null is empty, numbers keep their source text except that an exponent is
+// written out (1E+2 and 1.5e1, as Jackson writes BigDecimal, read as 100 and
+// 15; see plainNumber), booleans are "true"/"false".
 type JSONL struct {
 	r    *bufio.Reader
 	max  int
@@ -150,7 +153,7 @@ func (f *flattener) value(name string, v any) {
 	case string:
 		f.set(name, v)
 	case json.Number:
-		f.set(name, v.String())
+		f.set(name, plainNumber(string(v)))
 	case bool:
 		if v {
 			f.set(name, "true")
@@ -164,4 +167,56 @@ func (f *flattener) value(name string, v any) {
 			f.value(name, e)
 		}
 	}
+}
+
+// maxPlainDigits bounds the digits plainNumber writes out; a number that
+// would need more keeps its source text (no price or quantity has 40 digits).
+const maxPlainDigits = 40
+
+// plainNumber writes a JSON number with an exponent in plain decimal
+// notation, exactly (no float rounding): "1E+2" -> "100", "1.5e1" -> "15",
+// "1.25E-1" -> "0.125", "-2e0" -> "-2". Digits after the point are kept as
+// the mantissa has them ("1.50E1" -> "15.0"). A number without an exponent,
+// or one needing more than maxPlainDigits digits, is returned unchanged.
+func plainNumber(s string) string {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return s
+	}
+	mant, sign := s[:i], ""
+	exp, err := strconv.Atoi(s[i+1:])
+	if err != nil || exp > maxPlainDigits || exp < -maxPlainDigits {
+		return s
+	}
+	if strings.HasPrefix(mant, "-") {
+		sign, mant = "-", mant[1:]
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := intPart + frac
+	point := len(intPart) + exp // the decimal point sits before digits[point]
+	n := len(digits)            // digits written out
+	switch {
+	case point <= 0:
+		n += 1 - point
+	case point > len(digits):
+		n = point
+	}
+	if n > maxPlainDigits {
+		return s
+	}
+	if point <= 0 {
+		digits, point = strings.Repeat("0", 1-point)+digits, 1
+	}
+	if point >= len(digits) {
+		digits += strings.Repeat("0", point-len(digits))
+		point = len(digits)
+	}
+	whole := strings.TrimLeft(digits[:point], "0")
+	if whole == "" {
+		whole = "0"
+	}
+	if point == len(digits) {
+		return sign + whole
+	}
+	return sign + whole + "." + digits[point:]
 }

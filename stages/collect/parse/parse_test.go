@@ -198,7 +198,7 @@ func FuzzCSV(f *testing.F) {
 }
 
 func FuzzJSONL(f *testing.F) {
-	for _, s := range []string{`{"a":1}`, "{\"a\":{\"b\":[1,2,{\"c\":null}]}}\n{}\n", "[1]\n{", `{"a":"` + strings.Repeat("x", 100) + `"}`, "{\"a\":1}{\"b\":2}"} {
+	for _, s := range []string{`{"a":1}`, `{"price":1E+2}`, `{"p":-1.5e-3,"q":1E400}`, "{\"a\":{\"b\":[1,2,{\"c\":null}]}}\n{}\n", "[1]\n{", `{"a":"` + strings.Repeat("x", 100) + `"}`, "{\"a\":1}{\"b\":2}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -250,7 +250,7 @@ func TestJSONArray(t *testing.T) {
 }
 
 func FuzzJSONArray(f *testing.F) {
-	for _, s := range []string{`[{"a":1}]`, `[1,{"b":[{"c":2}]}]`, `[`, `[{"a":"` + strings.Repeat("x", 100) + `"}]`, `{}`} {
+	for _, s := range []string{`[{"a":1}]`, `[{"price":1.5e1},{"price":1E2}]`, `[1,{"b":[{"c":2}]}]`, `[`, `[{"a":"` + strings.Repeat("x", 100) + `"}]`, `{}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -288,5 +288,41 @@ func BenchmarkCSV(b *testing.B) {
 				break
 			}
 		}
+	}
+}
+
+// TestPlainNumber pins how JSON numbers with an exponent are written out:
+// exactly, with the mantissa's digits, and unchanged past the digit bound.
+func TestPlainNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"1E2": "100", "1E+2": "100", "1e2": "100", "1.5e1": "15", "1.50E1": "15.0", "1.25E-1": "0.125",
+		"5E-1": "0.5", "0.05E2": "5", "-2e0": "-2", "12345E-2": "123.45", "0E0": "0", "1.5": "1.5", "15": "15",
+		"1E40": "1E40", "1E-40": "1E-40", "1E39": "1" + strings.Repeat("0", 39), "1E999999999999": "1E999999999999",
+	} {
+		if got := plainNumber(in); got != want {
+			t.Errorf("plainNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestJSONExponentPrices: numbers written with an exponent (as Jackson
+// writes BigDecimal) reach the record as plain decimals, in JSON Lines and
+// in a JSON array alike.
+func TestJSONExponentPrices(t *testing.T) {
+	want := [][]string{{"price=100"}, {"price=15"}, {"price=100"}, {"price=0.125"}}
+	lines := "{\"price\":1E2}\n{\"price\":1.5e1}\n{\"price\":1E+2}\n{\"price\":1.25E-1}\n"
+	got, err := all(t, NewJSONL(strings.NewReader(lines), Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSONL (-want +got):\n%s", diff)
+	}
+	got, err = all(t, NewJSONArray(strings.NewReader(`[{"price":1E2},{"price":1.5e1},{"price":1E+2},{"price":1.25E-1}]`), Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSON array (-want +got):\n%s", diff)
 	}
 }
