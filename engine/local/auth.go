@@ -234,12 +234,26 @@ func hmacSHA256(key []byte, s string) []byte {
 	return m.Sum(nil)
 }
 
+// canonicalPath is the request path as sent, URI-encoded once more: every
+// service but S3 signs each path segment encoded twice.
 func canonicalPath(u *url.URL) string {
 	p := u.EscapedPath()
 	if p == "" {
 		return "/"
 	}
-	return p
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c == '/' || isUnreserved(c) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func isUnreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~'
 }
 
 func canonicalQuery(u *url.URL) string {
@@ -258,8 +272,7 @@ func canonicalQuery(u *url.URL) string {
 func awsEscape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+		if c := s[i]; isUnreserved(c) {
 			b.WriteByte(c)
 		} else {
 			fmt.Fprintf(&b, "%%%02X", c)

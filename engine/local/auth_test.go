@@ -99,29 +99,16 @@ func TestBrowserRequestRefused(t *testing.T) {
 func TestMalformedBodyNoPath(t *testing.T) {
 	dir := t.TempDir()
 	eng, ep := startEngine(t, local.Config{Dir: dir, VCPUs: 2, MemoryMiB: 512})
-	creds, _ := eng.Credentials().Retrieve(t.Context())
-	signer := v4.NewSigner()
 	for _, op := range []string{"/v1/submitjob", "/v1/describejobs", "/v1/listjobs", "/v1/registerjobdefinition", "/v1/canceljob", "/"} {
 		for _, body := range []string{"{", `{"jobs":5}`, "[]", `{"logStreamName":{}}`, "\x00\xff"} {
 			if body == `{"logStreamName":{}}` && op != "/" {
 				continue // an unknown field: ignored by the Batch operations, as by AWS
 			}
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, ep+op, strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			service := "batch"
+			service, header := "batch", map[string]string(nil)
 			if op == "/" {
-				req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-				req.Header.Set("X-Amz-Target", "Logs_20140328.GetLogEvents")
-				service = "logs"
+				service, header = "logs", map[string]string{"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Logs_20140328.GetLogEvents"}
 			}
-			sum := sha256.Sum256([]byte(body))
-			if err := signer.SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := signedPost(t, eng, ep+op, service, body, header)
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), dir) {
@@ -129,4 +116,32 @@ func TestMalformedBodyNoPath(t *testing.T) {
 			}
 		}
 	}
+}
+
+// signedPost POSTs body to url signed with the engine's credentials, as an
+// SDK would.
+func signedPost(t *testing.T, eng *local.Engine, url, service, body string, header map[string]string) *http.Response {
+	t.Helper()
+	creds, err := eng.Credentials().Retrieve(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }

@@ -39,6 +39,30 @@ const maxRequestBody = 1 << 20
 // /v1/<operation>) and of CloudWatch Logs GetLogEvents (JSON 1.1, POST /
 // with X-Amz-Target: Logs_20140328.GetLogEvents).
 func (e *Engine) Handler() http.Handler {
+	api := e.api()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every AWS answer carries a request id; SDK errors quote it.
+		w.Header().Set("X-Amzn-Requestid", newID())
+		if err := checkOrigin(r, e.cfg.AllowRemote); err != nil {
+			writeError(w, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+		if err != nil {
+			writeError(w, clientErr("request body too large or unreadable"))
+			return
+		}
+		if err := verifySignature(r, body, e.creds, e.cfg.Now()); err != nil {
+			writeError(w, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		api.ServeHTTP(w, r)
+	})
+}
+
+// api serves the operations of an authenticated request.
+func (e *Engine) api() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/submitjob", e.mutating(handle(e, func(in *submitJobInput, n int) (any, error) { return e.submitJob(in, n) })))
 	mux.HandleFunc("POST /v1/describejobs", handle(e, func(in *describeJobsInput, _ int) (any, error) { return e.describeJobs(in) }))
@@ -69,22 +93,7 @@ func (e *Engine) Handler() http.Handler {
 			msg: fmt.Sprintf("%s %s is not an operation of the local engine", r.Method, r.URL.Path)})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Every AWS answer carries a request id; SDK errors quote it.
 		w.Header().Set("X-Amzn-Requestid", newID())
-		if err := checkOrigin(r, e.cfg.AllowRemote); err != nil {
-			writeError(w, err)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
-		if err != nil {
-			writeError(w, clientErr("request body too large or unreadable"))
-			return
-		}
-		if err := verifySignature(r, body, e.creds, e.cfg.Now()); err != nil {
-			writeError(w, err)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		mux.ServeHTTP(w, r)
 	})
 }

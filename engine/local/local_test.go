@@ -506,12 +506,9 @@ func exitCode(j types.JobDetail) any {
 // TestWireErrors: errors carry the AWS REST-JSON shape that the SDKs and
 // the CLI parse.
 func TestWireErrors(t *testing.T) {
-	c, _ := newTC(t, local.Config{VCPUs: 1, MemoryMiB: 256})
+	c, eng := newTC(t, local.Config{VCPUs: 1, MemoryMiB: 256})
 	post := func(path, body string) (*http.Response, map[string]string) {
-		resp, err := http.Post(c.ep+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := signedPost(t, eng, c.ep+path, "batch", body, nil)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		var m map[string]string
@@ -621,7 +618,7 @@ func FuzzSubmitJob(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { eng.Close() })
-	h := eng.Handler()
+	h := eng.APIHandler()
 	reg := `{"jobDefinitionName":"d","type":"container","containerProperties":{"image":"x","command":["false"],"resourceRequirements":[{"type":"VCPU","value":"2"}]}}`
 	rec := newRecorder()
 	h.ServeHTTP(rec, mustRequest("/v1/registerjobdefinition", reg))

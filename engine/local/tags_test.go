@@ -99,7 +99,7 @@ func FuzzTagResource(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { eng.Close() })
-	h := eng.Handler()
+	h := eng.APIHandler()
 	rec := newRecorder()
 	h.ServeHTTP(rec, mustRequest("/v1/registerjobdefinition", `{"jobDefinitionName":"d","type":"container","containerProperties":{"image":"x","command":["true"]}}`))
 	if rec.code != 200 {
