@@ -18,9 +18,10 @@ import (
 )
 
 var wantRetry = RetryStrategy{
-	Attempts: 3,
+	Attempts: 5,
 	EvaluateOnExit: []EvaluateOnExit{
 		{Action: "RETRY", OnStatusReason: "Host EC2*"},
+		{Action: "EXIT", OnExitCode: "65"},
 		{Action: "RETRY", OnReason: "CannotPullContainerError:*"},
 		{Action: "RETRY", OnExitCode: "75"},
 		{Action: "EXIT", OnExitCode: "*"},
@@ -84,10 +85,14 @@ func TestJobDefinitions(t *testing.T) {
 	}
 }
 
-// The retry strategy retries exactly the project's retryable exit code.
+// The retry strategy retries exactly the project's retryable exit code and
+// never the permanent one.
 func TestRetryMatchesExitContract(t *testing.T) {
-	if got := wantRetry.EvaluateOnExit[2].OnExitCode; got != "75" || stages.ExitRetryable != 75 {
+	if got := wantRetry.EvaluateOnExit[3].OnExitCode; got != "75" || stages.ExitRetryable != 75 {
 		t.Fatalf("retry on exit %s, stages.ExitRetryable = %d", got, stages.ExitRetryable)
+	}
+	if got := wantRetry.EvaluateOnExit[1]; got.OnExitCode != "65" || got.Action != "EXIT" || stages.ExitPermanent != 65 {
+		t.Fatalf("entry %+v, stages.ExitPermanent = %d", got, stages.ExitPermanent)
 	}
 }
 
@@ -152,13 +157,13 @@ func TestRegisterInput(t *testing.T) {
 		t.Errorf("timeout %d", aws.ToInt32(in.Timeout.AttemptDurationSeconds))
 	}
 	rs := in.RetryStrategy
-	if aws.ToInt32(rs.Attempts) != 3 || len(rs.EvaluateOnExit) != 4 {
+	if aws.ToInt32(rs.Attempts) != 5 || len(rs.EvaluateOnExit) != 5 {
 		t.Fatalf("retry %+v", rs)
 	}
 	if e := rs.EvaluateOnExit[0]; e.Action != types.RetryActionRetry || aws.ToString(e.OnStatusReason) != "Host EC2*" || e.OnExitCode != nil {
 		t.Errorf("first entry %+v", e)
 	}
-	if e := rs.EvaluateOnExit[3]; e.Action != types.RetryActionExit || aws.ToString(e.OnExitCode) != "*" {
+	if e := rs.EvaluateOnExit[4]; e.Action != types.RetryActionExit || aws.ToString(e.OnExitCode) != "*" {
 		t.Errorf("last entry %+v", e)
 	}
 	// The job definition itself is not changed by the override.

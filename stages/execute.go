@@ -33,7 +33,9 @@ func Execute(ctx context.Context, st Stage, job Job) (Result, error) {
 		err = fmt.Errorf("%s shop %s: %w", st.Name(), job.Row.ShopID, err)
 		res.Status = StatusFailed
 		res.Error = err.Error()
-		res.Permanent = errors.Is(err, ErrPermanent)
+		// A stage stopped mid-way (SIGTERM) was interrupted, not wrong,
+		// whatever the cut-short step made of it.
+		res.Permanent = errors.Is(err, ErrPermanent) && ctx.Err() == nil
 	}
 	// The record must land even when ctx was cancelled (timeout, SIGTERM).
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

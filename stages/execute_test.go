@@ -94,6 +94,30 @@ func TestExecuteWritesRecordAfterCancel(t *testing.T) {
 	}
 }
 
+// TestExecuteInterruptedIsNotPermanent: a stage stopped by SIGTERM whose
+// cut-short step reported a permanent error is recorded as retryable.
+func TestExecuteInterruptedIsNotPermanent(t *testing.T) {
+	st := memstore.New()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	job := stages.Job{ManifestKey: "runs/r/manifest.parquet", Row: manifest.Row{Index: 0, ShopID: "s"}, Store: st}
+	if _, err := stages.Execute(ctx, fakeStage{err: stages.Permanentf("after 10 rows: unexpected EOF")}, job); err == nil {
+		t.Fatal("no error")
+	}
+	rc, err := st.Get(t.Context(), "runs/r/results/fake/0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var got stages.Result
+	if err := json.NewDecoder(rc).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != stages.StatusFailed || got.Permanent {
+		t.Errorf("interrupted stage recorded as %q permanent=%v, want failed and not permanent", got.Status, got.Permanent)
+	}
+}
+
 func TestResultKey(t *testing.T) {
 	tests := []struct{ manifest, want string }{
 		{"runs/2026-11-23/manifest.parquet", "runs/2026-11-23/results/feed/3.json"},

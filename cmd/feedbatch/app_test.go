@@ -61,6 +61,8 @@ func TestExitCode(t *testing.T) {
 		{"shops failed", fmt.Errorf("run: %w", errShopsFailed), exitShopsFailed},
 		{"stage retryable", stageError{errors.New("timeout")}, stages.ExitRetryable},
 		{"stage permanent", stageError{stages.Permanentf("bad catalog")}, stages.ExitPermanent},
+		{"stage interrupted", stageError{fmt.Errorf("get catalog: %w", context.Canceled)}, stages.ExitRetryable},
+		{"stage interrupted, cut short as permanent", stageError{fmt.Errorf("%w (interrupted: %w)", stages.Permanentf("after 3 rows: unexpected EOF"), context.Canceled)}, stages.ExitRetryable},
 		{"no help topic", cli.Exit("No help topic for 'x'", 3), exitUsage},
 		{"other", errors.New("boom"), exitError},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -30,7 +31,8 @@ func init() {
 		Description: "Reads the manifest row of its index and runs the stage, then writes the result record\n" +
 			"runs/<run>/.../results/<stage>/<index>.json. The index is AWS_BATCH_JOB_ARRAY_INDEX plus\n" +
 			"FEEDBATCH_INDEX_OFFSET for array children, or FEEDBATCH_INDEX (--index) for a single job.\n" +
-			"Exit status: 0 done, 75 failed but worth retrying, 65 failed for good, 2 usage error.",
+			"Exit status: 0 done, 75 failed but worth retrying (also when stopped by SIGTERM or SIGINT),\n" +
+			"65 failed for good, 2 usage error.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "manifest", Usage: "the manifest's key under --root (runs/<run>/manifest.parquet)", EnvVars: []string{stages.EnvManifest}},
 			&cli.StringFlag{Name: "index", Usage: "the shop's index, for a single (non-array) job", EnvVars: []string{stages.EnvIndex}},
@@ -81,7 +83,27 @@ func attempt(getenv func(string) string) int {
 	return n
 }
 
+// stageAction runs the stage. A child told to stop (SIGTERM: Spot reclaim,
+// scale-in) fails as a stage failure carrying context.Canceled however far
+// it got and whatever the cut-short step made of the interruption: exit 75,
+// retried, where an interactive command would exit 130.
 func stageAction(c *cli.Context) error {
+	err := runStage(c)
+	var ue usageError
+	if err == nil || errors.As(err, &ue) || c.Context.Err() == nil {
+		return err
+	}
+	if !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w (interrupted: %w)", err, c.Context.Err())
+	}
+	var se stageError
+	if !errors.As(err, &se) {
+		err = stageError{err}
+	}
+	return err
+}
+
+func runStage(c *cli.Context) error {
 	ctx := c.Context
 	pos, err := interspersed(c)
 	if err != nil {

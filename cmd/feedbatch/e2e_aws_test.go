@@ -32,11 +32,7 @@ const envTestChild = "FEEDBATCH_TEST_STAGE_CHILD"
 func init() {
 	if os.Getenv(envTestChild) == "app" {
 		// The real command line, as the container runs it.
-		err := newApp().RunContext(context.Background(), os.Args)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "feedbatch: %s\n", oneLine(err))
-		}
-		os.Exit(exitCode(err))
+		os.Exit(runMain(os.Args))
 	}
 	if os.Getenv(envTestChild) == "1" && len(os.Args) == 3 && os.Args[1] == "stage" {
 		if err := trivialStage(context.Background(), os.Args[2]); err != nil {

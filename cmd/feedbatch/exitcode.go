@@ -53,13 +53,19 @@ func exitCode(err error) int {
 	switch {
 	case err == nil, errors.Is(err, errHelpShown):
 		return exitOK
-	case errors.Is(err, context.Canceled):
-		return exitCanceled
 	case errors.As(err, &se):
+		// A child stopped by SIGTERM (Spot reclaim, scale-in) was
+		// interrupted, not wrong: another attempt is worth it, whatever the
+		// cut-short request made of the interruption.
+		if errors.Is(err, context.Canceled) {
+			return stages.ExitRetryable
+		}
 		if errors.Is(err, stages.ErrPermanent) {
 			return stages.ExitPermanent
 		}
 		return stages.ExitRetryable
+	case errors.Is(err, context.Canceled):
+		return exitCanceled
 	case errors.As(err, &ue), errors.As(err, &ec):
 		// urfave/cli's only ExitCoder is "No help topic for 'x'".
 		return exitUsage

@@ -11,12 +11,17 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(runMain(os.Args)) }
+
+// runMain runs one command line as the binary does: SIGINT and SIGTERM
+// cancel the command's context, a failure is printed as one line, and the
+// result is the exit status.
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newApp().RunContext(ctx, os.Args)
+	err := newApp().RunContext(ctx, args)
 	stop()
 	if err != nil && !errors.Is(err, errHelpShown) {
 		fmt.Fprintf(os.Stderr, "feedbatch: %s\n", oneLine(err))
 	}
-	os.Exit(exitCode(err))
+	return exitCode(err)
 }

@@ -15,13 +15,15 @@
 //     published and memory stays flat.
 //  3. Each platform is then published on its own: an empty feed is never
 //     published; a feed whose item count fell by more than
-//     feed.max_drop_share (default 0.5) from the last published one is
-//     refused unless the job is forced. A published feed is followed by
-//     <platform>.meta.json (count, bytes, sha256, run id, time), which the
-//     next run's guard reads. Platforms that pass are published even if
-//     another fails; the child then fails, permanently if every failure was
-//     a guard or bad input, and the refused platforms keep their previous
-//     feed.
+//     feed.max_drop_share (default 0.5) from the live one is refused unless
+//     the job is forced. A published feed is followed by
+//     <platform>.meta.json (count, bytes, sha256, the object's ETag, run
+//     id, time), which the next run's guard reads while the live feed still
+//     has that ETag and size; otherwise (a child killed between the two
+//     writes) the guard counts the live feed's items. Platforms that pass
+//     are published even if another fails; the child then fails,
+//     permanently if every failure was a guard or bad input, and the
+//     refused platforms keep their previous feed.
 //
 // Output is deterministic: fixed field order, no timestamps in the feed or in
 // the gzip header, and a compression that depends only on the bytes.
@@ -168,6 +170,10 @@ type Meta struct {
 	RawBytes int64 `json:"raw_bytes"`
 	// SHA256 is the hex digest of the gzipped object.
 	SHA256 string `json:"sha256"`
+	// ETag is the store's ETag of the feed object right after it was
+	// published: the guard trusts Count only while the live object still has
+	// this ETag and size (see guardReference).
+	ETag string `json:"etag,omitempty"`
 	// RunID is the run that published it.
 	RunID       string    `json:"run_id"`
 	PublishedAt time.Time `json:"published_at"`
@@ -296,30 +302,34 @@ func publish(ctx context.Context, job stages.Job, log *slog.Logger, o *Output, m
 		return Meta{}, stages.Permanent(fmt.Errorf("%w: 0 of %d items valid (dropped: %s); previous feed kept",
 			ErrEmpty, o.ItemsIn, o.dropSummary()))
 	}
-	prev, err := ReadMeta(ctx, job.Store, shop, name)
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	prev, err := guardReference(ctx, job.Store, shop, o.Platform, log)
 	switch {
-	case err == nil, errors.Is(err, store.ErrNotFound):
-	case errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF):
+	case err == nil:
+	case errors.Is(err, errUnjudgeable):
 		// Without the last count the guard cannot judge: refuse, unless forced.
 		if !job.Force {
-			return Meta{}, stages.Permanent(fmt.Errorf("%w: cannot read the last published feed's facts (%v); previous feed kept (re-run with --force to publish)", ErrGuard, err))
+			return Meta{}, stages.Permanent(fmt.Errorf("%w: %v; previous feed kept (re-run with --force to publish)", ErrGuard, err))
 		}
-		log.Warn("unreadable feed meta ignored by force", "platform", name, "err", err)
+		log.Warn("unjudgeable drop guard ignored by force", "platform", name, "err", err)
 	default:
 		return Meta{}, err // transient: retry
 	}
-	if err == nil && prev.Count > 0 && o.Items < prev.Count {
+	if prev.Known && prev.Count > 0 && o.Items < prev.Count {
 		fell := float64(prev.Count-o.Items) / float64(prev.Count)
 		if fell > maxDrop {
 			if !job.Force {
 				return Meta{}, stages.Permanent(fmt.Errorf(
-					"%w: %d items, %d in the feed published by run %s: fell %.1f%% > %s %.1f%%; previous feed kept (re-run with --force to publish)",
-					ErrGuard, o.Items, prev.Count, prev.RunID, 100*fell, OptMaxDropShare, 100*maxDrop))
+					"%w: %d items, %d in %s: fell %.1f%% > %s %.1f%%; previous feed kept (re-run with --force to publish)",
+					ErrGuard, o.Items, prev.Count, prev.From, 100*fell, OptMaxDropShare, 100*maxDrop))
 			}
 			log.Warn("drop guard overridden by force", "platform", name, "items", o.Items, "previous", prev.Count)
 		}
+	}
+	if prev.Facts != nil && prev.Facts.SHA256 == o.SHA256 {
+		// The live feed is this one byte for byte and its facts say so:
+		// nothing to write, and an identical re-run changes no object.
+		log.Info("feed unchanged since it was published", "platform", name, "run", prev.Facts.RunID)
+		return *prev.Facts, nil
 	}
 	meta := Meta{
 		Platform: name, Key: FeedKey(shop, o.Platform), Count: o.Items, Bytes: o.Bytes,
@@ -338,9 +348,15 @@ func publish(ctx context.Context, job stages.Job, log *slog.Logger, o *Output, m
 	}); err != nil {
 		return Meta{}, fmt.Errorf("publish %s: %w", meta.Key, err)
 	}
-	// The feed is live now. If writing its facts fails, the child fails and
-	// retries; until then the guard compares with the previous facts, which
-	// is the cautious side.
+	// The feed is live now; its facts follow, with the ETag the guard
+	// checks them by. A child killed before they land leaves the previous
+	// facts, which no longer match the live object: the next guard counts
+	// the live feed instead of trusting them.
+	info, err := job.Store.Stat(ctx, meta.Key)
+	if err != nil {
+		return Meta{}, fmt.Errorf("publish %s: %w", meta.Key, err)
+	}
+	meta.ETag = info.ETag
 	b, _ := json.MarshalIndent(meta, "", "  ")
 	if err := job.Store.Put(ctx, MetaKey(shop, name), strings.NewReader(string(b)+"\n"),
 		&store.PutOptions{ContentType: "application/json"}); err != nil {

@@ -138,6 +138,9 @@ func FuzzValidate(f *testing.F) {
 			if !utf8.Valid(buf.Bytes()) {
 				t.Fatalf("%s: invalid UTF-8 output", pl.Name())
 			}
+			if n, err := pl.CountItems(bytes.NewReader(buf.Bytes())); err != nil || n != 1 {
+				t.Fatalf("%s: CountItems = %d, %v; want the 1 item written:\n%s", pl.Name(), n, err, buf.String())
+			}
 			switch pl.Name() {
 			case "google":
 				var g googleFeed
@@ -172,6 +175,24 @@ func FuzzFormatPrice(f *testing.F) {
 	f.Fuzz(func(t *testing.T, n int64, cur string) {
 		if got, want := formatPrice(n, cur), catalog.FormatPrice(n, cur); got != want {
 			t.Fatalf("formatPrice(%d, %q) = %q, want %q", n, cur, got, want)
+		}
+	})
+}
+
+// FuzzCountItems: any bytes, as a feed read back from the store, give a
+// count or an error, never a panic or a negative count.
+func FuzzCountItems(f *testing.F) {
+	f.Add([]byte("<?xml version=\"1.0\"?>\n<rss>\n<channel>\n<item>\n</item>\n</channel>\n</rss>\n"))
+	f.Add([]byte(strings.Join(metaColumns, ",") + "\n1,,\"a\nb\",,,,,,,,,,,,,,,,,,,\n"))
+	f.Add([]byte(strings.Join(naverColumns, "\t") + "\nx\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("<item>\n" + strings.Repeat("x", 70000) + "\n<item>\n"))
+	plats := allPlatforms(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, pl := range plats {
+			if n, err := pl.CountItems(bytes.NewReader(b)); n < 0 || (err != nil && n != 0) {
+				t.Fatalf("%s: CountItems = %d, %v", pl.Name(), n, err)
+			}
 		}
 	})
 }

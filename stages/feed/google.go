@@ -2,6 +2,9 @@ package feed
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
+	"io"
 
 	"github.com/feedbatch/feedbatch/catalog"
 )
@@ -113,6 +116,34 @@ func (g *google) Validate(p *catalog.Product) (string, bool) {
 		p.ShippingCountry = g.country
 	}
 	return "", true
+}
+
+// CountItems implements Platform: every item starts with a line "<item>",
+// which escaped text cannot hold.
+func (*google) CountItems(r io.Reader) (int64, error) {
+	var n int64
+	var header, footer bool
+	err := eachLine(r, func(line []byte) error {
+		switch {
+		case !header:
+			if !bytes.HasPrefix(line, []byte("<?xml ")) {
+				return errors.New("not an RSS feed")
+			}
+			header = true
+		case string(line) == "<item>\n":
+			n++
+		case string(line) == "</rss>\n":
+			footer = true
+		}
+		return nil
+	})
+	if err == nil && !footer {
+		err = errors.New("no </rss>: truncated feed")
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // WriteHeader implements Platform.

@@ -2,6 +2,11 @@ package feed
 
 import (
 	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
 	"strings"
 
 	"github.com/feedbatch/feedbatch/catalog"
@@ -147,6 +152,32 @@ func appendCSVField[T string | []byte](b []byte, s T) []byte {
 }
 
 var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true, ' ': true, '\t': true}
+
+// CountItems implements Platform: RFC 4180 records after the header (a
+// quoted field may span lines).
+func (*meta) CountItems(r io.Reader) (int64, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(metaColumns)
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return 0, fmt.Errorf("header: %w", err)
+	}
+	if !slices.Equal(head, metaColumns) {
+		return 0, errors.New("not a Meta catalog CSV: unexpected header")
+	}
+	var n int64
+	for {
+		_, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+}
 
 // WriteHeader implements Platform.
 func (*meta) WriteHeader(w *bufio.Writer, _ Channel) error {

@@ -2,7 +2,9 @@ package feed
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode"
@@ -135,6 +137,26 @@ func (n *naver) Validate(p *catalog.Product) (string, bool) {
 	}
 	p.ItemGroupID = singleLine(p.ItemGroupID)
 	return "", true
+}
+
+// CountItems implements Platform: one line per item after the header.
+func (*naver) CountItems(r io.Reader) (int64, error) {
+	header := strings.Join(naverColumns, "\t") + "\n"
+	n := int64(-1)
+	err := eachLine(r, func(line []byte) error {
+		if n < 0 && string(line) != header {
+			return errors.New("not a Naver EP: unexpected header")
+		}
+		n++
+		return nil
+	})
+	if n < 0 && err == nil {
+		err = errors.New("not a Naver EP: no header")
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // WriteHeader implements Platform.

@@ -3,6 +3,7 @@ package feed
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -44,6 +45,10 @@ type Platform interface {
 	WriteItem(w *bufio.Writer, p *catalog.Product) error
 	// WriteFooter writes what follows the last item.
 	WriteFooter(w *bufio.Writer) error
+	// CountItems counts the items of a feed the platform wrote (r is the
+	// feed before gzip); an error (and 0) says r is not such a feed. The drop
+	// guard counts the live feed when its meta.json does not describe it.
+	CountItems(r io.Reader) (int64, error)
 }
 
 // Channel is what a feed says about the shop as a whole.
