@@ -60,6 +60,7 @@ func TestExitCode(t *testing.T) {
 		{"shops failed", fmt.Errorf("run: %w", errShopsFailed), exitShopsFailed},
 		{"stage retryable", stageError{errors.New("timeout")}, stages.ExitRetryable},
 		{"stage permanent", stageError{stages.Permanentf("bad catalog")}, stages.ExitPermanent},
+		{"stage invalid store key", stageError{fmt.Errorf("put: %w", store.CheckKey("shops/../x"))}, stages.ExitPermanent},
 		{"no help topic", cli.Exit("No help topic for 'x'", 3), exitUsage},
 		{"other", errors.New("boom"), exitError},
 	}

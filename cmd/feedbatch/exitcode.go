@@ -56,7 +56,7 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
 	case errors.As(err, &se):
-		if errors.Is(err, stages.ErrPermanent) {
+		if errors.Is(err, stages.ErrPermanent) || errors.Is(err, store.ErrInvalidKey) {
 			return stages.ExitPermanent
 		}
 		return stages.ExitRetryable
