@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/feedbatch/feedbatch/internal/pqcheck"
+	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/parquet-go/parquet-go"
 )
@@ -139,7 +140,7 @@ type Reader struct {
 	r     *parquet.GenericReader[Product]
 	buf   []Product
 	i, n  int
-	temp  *os.File // spooled copy, removed by Close
+	temp  *os.File // spooled copy (unlinked), freed by Close
 	done  bool
 	rerr  error
 	close bool
@@ -223,19 +224,20 @@ func checkFooter(r io.ReaderAt, size int64) error {
 
 // Open opens the catalog at key in st. The object is copied to a temporary
 // file with one sequential read (one GET on S3, rather than one ranged read
-// per column page), so memory stays flat and the disk holds one catalog; Close
-// removes the copy. A missing key gives an error matching store.ErrNotFound.
+// per column page), so memory stays flat and the disk holds one catalog. The
+// copy is unlinked at creation, so even a killed process leaves no file;
+// Close frees it. A missing key gives an error matching store.ErrNotFound.
 func Open(ctx context.Context, st store.Store, key string) (*Reader, error) {
 	rc, err := st.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", key, err)
 	}
 	defer rc.Close()
-	tmp, err := os.CreateTemp("", "feedbatch-catalog-*.parquet")
+	tmp, err := spool.Create("", "feedbatch-catalog-*.parquet")
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", key, err)
 	}
-	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	cleanup := func() { tmp.Close() }
 	n, err := io.Copy(tmp, ctxReader{ctx, rc})
 	if err != nil {
 		cleanup()
@@ -296,7 +298,7 @@ func (r *Reader) read() (n int, err error) {
 	return r.scan.read(r.buf)
 }
 
-// Close releases the reader and removes a spooled copy.
+// Close releases the reader and frees a spooled copy.
 func (r *Reader) Close() error {
 	if r.close {
 		return nil
@@ -309,9 +311,8 @@ func (r *Reader) Close() error {
 		err = r.r.Close()
 	}
 	if r.temp != nil {
-		r.temp.Close()
-		if rerr := os.Remove(r.temp.Name()); rerr != nil && err == nil {
-			err = rerr
+		if cerr := r.temp.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}
 	return err
