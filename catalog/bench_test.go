@@ -76,3 +76,25 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkOpen is NewReader alone on the 100k-product catalog: the footer
+// and every page header and zstd frame header checked, nothing decoded.
+// Compare its cpu-ns/product with BenchmarkRead's.
+func BenchmarkOpen(b *testing.B) {
+	data, err := benchCatalog()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		r, err := catalog.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Close()
+	}
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*benchRows), "cpu-ns/product")
+}

@@ -2,11 +2,14 @@ package catalog
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/feedbatch/feedbatch/internal/pqcheck"
+	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/parquet-go/parquet-go"
 )
@@ -137,24 +140,53 @@ type Reader struct {
 	r     *parquet.GenericReader[Product]
 	buf   []Product
 	i, n  int
-	temp  *os.File // spooled copy, removed by Close
+	temp  *os.File // spooled copy (unlinked), freed by Close
 	done  bool
 	rerr  error
 	close bool
 }
 
+// MaxPageBytes bounds the uncompressed size of one page of a catalog. The
+// writer cuts pages at 64 KiB; a page holds more only for large values,
+// and collect caps a field at 1 MiB (parse.DefaultMaxFieldBytes), a list at
+// MaxAdditionalImages of them.
+const MaxPageBytes = 16 << 20
+
+// ErrInvalid is wrapped by the error for a file that is not a catalog this
+// project wrote (bad structure, a codec or page size it does not write).
+// Errors will be checked using errors.Is.
+var ErrInvalid = errors.New("catalog: invalid file")
+
 // NewReader reads a catalog from r (size bytes). The caller keeps r open
-// until Close.
-func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
+// until Close. The file's footer and every page header are checked before
+// anything is decoded: a file the project did not write is refused with
+// ErrInvalid, in memory bounded by one page.
+func NewReader(r io.ReaderAt, size int64) (cr *Reader, err error) {
+	// parquet-go panics on some malformed schemas (a negative child count).
+	defer func() {
+		if v := recover(); v != nil {
+			cr, err = nil, fmt.Errorf("catalog: open: %w: corrupt parquet file: %v", ErrInvalid, v)
+		}
+	}()
+	if err := checkFooter(r, size); err != nil {
+		return nil, fmt.Errorf("catalog: open: %w", err)
+	}
 	// A sequential scan needs no page index: skip loading it.
 	f, err := parquet.OpenFile(r, size, parquet.ReadBufferSize(64<<10), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open: %w", err)
 	}
+	chunks, err := pqcheck.Chunks(f.Metadata(), size)
+	if err == nil {
+		err = pqcheck.File(r, size, chunks, MaxPageBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: open: %w: %w", ErrInvalid, err)
+	}
 	if v, ok := f.Lookup(MetaSchemaVersion); ok && v != SchemaVersion {
 		return nil, fmt.Errorf("catalog: schema version %q, this build reads %q", v, SchemaVersion)
 	}
-	cr := &Reader{file: f, buf: make([]Product, batchSize)}
+	cr = &Reader{file: f, buf: make([]Product, batchSize)}
 	if dec := newDecoder(f.Schema()); dec != nil {
 		cr.scan = newColumnScan(f, dec)
 	} else {
@@ -163,21 +195,49 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	return cr, nil
 }
 
+// checkFooter checks the footer's length and Thrift structure before
+// parquet-go decodes it.
+func checkFooter(r io.ReaderAt, size int64) error {
+	var tail [8]byte
+	if size < 12 {
+		return fmt.Errorf("%w: %d bytes is too short for a parquet file", ErrInvalid, size)
+	}
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return fmt.Errorf("read footer: %w", err)
+	}
+	if string(tail[4:]) != "PAR1" {
+		return fmt.Errorf("%w: not a parquet file (no PAR1 trailer)", ErrInvalid)
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if n > size-12 {
+		return fmt.Errorf("%w: footer length %d in a %d-byte file", ErrInvalid, n, size)
+	}
+	footer := make([]byte, n)
+	if _, err := r.ReadAt(footer, size-8-n); err != nil {
+		return fmt.Errorf("read footer: %w", err)
+	}
+	if err := pqcheck.Footer(footer); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
 // Open opens the catalog at key in st. The object is copied to a temporary
 // file with one sequential read (one GET on S3, rather than one ranged read
-// per column page), so memory stays flat and the disk holds one catalog; Close
-// removes the copy. A missing key gives an error matching store.ErrNotFound.
+// per column page), so memory stays flat and the disk holds one catalog. The
+// copy is unlinked at creation, so even a killed process leaves no file;
+// Close frees it. A missing key gives an error matching store.ErrNotFound.
 func Open(ctx context.Context, st store.Store, key string) (*Reader, error) {
 	rc, err := st.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", key, err)
 	}
 	defer rc.Close()
-	tmp, err := os.CreateTemp("", "feedbatch-catalog-*.parquet")
+	tmp, err := spool.Create("", "feedbatch-catalog-*.parquet")
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", key, err)
 	}
-	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	cleanup := func() { tmp.Close() }
 	n, err := io.Copy(tmp, ctxReader{ctx, rc})
 	if err != nil {
 		cleanup()
@@ -226,14 +286,19 @@ func (r *Reader) Next() (Product, error) {
 }
 
 // read fills r.buf from the file.
-func (r *Reader) read() (int, error) {
+func (r *Reader) read() (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("%w: corrupt parquet file: %v", ErrInvalid, v)
+		}
+	}()
 	if r.scan == nil {
 		return r.r.Read(r.buf)
 	}
 	return r.scan.read(r.buf)
 }
 
-// Close releases the reader and removes a spooled copy.
+// Close releases the reader and frees a spooled copy.
 func (r *Reader) Close() error {
 	if r.close {
 		return nil
@@ -246,9 +311,8 @@ func (r *Reader) Close() error {
 		err = r.r.Close()
 	}
 	if r.temp != nil {
-		r.temp.Close()
-		if rerr := os.Remove(r.temp.Name()); rerr != nil && err == nil {
-			err = rerr
+		if cerr := r.temp.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}
 	return err

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/feedbatch/feedbatch/internal/pqcheck"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -28,6 +30,9 @@ const (
 	readBuffer = 64
 	// fetchParallel bounds concurrent ranged reads of one lookup.
 	fetchParallel = 8
+	// maxPageBytes bounds the uncompressed size of one page. The writer
+	// cuts pages at pageBytes; a page holds more only for one large value.
+	maxPageBytes = 64 << 20
 )
 
 // File is an opened manifest. It reads the store lazily: Open reads the
@@ -41,6 +46,7 @@ type File struct {
 	meta   Meta
 	starts []int64 // first row of each row group
 	loaded map[int]bool
+	chunks []pqcheck.Chunk // by row group, then column
 }
 
 // Open opens the manifest at key for reading. It reads the file's footer
@@ -91,6 +97,11 @@ func openSource(ctx context.Context, src *rangeSource, key string) (f *File, err
 		return nil, fmt.Errorf("%w: not a manifest (schema differs)", ErrInvalid)
 	}
 	md := pf.Metadata()
+	// Refuse what the project does not write before any page is decoded.
+	chunks, err := pqcheck.Chunks(md, src.size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	keys := make([]string, 0, len(md.KeyValueMetadata))
 	for _, kv := range md.KeyValueMetadata {
 		keys = append(keys, kv.Key)
@@ -102,7 +113,7 @@ func openSource(ctx context.Context, src *rangeSource, key string) (f *File, err
 	if meta.Count != pf.NumRows() {
 		return nil, fmt.Errorf("%w: metadata count %d, file has %d rows", ErrInvalid, meta.Count, pf.NumRows())
 	}
-	f = &File{key: key, src: src, pf: pf, meta: meta, loaded: map[int]bool{}}
+	f = &File{key: key, src: src, pf: pf, meta: meta, loaded: map[int]bool{}, chunks: chunks}
 	var n int64
 	for _, rg := range md.RowGroups {
 		if rg.NumRows < 0 || len(rg.Columns) != len(pf.Schema().Columns()) {
@@ -219,15 +230,31 @@ func (f *File) prefetchRow(ctx context.Context, g int, rg parquet.RowGroup, loca
 			if err != nil {
 				return err
 			}
-			if _, _, err := checkThrift(b); err != nil {
+			if _, _, err := pqcheck.Thrift(b); err != nil {
 				return fmt.Errorf("%w: offset index: %v", ErrInvalid, err)
 			}
 		}
-		for _, cc := range chunks {
-			if fc, ok := cc.(*parquet.FileColumnChunk); ok {
-				if _, err := fc.OffsetIndex(); err != nil && !errors.Is(err, parquet.ErrMissingOffsetIndex) {
-					return err
-				}
+		// Every page the reader may reach, checked when a read reaches its
+		// start (the reader reads ahead into the next pages of a column).
+		for i, cc := range chunks {
+			fc, ok := cc.(*parquet.FileColumnChunk)
+			if !ok {
+				continue
+			}
+			oi, err := fc.OffsetIndex()
+			if err != nil && !errors.Is(err, parquet.ErrMissingOffsetIndex) {
+				return err
+			}
+			if err != nil {
+				c := f.chunks[g*len(chunks)+i]
+				f.src.addSpan(c.Offset, c.Size) // no page index: the whole chunk
+				continue
+			}
+			for p := range oi.NumPages() {
+				f.src.addSpan(oi.Offset(p), oi.CompressedPageSize(p))
+			}
+			if d, dp := md.Columns[i].MetaData.DictionaryPageOffset, md.Columns[i].MetaData.DataPageOffset; d > 0 && d < dp {
+				f.src.addSpan(d, dp-d)
 			}
 		}
 		f.loaded[g] = true
@@ -261,43 +288,29 @@ func (f *File) prefetchRow(ctx context.Context, g int, rg parquet.RowGroup, loca
 	if err := f.src.prefetchMany(ctx, ranges); err != nil {
 		return err
 	}
-	// Check the headers of the pages the reader is about to decode.
+	// Check the pages the reader is about to decode.
 	for _, p := range pages {
-		b, err := f.src.bytesAt(p[0], p[1])
-		if err != nil {
+		if err := f.src.checkSpans(p[0], p[0]+p[1]); err != nil {
 			return err
-		}
-		if err := checkPageHeader(b); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
 	return nil
 }
 
-// checkChunks checks every page header of every column chunk; the whole file
-// must be held.
+// checkChunks checks every page of every column chunk; the whole file must
+// be held.
 func (f *File) checkChunks() error {
-	for _, rg := range f.pf.Metadata().RowGroups {
-		for _, c := range rg.Columns {
-			start := c.MetaData.DataPageOffset
-			if d := c.MetaData.DictionaryPageOffset; d > 0 && d < start {
-				start = d
-			}
-			end := start + c.MetaData.TotalCompressedSize
-			if start < 0 || c.MetaData.TotalCompressedSize < 0 || end > f.src.size {
-				return fmt.Errorf("%w: column chunk outside the file", ErrInvalid)
-			}
-			b, err := f.src.bytesAt(start, end-start)
-			if err != nil {
-				return err
-			}
-			for len(b) > 0 {
-				n, err := pageSpan(b)
-				if err != nil {
-					return fmt.Errorf("%w: %v", ErrInvalid, err)
-				}
-				b = b[n:]
-			}
+	chunks, err := pqcheck.Chunks(f.pf.Metadata(), f.src.size)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	for _, c := range chunks {
+		b, err := f.src.bytesAt(c.Offset, c.Size)
+		if err != nil {
+			return err
+		}
+		if err := pqcheck.Pages(b, maxPageBytes); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
 	return nil
@@ -321,8 +334,8 @@ func checkFooter(s *rangeSource) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := checkThrift(footer); err != nil {
-		return fmt.Errorf("%w: footer: %v", ErrInvalid, err)
+	if err := pqcheck.Footer(footer); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
@@ -420,6 +433,48 @@ type rangeSource struct {
 	mu    sync.Mutex
 	bytes int64
 	calls int64
+	// spans are the pages (or whole chunks) of the row groups loaded so
+	// far, sorted by offset. ReadAt checks a span when a read reaches its
+	// start, before the reader can decode it.
+	spanMu sync.Mutex
+	spans  []span
+}
+
+type span struct {
+	off, size int64
+	checked   bool
+}
+
+// addSpan registers a page (or a run of pages) to check.
+func (s *rangeSource) addSpan(off, size int64) {
+	s.spanMu.Lock()
+	defer s.spanMu.Unlock()
+	i := sort.Search(len(s.spans), func(i int) bool { return s.spans[i].off >= off })
+	if i < len(s.spans) && s.spans[i].off == off {
+		return
+	}
+	s.spans = slices.Insert(s.spans, i, span{off: off, size: size})
+}
+
+// checkSpans checks every registered span that starts in [off, end).
+func (s *rangeSource) checkSpans(off, end int64) error {
+	s.spanMu.Lock()
+	defer s.spanMu.Unlock()
+	for i := sort.Search(len(s.spans), func(i int) bool { return s.spans[i].off >= off }); i < len(s.spans) && s.spans[i].off < end; i++ {
+		sp := &s.spans[i]
+		if sp.checked {
+			continue
+		}
+		b, err := s.bytesAt(sp.off, sp.size)
+		if err != nil {
+			return err
+		}
+		if err := pqcheck.Pages(b, maxPageBytes); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		sp.checked = true
+	}
+	return nil
 }
 
 type segment struct {
@@ -439,6 +494,9 @@ func (s *rangeSource) ReadAt(p []byte, off int64) (int, error) {
 	}
 	end := min(off+int64(len(p)), s.size)
 	if err := s.prefetch(off, end); err != nil {
+		return 0, err
+	}
+	if err := s.checkSpans(off, end); err != nil {
 		return 0, err
 	}
 	s.mu.Lock()

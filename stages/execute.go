@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/feedbatch/feedbatch/store"
 )
 
 // nowFunc is the clock; tests replace it.
@@ -30,6 +32,10 @@ func Execute(ctx context.Context, st Stage, job Job) (Result, error) {
 	res.DurationMS = res.FinishedAt.Sub(start).Milliseconds()
 	res.Status = StatusSucceeded
 	if err != nil {
+		if errors.Is(err, store.ErrInvalidKey) && !errors.Is(err, ErrPermanent) {
+			// A key made from the shop's data stays invalid on a retry.
+			err = Permanent(err)
+		}
 		err = fmt.Errorf("%s shop %s: %w", st.Name(), job.Row.ShopID, err)
 		res.Status = StatusFailed
 		res.Error = err.Error()

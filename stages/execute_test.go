@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
 
@@ -34,6 +36,7 @@ func TestExecuteWritesResultRecord(t *testing.T) {
 		{"success", fakeStage{res: stages.Result{ItemsIn: 3, ItemsOut: 2, Dropped: map[string]int64{"bad_price": 1}}}, stages.StatusSucceeded, false, false},
 		{"retryable failure", fakeStage{err: errors.New("connection reset")}, stages.StatusFailed, false, true},
 		{"permanent failure", fakeStage{err: stages.Permanentf("source gone: 404")}, stages.StatusFailed, true, true},
+		{"invalid store key", fakeStage{err: fmt.Errorf("write feed: %w", store.CheckKey("shops/../feeds/x"))}, stages.StatusFailed, true, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -252,7 +252,9 @@ func render(args []string) error {
 		rep.RawBytes += o.RawBytes
 		rep.Bytes += o.Bytes
 		if i == 0 && *out != "" {
-			if err := os.Rename(o.Path, *out); err != nil {
+			err := writeFile(*out, o.Reader())
+			o.Remove()
+			if err != nil {
 				return err
 			}
 		} else {
@@ -302,3 +304,16 @@ func gz(args []string) error {
 type countW struct{ n int64 }
 
 func (c *countW) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// writeFile writes r to a new file at path.
+func writeFile(path string, r io.Reader) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

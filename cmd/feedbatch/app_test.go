@@ -63,6 +63,7 @@ func TestExitCode(t *testing.T) {
 		{"stage permanent", stageError{stages.Permanentf("bad catalog")}, stages.ExitPermanent},
 		{"stage interrupted", stageError{fmt.Errorf("get catalog: %w", context.Canceled)}, stages.ExitRetryable},
 		{"stage interrupted, cut short as permanent", stageError{fmt.Errorf("%w (interrupted: %w)", stages.Permanentf("after 3 rows: unexpected EOF"), context.Canceled)}, stages.ExitRetryable},
+		{"stage invalid store key", stageError{fmt.Errorf("put: %w", store.CheckKey("shops/../x"))}, stages.ExitPermanent},
 		{"no help topic", cli.Exit("No help topic for 'x'", 3), exitUsage},
 		{"other", errors.New("boom"), exitError},
 	}

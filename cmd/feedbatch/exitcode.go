@@ -60,7 +60,7 @@ func exitCode(err error) int {
 		if errors.Is(err, context.Canceled) {
 			return stages.ExitRetryable
 		}
-		if errors.Is(err, stages.ErrPermanent) {
+		if errors.Is(err, stages.ErrPermanent) || errors.Is(err, store.ErrInvalidKey) {
 			return stages.ExitPermanent
 		}
 		return stages.ExitRetryable

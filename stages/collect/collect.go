@@ -33,13 +33,13 @@ import (
 	"maps"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/collect/mapping"
@@ -261,13 +261,10 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 	}
 	defer closeFn()
 
-	dir, err := os.MkdirTemp(s.TempDir, "feedbatch-collect-*")
-	if err != nil {
-		return res, fmt.Errorf("temp dir: %w", err)
+	b, err := s.build(ctx, p, mapper, s.TempDir, job, log)
+	if b.file != nil {
+		defer b.file.Close()
 	}
-	defer os.RemoveAll(dir)
-
-	b, err := s.build(ctx, p, mapper, dir, job, log)
 	res.ItemsIn, res.Dropped, res.Counts = b.in, b.dropped, mapper.Counts
 	if body != nil {
 		res.Counts["source_bytes"] = body.n
@@ -296,16 +293,11 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 		return res, stages.Permanentf("the source has no usable products (%d rows read%s); nothing published", b.in, reasonsSuffix(b.dropped))
 	}
 
-	f, err := os.Open(b.path)
+	fi, err := b.file.Stat()
 	if err != nil {
 		return res, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return res, err
-	}
-	if err := job.Store.Put(ctx, key, f, &store.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+	if err := job.Store.Put(ctx, key, io.NewSectionReader(b.file, 0, fi.Size()), &store.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
 		return res, fmt.Errorf("publish %s: %w", key, err)
 	}
 	res.ItemsOut, res.Bytes, res.Outputs = b.out, fi.Size(), []string{key}
@@ -409,26 +401,33 @@ func (s *Stage) reuse(ctx context.Context, job stages.Job, key string, prev sour
 
 // built is the outcome of build.
 type built struct {
-	path    string
+	file *os.File // the catalog, a spool file (unlinked): the caller closes it
+
 	in, out int64
 	dropped map[string]int64
 }
 
 // build streams p through the mapper into a de-duplicated catalog file.
+// Every file it writes in dir ("" is os.TempDir()) is a spool file,
+// unlinked from the start: a killed child leaves nothing behind.
 func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, dir string, job stages.Job, log *slog.Logger) (built, error) {
 	b := built{dropped: map[string]int64{}}
-	spool := filepath.Join(dir, "spool.parquet")
-	f, err := os.Create(spool)
+	f, err := spool.Create(dir, "feedbatch-collect-*.parquet")
 	if err != nil {
 		return b, err
 	}
-	defer f.Close()
+	defer func() {
+		if b.file != f {
+			f.Close()
+		}
+	}()
 	w := catalog.NewWriter(f)
 	setMeta(w, job)
 	ids, err := newPairWriter(dir)
 	if err != nil {
 		return b, err
 	}
+	defer ids.f.Close()
 	seed := maphash.MakeSeed()
 	var pos uint64
 	for {
@@ -478,44 +477,39 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 	if err := ids.close(); err != nil {
 		return b, err
 	}
-	drop, dups, err := findDuplicates(dir, ids.f.Name(), int64(pos))
+	drop, dups, err := findDuplicates(dir, ids.f, int64(pos))
 	if err != nil {
 		return b, err
 	}
-	os.Remove(ids.f.Name())
+	ids.f.Close()
 	b.out = int64(pos) - dups
 	if dups == 0 {
 		w.SetMetadata("items_in", strconv.FormatInt(b.in, 10))
 		if err := w.Close(); err != nil {
 			return b, err
 		}
-		b.path = spool
-		return b, f.Close()
+		b.file = f
+		return b, nil
 	}
 	b.dropped[ReasonDuplicateID] = dups
 	if err := w.Close(); err != nil {
 		return b, err
 	}
-	if err := f.Close(); err != nil {
-		return b, err
-	}
 	// Second pass: copy without the earlier occurrences of duplicate ids.
-	final := filepath.Join(dir, "catalog.parquet")
-	out, err := os.Create(final)
+	out, err := spool.Create(dir, "feedbatch-collect-*.parquet")
 	if err != nil {
 		return b, err
 	}
-	defer out.Close()
-	in, err := os.Open(spool)
+	defer func() {
+		if b.file != out {
+			out.Close()
+		}
+	}()
+	fi, err := f.Stat()
 	if err != nil {
 		return b, err
 	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return b, err
-	}
-	r, err := catalog.NewReader(in, fi.Size())
+	r, err := catalog.NewReader(f, fi.Size())
 	if err != nil {
 		return b, err
 	}
@@ -546,9 +540,8 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 	if err := w2.Close(); err != nil {
 		return b, err
 	}
-	os.Remove(spool)
-	b.path = final
-	return b, out.Close()
+	b.file = out
+	return b, nil
 }
 
 func setMeta(w *catalog.Writer, job stages.Job) {

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/feedbatch/feedbatch/internal/spool"
 )
 
 // Duplicate ids are removed in bounded memory. While products are written
@@ -53,7 +54,7 @@ type pairWriter struct {
 }
 
 func newPairWriter(dir string) (*pairWriter, error) {
-	f, err := os.Create(filepath.Join(dir, "ids.bin"))
+	f, err := spool.Create(dir, "feedbatch-collect-ids-*")
 	if err != nil {
 		return nil, err
 	}
@@ -68,12 +69,9 @@ func (p *pairWriter) add(hash, pos uint64) error {
 	return err
 }
 
+// close flushes the pairs; the caller closes p.f once they are read.
 func (p *pairWriter) close() error {
-	if err := p.w.Flush(); err != nil {
-		p.f.Close()
-		return err
-	}
-	return p.f.Close()
+	return p.w.Flush()
 }
 
 func readPair(r *bufio.Reader, buf *[16]byte) (pair, error) {
@@ -102,24 +100,25 @@ func popcount(b []uint64) (n int) {
 
 // findDuplicates reads the pairs file of n products and returns the
 // positions to drop (every occurrence of an id but its last) and how many.
-func findDuplicates(dir string, pairsPath string, n int64) (bitmap, int64, error) {
+func findDuplicates(dir string, pairs io.ReaderAt, n int64) (bitmap, int64, error) {
 	drop := newBitmap(n)
-	in, err := os.Open(pairsPath)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer in.Close()
-	br := bufio.NewReaderSize(in, 64<<10)
-	var runs []string
+	br := bufio.NewReaderSize(io.NewSectionReader(pairs, 0, n*16), 64<<10)
+	var runs []*os.File // sorted runs of sortChunk pairs (the last shorter), spool files
+	var sizes []int64
+	defer func() {
+		for _, f := range runs {
+			f.Close()
+		}
+	}()
 	chunk := make([]pair, 0, min(n, sortChunk))
 	var buf [16]byte
 	flush := func() error {
 		slices.SortFunc(chunk, cmpPair)
-		name := filepath.Join(dir, fmt.Sprintf("run-%d.bin", len(runs)))
-		f, err := os.Create(name)
+		f, err := spool.Create(dir, "feedbatch-collect-run-*")
 		if err != nil {
 			return err
 		}
+		runs, sizes = append(runs, f), append(sizes, int64(len(chunk))*16)
 		w := bufio.NewWriterSize(f, 64<<10)
 		for _, p := range chunk {
 			binary.LittleEndian.PutUint64(buf[:8], p.hash)
@@ -127,12 +126,10 @@ func findDuplicates(dir string, pairsPath string, n int64) (bitmap, int64, error
 			w.Write(buf[:])
 		}
 		if err := w.Flush(); err != nil {
-			f.Close()
 			return err
 		}
-		runs = append(runs, name)
 		chunk = chunk[:0]
-		return f.Close()
+		return nil
 	}
 	for {
 		p, err := readPair(br, &buf)
@@ -172,16 +169,11 @@ func findDuplicates(dir string, pairsPath string, n int64) (bitmap, int64, error
 	}
 	chunk = nil
 	h := &mergeHeap{}
-	for _, name := range runs {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, 0, fmt.Errorf("dedup: %w", err)
-		}
-		defer f.Close()
-		r := bufio.NewReaderSize(f, 16<<10)
+	for i, f := range runs {
+		r := bufio.NewReaderSize(io.NewSectionReader(f, 0, sizes[i]), 16<<10)
 		p, err := readPair(r, &buf)
 		if err != nil {
-			return nil, 0, fmt.Errorf("dedup: run %s: %w", name, err)
+			return nil, 0, fmt.Errorf("dedup: run %d: %w", i, err)
 		}
 		h.items = append(h.items, mergeItem{p, r})
 	}

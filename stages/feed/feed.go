@@ -101,6 +101,7 @@ import (
 	"time"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/klauspost/compress/gzip"
@@ -335,11 +336,7 @@ func publish(ctx context.Context, job stages.Job, log *slog.Logger, o *Output, m
 		Platform: name, Key: FeedKey(shop, o.Platform), Count: o.Items, Bytes: o.Bytes,
 		RawBytes: o.RawBytes, SHA256: o.SHA256, RunID: job.RunID, PublishedAt: nowFunc().UTC(),
 	}
-	f, err := os.Open(o.Path)
-	if err != nil {
-		return Meta{}, err
-	}
-	defer f.Close()
+	f := o.Reader()
 	// The object is a .gz file: application/gzip and no Content-Encoding, so
 	// an HTTP client that undoes Content-Encoding cannot hand a platform's
 	// .gz fetcher plain text.
@@ -384,8 +381,10 @@ func ReadMeta(ctx context.Context, st store.Store, shopID, platform string) (Met
 // Output is one platform's rendered feed, spooled in a temporary file.
 type Output struct {
 	Platform Platform
-	// Path of the gzipped feed; Remove deletes it.
-	Path string
+	// File is the gzipped feed, a spool file: unlinked from the start, so a
+	// killed process leaves nothing behind. Read it with Reader; Remove
+	// frees it.
+	File *os.File
 	// ItemsIn is products seen, Items the valid ones written.
 	ItemsIn, Items int64
 	// Dropped counts invalid items by reason.
@@ -396,10 +395,14 @@ type Output struct {
 	SHA256 string
 }
 
-// Remove deletes the spooled file.
+// Reader reads the gzipped feed from its start.
+func (o *Output) Reader() *io.SectionReader { return io.NewSectionReader(o.File, 0, o.Bytes) }
+
+// Remove frees the spooled file.
 func (o *Output) Remove() {
-	if o.Path != "" {
-		os.Remove(o.Path)
+	if o.File != nil {
+		o.File.Close()
+		o.File = nil
 	}
 }
 
@@ -491,7 +494,6 @@ func (r *Renderer) Render(ctx context.Context, next func() (catalog.Product, err
 		for _, s := range sinks {
 			if s != nil {
 				s.async.Close() // stops its goroutine; a no-op after finish
-				s.file.Close()
 			}
 		}
 	}()
@@ -661,7 +663,7 @@ type sink struct {
 }
 
 func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
-	f, err := os.CreateTemp(dir, "feedbatch-feed-"+p.Name()+"-*.gz")
+	f, err := spool.Create(dir, "feedbatch-feed-"+p.Name()+"-*.gz")
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: %w", p.Name(), err)
 	}
@@ -673,7 +675,6 @@ func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
 	gz, err := gzip.NewWriterLevel(zbuf, level)
 	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
 		return nil, err
 	}
 	var next io.Writer = gz
@@ -685,7 +686,7 @@ func newSink(dir string, p Platform, level int, raw bool) (*sink, error) {
 	count := &counter{w: async}
 	return &sink{
 		p: p, file: f, hash: h, zbuf: zbuf, gz: gz, async: async, isRaw: raw, raw: count, bw: bufio.NewWriterSize(count, 256<<10),
-		out: Output{Platform: p, Path: f.Name(), Dropped: map[string]int64{}},
+		out: Output{Platform: p, File: f, Dropped: map[string]int64{}},
 	}, nil
 }
 
@@ -773,9 +774,6 @@ func (s *sink) finish(ch *Channel) error {
 	// gzip wrote through a bufio.Writer around the hash.
 	if err := s.zbuf.Flush(); err != nil {
 		return fmt.Errorf("feed %s: %w", name, err)
-	}
-	if err := s.file.Close(); err != nil {
-		return fmt.Errorf("feed %s: spool: %w", name, err)
 	}
 	s.out.RawBytes = s.raw.n
 	s.out.Bytes = s.hash.n

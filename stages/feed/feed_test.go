@@ -132,7 +132,7 @@ func render(t testing.TB, ps []catalog.Product) (map[string][]byte, map[string]*
 	files := map[string][]byte{}
 	byName := map[string]*Output{}
 	for _, o := range outs {
-		b, err := os.ReadFile(o.Path)
+		b, err := io.ReadAll(o.Reader())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,7 +92,7 @@ func checkKey(key string) error {
 		return err
 	}
 	if key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
-		return fmt.Errorf("store: invalid key %q: %s is reserved by the file store", key, tmpDir)
+		return fmt.Errorf("%w %q: %s is reserved by the file store", store.ErrInvalidKey, key, tmpDir)
 	}
 	return nil
 }

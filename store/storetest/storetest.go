@@ -615,19 +615,22 @@ func (s suite) testInvalidKeys(t *testing.T) {
 	ctx := t.Context()
 	for _, key := range []string{"", "/abs", "a//b", "a/", "../escape", "a/../../escape", "./a", "a/./b", "a/..", "..", ".", "back\\slash", "nul\x00byte"} {
 		s.run(t, fmt.Sprintf("%q", key), func(t *testing.T) {
-			if err := st.Put(ctx, key, strings.NewReader("x"), nil); err == nil {
-				t.Errorf("Put(%q) succeeded", key)
+			// Every refusal is store.ErrInvalidKey: a permanent error.
+			check := func(op string, err error) {
+				t.Helper()
+				if !errors.Is(err, store.ErrInvalidKey) {
+					t.Errorf("%s(%q) = %v, want store.ErrInvalidKey", op, key, err)
+				}
 			}
-			if rc, err := st.Get(ctx, key); err == nil {
+			check("Put", st.Put(ctx, key, strings.NewReader("x"), nil))
+			rc, err := st.Get(ctx, key)
+			if err == nil {
 				rc.Close()
-				t.Errorf("Get(%q) succeeded", key)
 			}
-			if _, err := st.Stat(ctx, key); err == nil {
-				t.Errorf("Stat(%q) succeeded", key)
-			}
-			if err := st.Delete(ctx, key); err == nil {
-				t.Errorf("Delete(%q) succeeded", key)
-			}
+			check("Get", err)
+			_, err = st.Stat(ctx, key)
+			check("Stat", err)
+			check("Delete", st.Delete(ctx, key))
 		})
 	}
 	if got := keys(t, st, ""); len(got) != 0 {

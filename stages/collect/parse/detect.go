@@ -3,6 +3,7 @@ package parse
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -25,6 +26,28 @@ const (
 	FormatJSON = "json"
 )
 
+// Bounds of a compressed source. A gzip or zstd bomb (10 MB that
+// decompress to terabytes) is refused once its decompressed bytes pass
+// MaxRatio times the compressed bytes read so far, or the absolute cap,
+// rather than after minutes of decompressing. Feeds compress 5-30 times;
+// gzip cannot pass about 1,030, zstd can pass 30,000.
+const (
+	// DefaultMaxRatio caps decompressed/compressed bytes; option
+	// "max_ratio".
+	DefaultMaxRatio = 200
+	// DefaultMaxDecompressedBytes caps a source's decompressed bytes;
+	// option "max_decompressed_bytes".
+	DefaultMaxDecompressedBytes = 200 << 30
+)
+
+// ratioFloor: the ratio is checked past this many decompressed bytes, so a
+// small file of one repeated byte is not refused. Tests lower it.
+var ratioFloor int64 = 64 << 20
+
+// ErrDecompressionBomb ends a read of a compressed source past its bounds.
+// Errors will be checked using errors.Is.
+var ErrDecompressionBomb = errors.New("parse: compressed source decompresses past its bounds")
+
 // sniffBytes is how much of the (decompressed) input is looked at to detect
 // the format and encoding.
 const sniffBytes = 64 << 10
@@ -37,7 +60,8 @@ type Settings struct {
 	Format string
 	// Options: "delimiter" (one character, or "tab"), "quote" (one
 	// character, or "none"), "encoding" (utf-8, euc-kr, cp949, any WHATWG
-	// label; "" detects UTF-8 vs EUC-KR), "max_field_bytes".
+	// label; "" detects UTF-8 vs EUC-KR), "max_field_bytes", and for a
+	// compressed source "max_ratio" and "max_decompressed_bytes".
 	Options map[string]string
 }
 
@@ -55,7 +79,15 @@ type Detected struct {
 // sniffing. The caller closes the raw reader; the parser does not.
 func Open(raw io.Reader, s Settings) (Parser, Detected, error) {
 	var d Detected
-	br := bufio.NewReaderSize(raw, sniffBytes)
+	bound := &boundReader{in: &countReader{r: raw}, ratio: DefaultMaxRatio, max: DefaultMaxDecompressedBytes}
+	for name, dst := range map[string]*int64{"max_ratio": &bound.ratio, "max_decompressed_bytes": &bound.max} {
+		if v := s.Options[name]; v != "" {
+			if _, err := fmt.Sscan(v, dst); err != nil || *dst <= 0 {
+				return nil, d, fmt.Errorf("option %s %q: want a positive number", name, v)
+			}
+		}
+	}
+	br := bufio.NewReaderSize(bound.in, sniffBytes)
 	magic, _ := br.Peek(4)
 	var r io.Reader = br
 	switch {
@@ -74,7 +106,8 @@ func Open(raw io.Reader, s Settings) (Parser, Detected, error) {
 		r, d.Compressed = zr.IOReadCloser(), "zstd"
 	}
 	if d.Compressed != "" {
-		br = bufio.NewReaderSize(r, sniffBytes)
+		bound.r = r
+		br = bufio.NewReaderSize(bound, sniffBytes)
 		r = br
 	}
 	sample, _ := br.Peek(sniffBytes)
@@ -151,6 +184,40 @@ func Open(raw io.Reader, s Settings) (Parser, Detected, error) {
 		return nil, d, err
 	}
 	return p, d, nil
+}
+
+// countReader counts the bytes read from r.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// boundReader reads decompressed bytes from r and fails with
+// ErrDecompressionBomb past max bytes or, past ratioFloor, past ratio times
+// the compressed bytes read from in.
+type boundReader struct {
+	r          io.Reader
+	in         *countReader
+	n          int64
+	ratio, max int64
+}
+
+func (b *boundReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case b.n > b.max:
+		return 0, fmt.Errorf("%w: more than %d bytes decompressed (source option max_decompressed_bytes)", ErrDecompressionBomb, b.max)
+	case b.n > ratioFloor && b.n > b.ratio*b.in.n:
+		return 0, fmt.Errorf("%w: %d bytes decompressed from %d, more than %d times (source option max_ratio)", ErrDecompressionBomb, b.n, b.in.n, b.ratio)
+	}
+	return n, err
 }
 
 func oneChar(name, v string) (rune, error) {

@@ -1,39 +1,33 @@
-package manifest
+package pqcheck
 
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 )
 
-// The Parquet reader allocates what a file's Thrift structures declare (list
-// lengths, byte lengths, page sizes) before reading them, so a damaged or
-// hostile file could make it allocate gigabytes. checkThrift walks a Thrift
-// compact-protocol struct without allocating and rejects declared lengths
-// that the bytes at hand cannot hold; Open, Row and All run it over every
-// structure before the reader decodes it.
-
+// errThrift reports a Thrift structure that is malformed or declares more
+// than its bytes hold.
 var errThrift = errors.New("malformed thrift structure")
-
-// maxPageBytes bounds the uncompressed size of one page of a manifest.
-const maxPageBytes = 64 << 20
 
 type thriftWalker struct {
 	b   []byte
 	pos int
-	// integer fields of the struct (by id) and of its child structs (by
-	// 1000+id), for page headers.
-	i32 map[int16]int64
+	// integer and bool fields of the struct (by id) and of its child
+	// structs (by 1000+id), for page headers.
+	ints map[int16]int64
 }
 
-// checkThrift checks that b starts with a well-formed struct and returns its
-// length in bytes and its top-level integer fields.
-func checkThrift(b []byte) (n int, ints map[int16]int64, err error) {
-	w := &thriftWalker{b: b, i32: map[int16]int64{}}
+// Thrift checks that b starts with a well-formed Thrift compact-protocol
+// struct whose declared lengths (lists, maps, binaries) the bytes at hand
+// can hold, without allocating for them. It returns the struct's length in
+// bytes and its integer and bool fields: those of the struct by field id,
+// those of its child structs by 1000+id (bools as 1 or 0).
+func Thrift(b []byte) (n int, ints map[int16]int64, err error) {
+	w := &thriftWalker{b: b, ints: map[int16]int64{}}
 	if err := w.structure(0); err != nil {
 		return 0, nil, err
 	}
-	return w.pos, w.i32, nil
+	return w.pos, w.ints, nil
 }
 
 func (w *thriftWalker) byte1() (byte, error) {
@@ -85,7 +79,10 @@ func (w *thriftWalker) structure(depth int) error {
 			id = int16(int64(v>>1) ^ -int64(v&1))
 		}
 		last = id
-		if typ == 1 || typ == 2 { // bool in the header
+		if typ == 1 || typ == 2 { // bool in the header: 1 true, 2 false
+			if depth <= 1 {
+				w.ints[id+int16(1000*depth)] = int64(2 - typ)
+			}
 			continue
 		}
 		if depth <= 1 && (typ == 5 || typ == 6) {
@@ -93,7 +90,7 @@ func (w *thriftWalker) structure(depth int) error {
 			if err != nil {
 				return err
 			}
-			w.i32[id+int16(1000*depth)] = int64(v>>1) ^ -int64(v&1)
+			w.ints[id+int16(1000*depth)] = int64(v>>1) ^ -int64(v&1)
 			continue
 		}
 		if err := w.value(typ, depth); err != nil {
@@ -165,34 +162,4 @@ func (w *thriftWalker) value(typ byte, depth int) error {
 		return w.structure(depth + 1)
 	}
 	return errThrift
-}
-
-// checkPageHeader checks the page header at the start of page (the bytes of
-// one page: header and data) and that its sizes fit.
-func checkPageHeader(page []byte) error {
-	n, ints, err := checkThrift(page)
-	if err != nil {
-		return fmt.Errorf("page header: %w", err)
-	}
-	unc, comp := ints[2], ints[3]
-	if unc < 0 || unc > maxPageBytes || comp < 0 || comp > int64(len(page)-n) {
-		return fmt.Errorf("page header: sizes %d/%d: %w", unc, comp, errThrift)
-	}
-	// num_values and num_rows of the data or dictionary page header.
-	for _, id := range []int16{1001, 1002, 1003} {
-		if v := ints[id]; v < 0 || v > maxPageBytes {
-			return fmt.Errorf("page header: count %d: %w", v, errThrift)
-		}
-	}
-	return nil
-}
-
-// pageSpan returns the length of the page (header and data) at the start of
-// b, after checking its header.
-func pageSpan(b []byte) (int, error) {
-	if err := checkPageHeader(b); err != nil {
-		return 0, err
-	}
-	n, ints, _ := checkThrift(b)
-	return n + int(ints[3]), nil
 }
