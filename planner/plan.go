@@ -68,6 +68,25 @@ const busyPoll = 500 * time.Millisecond
 // (per shard) in graph order; see the package doc for how it submits
 // exactly once. It returns the final run.json record.
 func Plan(ctx context.Context, st store.Store, api Submitter, in PlanInput) (*Record, error) {
+	p, err := Claim(ctx, st, in)
+	if err != nil {
+		return nil, err
+	}
+	return p.Submit(ctx, api)
+}
+
+// Planning is a run claimed by this planner and not yet submitted.
+type Planning struct {
+	c   *claim
+	rec *Record
+	in  PlanInput
+	log *slog.Logger
+}
+
+// Claim is the first half of Plan: it claims the run id (or takes over a
+// stale claim) without talking to Batch, so that a command can find out
+// whether it owns the run before it starts or joins an engine.
+func Claim(ctx context.Context, st store.Store, in PlanInput) (*Planning, error) {
 	in.defaults()
 	log := in.Log.With("run", in.RunID)
 	if err := CheckRunID(in.RunID); err != nil {
@@ -97,15 +116,22 @@ func Plan(ctx context.Context, st store.Store, api Submitter, in PlanInput) (*Re
 	if err != nil {
 		return nil, err
 	}
-	log = log.With("owner", rec.Owner)
-	if err := ensureManifest(ctx, c, rec, in, log); err != nil {
+	return &Planning{c: c, rec: rec, in: in, log: log.With("owner", rec.Owner)}, nil
+}
+
+// Submit is the second half of Plan: it writes the manifest and submits
+// the jobs through api, failing with ErrClaimLost if another planner took
+// the run over meanwhile.
+func (p *Planning) Submit(ctx context.Context, api Submitter) (*Record, error) {
+	rec, in := p.rec, p.in
+	if err := ensureManifest(ctx, p.c, rec, in, p.log); err != nil {
 		return rec, fmt.Errorf("plan %s: %w", in.RunID, err)
 	}
-	if err := submitJobs(ctx, api, c, rec, in.Target, log); err != nil {
+	if err := submitJobs(ctx, api, p.c, rec, in.Target, p.log); err != nil {
 		return rec, fmt.Errorf("plan %s: %w", in.RunID, err)
 	}
 	rec.State = StateSubmitted
-	if err := c.write(ctx, rec); err != nil {
+	if err := p.c.write(ctx, rec); err != nil {
 		return rec, fmt.Errorf("plan %s: %w", in.RunID, err)
 	}
 	return rec, nil

@@ -216,19 +216,27 @@ func connectRun(ctx context.Context, c *cli.Context, st store.Store, run string,
 	return connectKind(ctx, c, kind, log)
 }
 
-func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Logger) (*batchConn, error) {
-	queue := c.String(queueFlag.Name)
+// checkEngine refuses an unknown engine kind or a malformed endpoint
+// override before anything is claimed, planned or started.
+func checkEngine(kind string) error {
 	for _, name := range []string{envBatchEndpoint, envLogsEndpoint} {
 		if err := checkEndpoint(name, os.Getenv(name)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	switch kind {
-	case engineAWS:
+	if kind != engineAWS && kind != engineLocal {
+		return usagef("unknown engine %q (want local or aws)", kind)
+	}
+	return nil
+}
+
+func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Logger) (*batchConn, error) {
+	queue := c.String(queueFlag.Name)
+	if err := checkEngine(kind); err != nil {
+		return nil, err
+	}
+	if kind == engineAWS {
 		return connectAWS(ctx, queue)
-	case engineLocal:
-	default:
-		return nil, usagef("unknown engine %q (want local or aws)", kind)
 	}
 	if ep := os.Getenv(envBatchEndpoint); ep != "" {
 		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(cmpOr(os.Getenv(envLogsEndpoint), ep))}, nil
@@ -240,19 +248,13 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Log
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
-	unlock, err := lockDir(dir)
-	if errors.Is(err, errLocked) {
-		// Another feedbatch process runs the engine: talk to it.
-		b, rerr := os.ReadFile(filepath.Join(dir, endpointName))
-		ep := strings.TrimSpace(string(b))
-		if rerr != nil || ep == "" {
-			return nil, fmt.Errorf("local engine in %s is in use by another process that serves no endpoint", dir)
-		}
-		log.Debug("using the local engine of another process", "endpoint", ep)
-		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep)}, nil
-	}
+	unlock, ep, err := lockOrJoin(ctx, dir)
 	if err != nil {
 		return nil, err
+	}
+	if ep != "" {
+		log.Debug("using the local engine of another process", "endpoint", ep)
+		return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, retryOptions), logs: local.LogsClient(ep)}, nil
 	}
 	cfg := local.Config{
 		Dir:       dir,
@@ -267,7 +269,10 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Log
 		unlock()
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, endpointName), []byte(ep+"\n"), 0o644); err != nil {
+	// Published with a rename: a process joining this engine reads the
+	// whole endpoint or none.
+	tmp := filepath.Join(dir, endpointName+".tmp")
+	if err := errors.Join(os.WriteFile(tmp, []byte(ep+"\n"), 0o644), os.Rename(tmp, filepath.Join(dir, endpointName))); err != nil {
 		eng.Close()
 		unlock()
 		return nil, fmt.Errorf("local engine: %w", err)
@@ -290,6 +295,40 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, log *slog.Log
 
 var errLocked = errors.New("locked")
 
+// endpointWait bounds how long a command waits for another process that
+// holds the engine lock to publish its endpoint (an engine replays its
+// journal before it serves).
+const endpointWait = 30 * time.Second
+
+// lockOrJoin takes the engine lock of dir (ep ""), or returns the endpoint
+// of the process that holds it. A holder that is still starting its engine
+// has not published its endpoint yet: lockOrJoin waits for it, and takes
+// the lock itself if the holder exits meanwhile.
+func lockOrJoin(ctx context.Context, dir string) (unlock func(), ep string, err error) {
+	deadline := time.Now().Add(endpointWait)
+	for {
+		unlock, err := lockDir(dir)
+		if !errors.Is(err, errLocked) {
+			return unlock, "", err
+		}
+		// The holder writes the endpoint after it starts its engine and
+		// removes it before it releases the lock.
+		if b, err := os.ReadFile(filepath.Join(dir, endpointName)); err == nil {
+			if ep := strings.TrimSpace(string(b)); ep != "" {
+				return nil, ep, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, "", fmt.Errorf("local engine in %s is in use by another process that has served no endpoint for %s", dir, endpointWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // lockDir takes an exclusive advisory lock on dir/feedbatch.lock, so that
 // one process at a time runs the engine of a directory.
 func lockDir(dir string) (func(), error) {
@@ -304,6 +343,8 @@ func lockDir(dir string) (func(), error) {
 		}
 		return nil, fmt.Errorf("local engine lock: %w", err)
 	}
+	// An endpoint left by a holder that was killed names a dead engine.
+	os.Remove(filepath.Join(dir, endpointName))
 	return func() {
 		os.Remove(filepath.Join(dir, endpointName))
 		f.Close()
