@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/feedbatch/feedbatch/internal/s3test"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/filestore"
@@ -99,6 +100,23 @@ func openFileStore(t *testing.T, dir string) store.Store {
 	return st
 }
 
+// storePairs give two handles on one store, for two planners: separate
+// file store handles on one directory (as two processes), and the real S3
+// server of internal/s3test.
+var storePairs = []struct {
+	name string
+	open func(t *testing.T) (a, b store.Store)
+}{
+	{"file", func(t *testing.T) (store.Store, store.Store) {
+		dir := t.TempDir()
+		return openFileStore(t, dir), openFileStore(t, dir)
+	}},
+	{"s3", func(t *testing.T) (store.Store, store.Store) {
+		st := s3test.NewStore(t)
+		return st, st
+	}},
+}
+
 func objectState(t *testing.T, st store.Store, key string) (string, []byte) {
 	t.Helper()
 	info, err := st.Stat(t.Context(), key)
@@ -160,8 +178,13 @@ func checkLost(t *testing.T, err error) {
 // submits nothing and fails: 3 jobs in all, the manifest A wrote untouched,
 // run.json B's.
 func TestStalePlannerStopsBeforeSubmitting(t *testing.T) {
-	dir := t.TempDir()
-	st := openFileStore(t, dir)
+	for _, sp := range storePairs {
+		t.Run(sp.name, func(t *testing.T) { testStalePlannerStopsBeforeSubmitting(t, sp.open) })
+	}
+}
+
+func testStalePlannerStopsBeforeSubmitting(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
+	stA, st := open(t)
 	clk := &clock{t: testNow}
 	f := newFake()
 	p := newPause()
@@ -170,7 +193,7 @@ func TestStalePlannerStopsBeforeSubmitting(t *testing.T) {
 	inA.Now = clk.Now
 	errA := make(chan error, 1)
 	go func() {
-		_, err := Plan(t.Context(), openFileStore(t, dir), &pausingBatch{fakeBatch: f, name: "fb-2026-11-23-feed", p: p}, inA)
+		_, err := Plan(t.Context(), stA, &pausingBatch{fakeBatch: f, name: "fb-2026-11-23-feed", p: p}, inA)
 		errA <- err
 	}()
 	p.wait(t, "the look-up of feed")
@@ -200,8 +223,13 @@ func TestStalePlannerStopsBeforeSubmitting(t *testing.T) {
 // its manifest (4 shops) and submits. A's late write does not replace it,
 // and A stops before submitting.
 func TestStalePlannerCannotReplaceManifest(t *testing.T) {
-	dir := t.TempDir()
-	st := openFileStore(t, dir)
+	for _, sp := range storePairs {
+		t.Run(sp.name, func(t *testing.T) { testStalePlannerCannotReplaceManifest(t, sp.open) })
+	}
+}
+
+func testStalePlannerCannotReplaceManifest(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
+	a, st := open(t)
 	clk := &clock{t: testNow}
 	f := newFake()
 	p := newPause()
@@ -210,7 +238,7 @@ func TestStalePlannerCannotReplaceManifest(t *testing.T) {
 	inA.Now = clk.Now
 	errA := make(chan error, 1)
 	go func() {
-		stA := &pausingStore{Store: openFileStore(t, dir), key: manifest.Key("2026-11-23"), p: p}
+		stA := &pausingStore{Store: a, key: manifest.Key("2026-11-23"), p: p}
 		_, err := Plan(t.Context(), stA, f, inA)
 		errA <- err
 	}()
