@@ -79,18 +79,6 @@ func (c *claim) write(ctx context.Context, rec *Record) error {
 	return err
 }
 
-// check makes sure the claim is still this planner's before an action that
-// cannot be undone (a SubmitJob, the manifest): when half the lease has
-// passed since the last write, another planner may be about to take over,
-// so the record is written again (renewing the lease) or the claim is found
-// lost.
-func (c *claim) check(ctx context.Context, rec *Record) error {
-	if c.now().Sub(c.renewed) < c.lease/2 {
-		return nil
-	}
-	return c.write(ctx, rec)
-}
-
 // lost describes who holds the record now.
 func (c *claim) lost(ctx context.Context) error {
 	cur, err := ReadRecord(ctx, c.st, c.key)

@@ -238,7 +238,7 @@ func claimPlan(ctx context.Context, st store.Store, rec *Record, in PlanInput, l
 // from, or by a stale one) keeps it and lays its jobs out for its rows.
 // Only Replan replaces it.
 func ensureManifest(ctx context.Context, c *claim, rec *Record, in PlanInput, log *slog.Logger) error {
-	if err := c.check(ctx, rec); err != nil {
+	if err := c.write(ctx, rec); err != nil {
 		return err
 	}
 	meta := manifest.Meta{RunID: in.RunID, CreatedAt: in.Now().UTC(), Extra: map[string]string{"version": in.Version, "planner": rec.Owner}}

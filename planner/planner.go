@@ -19,9 +19,9 @@
 // Ownership is fenced: every later write of the record is a Swap on the
 // ETag this planner last wrote, so a planner whose record was taken over
 // fails that write with ErrClaimLost instead of overwriting it. The record
-// is written after every SubmitJob (with the new job id), and again right
-// before a SubmitJob whenever half the lease has passed since the last
-// write, so a planner paused past its lease finds out before it submits.
+// is written (renewing the lease) before the manifest, right before every
+// SubmitJob and after it (with the new job id), so a planner paused past
+// its lease finds out before it submits.
 // Before any SubmitJob the job is looked up by its name (ListJobs, JOB_NAME
 // filter on the queue) and adopted if it exists. The manifest is written
 // once, with IfAbsent, and never rewritten (except by Replan): a planner
@@ -39,10 +39,10 @@
 //     resumes, adopting by name what the previous owner submitted.
 //
 // What remains: Batch has no conditional SubmitJob, so a planner stopped for
-// longer than half the lease between its last check and the SubmitJob
-// request itself (a window of one local call) can still submit once after
-// a takeover; the new owner's look-up finds that job only if it was created
-// before the look-up.
+// longer than the lease between that write and the SubmitJob request itself
+// (a window of one local call) can still submit once after a takeover; the
+// new owner's look-up finds that job only if it was created before the
+// look-up.
 //
 // SubmitJob itself is retried only on throttling (the request was refused,
 // so nothing was created). Any other error from SubmitJob (a timeout, a

@@ -77,8 +77,8 @@ func findJob(ctx context.Context, api lister, queue, name string) (string, error
 // submitJobs submits every job of rec not yet carrying a job id, in order,
 // saving rec after each one. Every job is first looked up by its name and
 // adopted if found (submitted by a planner this one took over from, or by
-// this one before an answer was lost), and the claim is checked right
-// before each SubmitJob.
+// this one before an answer was lost), and the record is written (so the
+// claim checked) right before each SubmitJob.
 func submitJobs(ctx context.Context, api Submitter, c *claim, rec *Record, t Target, log *slog.Logger) error {
 	ids := map[string]string{}
 	for i := range rec.Jobs {
@@ -99,9 +99,10 @@ func submitJobs(ctx context.Context, api Submitter, c *claim, rec *Record, t Tar
 			if err != nil {
 				return err
 			}
-			// Batch has no conditional SubmitJob: this is the last moment
-			// a planner that lost its claim can still stop.
-			if err := c.check(ctx, rec); err != nil {
+			// Batch has no conditional SubmitJob: a conditional write of
+			// the record right before it is the last moment a planner
+			// that lost its claim can still stop.
+			if err := c.write(ctx, rec); err != nil {
 				return err
 			}
 			out, err := api.SubmitJob(ctx, in, throttleOnly)
