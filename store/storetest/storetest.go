@@ -783,6 +783,23 @@ func RunBenchmarks(b *testing.B, st store.Store) {
 			}
 		})
 	}
+	// Swap of a run.json-sized record, as a planner writes it before and
+	// after every submission: compare with Put/1KiB.
+	b.Run("Swap/1KiB", func(b *testing.B) {
+		data := Data(12, 1<<10)
+		b.SetBytes(int64(len(data)))
+		// The key is new, or left by an earlier round (-count).
+		etag := ""
+		if info, err := st.Stat(b.Context(), "bench/swap"); err == nil {
+			etag = info.ETag
+		}
+		for b.Loop() {
+			var err error
+			if etag, err = st.Swap(b.Context(), "bench/swap", bytes.NewReader(data), etag, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("GetRange/4KiB", func(b *testing.B) {
 		b.SetBytes(4 << 10)
 		for b.Loop() {
