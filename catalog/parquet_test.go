@@ -73,6 +73,10 @@ func (s *memStore) List(ctx context.Context, prefix string, fn func(store.Info) 
 	return errors.New("not implemented")
 }
 
+func (s *memStore) Swap(context.Context, string, io.Reader, string, *store.PutOptions) (string, error) {
+	return "", errors.New("not implemented")
+}
+
 func (s *memStore) Delete(ctx context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

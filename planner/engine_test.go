@@ -48,9 +48,7 @@ func TestAgainstLocalEngine(t *testing.T) {
 	}
 	ids := []string{rec.Jobs[0].JobID, rec.Jobs[1].JobID, rec.Jobs[2].JobID}
 	rec.State, rec.Jobs[1].JobID, rec.Jobs[2].JobID = StatePlanning, "", ""
-	if err := putRecord(t.Context(), st, rec, false); err != nil {
-		t.Fatal(err)
-	}
+	overwriteRecord(t, st, rec)
 	in.Now = func() time.Time { return testNow.Add(time.Hour) }
 	rec, err = Plan(t.Context(), st, api, in)
 	if err != nil {

@@ -1,14 +1,18 @@
 package planner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+
+	"github.com/feedbatch/feedbatch/store"
 )
 
 // fakeBatch records submissions and answers ListJobs/DescribeJobs from a
@@ -113,4 +117,17 @@ func env(in *batch.SubmitJobInput) map[string]string {
 		m[aws.ToString(e.Name)] = aws.ToString(e.Value)
 	}
 	return m
+}
+
+// overwriteRecord puts rec in place as a planner that died would have left
+// it (an unconditional write, as no planner does).
+func overwriteRecord(t *testing.T, st store.Store, rec *Record) {
+	t.Helper()
+	b, err := encodeRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(t.Context(), rec.Key(), bytes.NewReader(b), nil); err != nil {
+		t.Fatal(err)
+	}
 }

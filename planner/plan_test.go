@@ -220,9 +220,7 @@ func TestPlanResumeAdoptsSubmittedJobs(t *testing.T) {
 	rec.State = StatePlanning
 	rec.Jobs[1].JobID, rec.Jobs[2].JobID = "", "" // feed was submitted, its id not recorded
 	f.submitted, f.ids = f.submitted[:2], f.ids[:2]
-	if err := putRecord(t.Context(), st, rec, false); err != nil {
-		t.Fatal(err)
-	}
+	overwriteRecord(t, st, rec)
 	if _, err := Plan(t.Context(), st, f, in); !errors.Is(err, ErrRunBusy) {
 		t.Fatalf("plan within lease: %v, want ErrRunBusy", err)
 	}
@@ -287,9 +285,7 @@ func TestPlanWaitsForBusyPlanner(t *testing.T) {
 	// image; a waiting planner resumes once the lease has run out.
 	rec.State, rec.UpdatedAt, rec.Jobs[2].JobID = StatePlanning, time.Now().UTC(), ""
 	f.submitted, f.ids = f.submitted[:2], f.ids[:2]
-	if err := putRecord(t.Context(), st, rec, false); err != nil {
-		t.Fatal(err)
-	}
+	overwriteRecord(t, st, rec)
 	in.Lease, in.WaitBusy = 300*time.Millisecond, true
 	start := time.Now()
 	rec, err = Plan(t.Context(), st, f, in)

@@ -10,22 +10,39 @@
 //
 // # Submitting exactly once
 //
-// Schedulers deliver at least once and planners crash, so a run id is
-// claimed before anything is submitted: runs/<run>/run.json is created with
-// a conditional write (store.PutOptions.IfAbsent) in state "planning",
-// listing the deterministic job names it is about to submit (the intent).
-// After every SubmitJob the record is rewritten with the new job id. A
-// second planner for the same run id then:
+// Schedulers deliver at least once and planners crash or stall, so a run id
+// is claimed before anything is submitted: runs/<run>/run.json is created
+// with a conditional write (store.Store.Swap with no ETag) in state
+// "planning", listing the deterministic job names it is about to submit
+// (the intent) and the planner's owner token.
+//
+// Ownership is fenced: every later write of the record is a Swap on the
+// ETag this planner last wrote, so a planner whose record was taken over
+// fails that write with ErrClaimLost instead of overwriting it. The record
+// is written (renewing the lease) before the manifest, right before every
+// SubmitJob and after it (with the new job id), so a planner paused past
+// its lease finds out before it submits.
+// Before any SubmitJob the job is looked up by its name (ListJobs, JOB_NAME
+// filter on the queue) and adopted if it exists. The manifest is written
+// once, with IfAbsent, and never rewritten (except by Replan): a planner
+// that finds one keeps it and lays its jobs out for its rows.
+//
+// A second planner for the same run id:
 //   - finds state "submitted": submits nothing and fails with ErrRunExists
-//     (unless Force, which archives the old record and plans again);
-//   - finds state "planning" updated less than Lease ago: another planner
-//     is at work; fails with ErrRunBusy, or with WaitBusy waits until the
-//     lease runs out and looks again;
-//   - finds state "planning" older than Lease: resumes. For every job not
-//     yet recorded it first looks the job name up with ListJobs (JOB_NAME
-//     filter on the queue) and adopts a job found there instead of
-//     submitting again, so a crash between SubmitJob and the record's
-//     update never double-submits.
+//     (unless Replan, which archives the old record and plans again, with
+//     job names of a new generation);
+//   - finds state "planning" written less than Lease ago: another planner
+//     is at work; fails with ErrRunBusy, or with WaitBusy looks again until
+//     the run is submitted (ErrRunExists) or the lease runs out;
+//   - finds state "planning" older than Lease: takes the record over (a
+//     Swap on the ETag it read, so of several such planners one wins) and
+//     resumes, adopting by name what the previous owner submitted.
+//
+// What remains: Batch has no conditional SubmitJob, so a planner stopped for
+// longer than the lease between that write and the SubmitJob request itself
+// (a window of one local call) can still submit once after a takeover; the
+// new owner's look-up finds that job only if it was created before the
+// look-up.
 //
 // SubmitJob itself is retried only on throttling (the request was refused,
 // so nothing was created). Any other error from SubmitJob (a timeout, a
@@ -76,6 +93,9 @@ var (
 	ErrRunExists = errors.New("planner: run already planned")
 	// ErrRunBusy: another planner is submitting this run right now.
 	ErrRunBusy = errors.New("planner: run is being planned by another planner")
+	// ErrClaimLost: another planner took the run over (this one was out of
+	// touch past its lease); this one stopped.
+	ErrClaimLost = errors.New("planner: another planner took over the run")
 	// ErrNothingToRun: a re-run selection chose no shop.
 	ErrNothingToRun = errors.New("planner: nothing to re-run")
 	// ErrBadRunID: the run id is not usable as a key segment and job name.

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,16 +25,23 @@ type Record struct {
 	// Rerun is k for runs/<run>/reruns/<k>/run.json, 0 for the daily run.
 	Rerun int `json:"rerun,omitempty"`
 	// OriginRun is the run a re-run belongs to.
-	OriginRun string    `json:"origin_run,omitempty"`
-	State     string    `json:"state"`
-	Engine    string    `json:"engine"`
-	Queue     string    `json:"queue"`
-	Root      string    `json:"root"`
-	Manifest  string    `json:"manifest"`
-	Shops     int64     `json:"shops"`
-	Version   string    `json:"version"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	OriginRun string `json:"origin_run,omitempty"`
+	State     string `json:"state"`
+	// Owner is the token of the planner that holds (or last held) the
+	// record; a planner taking over a stale record writes its own.
+	Owner string `json:"owner,omitempty"`
+	// Generation counts the times the run was planned again with Replan; it
+	// is part of the job names, so a replan never adopts an earlier plan's
+	// jobs.
+	Generation int       `json:"generation,omitempty"`
+	Engine     string    `json:"engine"`
+	Queue      string    `json:"queue"`
+	Root       string    `json:"root"`
+	Manifest   string    `json:"manifest"`
+	Shops      int64     `json:"shops"`
+	Version    string    `json:"version"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// Config holds the settings the run was planned with (job definitions,
 	// registry, selection, force).
 	Config map[string]string `json:"config,omitempty"`
@@ -111,19 +117,6 @@ func encodeRecord(r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("encode %s: %w", r.Key(), err)
 	}
 	return append(b, '\n'), nil
-}
-
-// putRecord writes r at its key; ifAbsent makes it a claim.
-func putRecord(ctx context.Context, st store.Store, r *Record, ifAbsent bool) error {
-	b, err := encodeRecord(r)
-	if err != nil {
-		return err
-	}
-	opts := &store.PutOptions{IfAbsent: ifAbsent, ContentType: "application/json"}
-	if err := st.Put(ctx, r.Key(), bytes.NewReader(b), opts); err != nil {
-		return fmt.Errorf("write %s: %w", r.Key(), err)
-	}
-	return nil
 }
 
 // ReadRecord reads the run.json at key. A missing key gives an error

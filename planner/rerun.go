@@ -175,32 +175,33 @@ func Rerun(ctx context.Context, st store.Store, api BatchAPI, in RerunInput) (*R
 	}
 
 	// Claim the next free re-run number.
+	rec.Owner = newOwner()
+	var c *claim
 	for k := 1; ; k++ {
 		if err := layoutRerun(rec, in.Steps, k); err != nil {
 			return nil, err
 		}
-		err := putRecord(ctx, st, rec, true)
+		c, err = createClaim(ctx, st, rec, DefaultLease, in.Now)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, store.ErrExists) {
+		if !errors.Is(err, store.ErrChanged) {
 			return nil, fmt.Errorf("rerun %s: claim: %w", in.Run, err)
 		}
 	}
 	log = log.With("rerun", rec.Rerun)
 	meta := manifest.Meta{RunID: in.Run, Rerun: strconv.Itoa(rec.Rerun), OriginRun: in.Run, CreatedAt: now,
-		Extra: map[string]string{"version": in.Version}}
-	if err := manifest.Save(ctx, st, rec.Manifest, meta, sub, nil); err != nil {
+		Extra: map[string]string{"version": in.Version, "planner": rec.Owner}}
+	if err := manifest.Save(ctx, st, rec.Manifest, meta, sub, &store.PutOptions{IfAbsent: true}); err != nil {
 		return nil, fmt.Errorf("rerun %s: %w", in.Run, err)
 	}
 	log.Info("wrote re-run manifest", "key", rec.Manifest, "shops", len(sub))
-	if err := submitJobs(ctx, api, st, rec, in.Target, false, log, in.Now); err != nil {
+	if err := submitJobs(ctx, api, c, rec, in.Target, log); err != nil {
 		return &RerunPlan{Record: rec, Rows: sub}, fmt.Errorf("rerun %s: %w", in.Run, err)
 	}
 	rec.State = StateSubmitted
-	rec.UpdatedAt = in.Now().UTC()
-	if err := putRecord(ctx, st, rec, false); err != nil {
-		return nil, err
+	if err := c.write(ctx, rec); err != nil {
+		return nil, fmt.Errorf("rerun %s: %w", in.Run, err)
 	}
 	return &RerunPlan{Record: rec, Rows: sub}, nil
 }

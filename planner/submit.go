@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/feedbatch/feedbatch/stages"
-	"github.com/feedbatch/feedbatch/store"
 )
 
 // Target says where and how jobs are submitted.
@@ -76,9 +75,11 @@ func findJob(ctx context.Context, api lister, queue, name string) (string, error
 }
 
 // submitJobs submits every job of rec not yet carrying a job id, in order,
-// saving rec after each one. With lookup, a job is first searched by name
-// and adopted if found (resume after a crash).
-func submitJobs(ctx context.Context, api Submitter, st store.Store, rec *Record, t Target, lookup bool, log *slog.Logger, now func() time.Time) error {
+// saving rec after each one. Every job is first looked up by its name and
+// adopted if found (submitted by a planner this one took over from, or by
+// this one before an answer was lost), and the record is written (so the
+// claim checked) right before each SubmitJob.
+func submitJobs(ctx context.Context, api Submitter, c *claim, rec *Record, t Target, log *slog.Logger) error {
 	ids := map[string]string{}
 	for i := range rec.Jobs {
 		j := &rec.Jobs[i]
@@ -86,19 +87,22 @@ func submitJobs(ctx context.Context, api Submitter, st store.Store, rec *Record,
 			ids[j.Name] = j.JobID
 			continue
 		}
-		if lookup {
-			id, err := findJob(ctx, api, t.Queue, j.Name)
+		id, err := findJob(ctx, api, t.Queue, j.Name)
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			log.Info("adopting a job found by its name", "job", j.Name, "job_id", id)
+			j.JobID = id
+		} else {
+			in, err := submitInput(rec, *j, t, ids)
 			if err != nil {
 				return err
 			}
-			if id != "" {
-				log.Info("adopting job submitted before a restart", "job", j.Name, "job_id", id)
-				j.JobID = id
-			}
-		}
-		if j.JobID == "" {
-			in, err := submitInput(rec, *j, t, ids)
-			if err != nil {
+			// Batch has no conditional SubmitJob: a conditional write of
+			// the record right before it is the last moment a planner
+			// that lost its claim can still stop.
+			if err := c.write(ctx, rec); err != nil {
 				return err
 			}
 			out, err := api.SubmitJob(ctx, in, throttleOnly)
@@ -116,8 +120,7 @@ func submitJobs(ctx context.Context, api Submitter, st store.Store, rec *Record,
 			log.Info("submitted", "job", j.Name, "job_id", j.JobID, "stage", j.Stage, "offset", j.Offset, "size", j.Size)
 		}
 		ids[j.Name] = j.JobID
-		rec.UpdatedAt = now().UTC()
-		if err := putRecord(ctx, st, rec, false); err != nil {
+		if err := c.write(ctx, rec); err != nil {
 			return err
 		}
 	}

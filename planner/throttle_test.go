@@ -84,11 +84,13 @@ func TestSubmitRetriesThrottlingOnly(t *testing.T) {
 		name        string
 		codes       []int
 		wantSubmits int
-		wantLists   int
+		// One look-up by name before each of the 3 submissions, plus one
+		// after a failed one.
+		wantLists int
 	}{
-		{"ok", nil, 3, 0},
-		{"throttled twice", []int{429, 429}, 5, 0},
-		{"answer lost", []int{502}, 3, 1},
+		{"ok", nil, 3, 3},
+		{"throttled twice", []int{429, 429}, 5, 3},
+		{"answer lost", []int{502}, 3, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

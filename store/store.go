@@ -20,6 +20,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrExists is returned by Put with IfAbsent when the key already exists.
 	ErrExists = errors.New("store: already exists")
+	// ErrChanged is returned by Swap when the object is not the one the
+	// caller expected (another writer replaced, created or deleted it).
+	ErrChanged = errors.New("store: changed by another writer")
 )
 
 // Info describes one stored object.
@@ -69,4 +72,17 @@ type Store interface {
 
 	// Delete removes the object. A missing key gives ErrNotFound.
 	Delete(ctx context.Context, key string) error
+
+	// Swap is a compare-and-swap of a whole object: it writes r to key only
+	// if the object's current ETag is ifMatch, or, when ifMatch is "", only
+	// if the key does not exist. It returns the ETag of the object it wrote
+	// (the one Stat reports until the next write). When the condition does
+	// not hold, Swap returns an error matching ErrChanged and leaves the
+	// object untouched. Like Put it is atomic and bounded in memory;
+	// opts.IfAbsent is ignored.
+	//
+	// Swap excludes other Swap calls on the key; a plain Put or Delete
+	// racing it is not excluded, so the writers of a key that is guarded by
+	// Swap use Swap alone.
+	Swap(ctx context.Context, key string, r io.Reader, ifMatch string, opts *PutOptions) (etag string, err error)
 }

@@ -293,19 +293,27 @@ func localConn(queue, ep string, creds aws.CredentialsProvider, eng *local.Engin
 	return &batchConn{kind: engineLocal, queue: queue, batch: local.BatchClient(ep, creds, retryOptions), logs: local.LogsClient(ep, creds), engine: eng, unlock: unlock}
 }
 
-func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, log *slog.Logger) (*batchConn, error) {
-	queue := c.String(queueFlag.Name)
+// checkEngine refuses an unknown engine kind or a malformed endpoint
+// override before anything is claimed, planned or started.
+func checkEngine(kind string) error {
 	for _, name := range []string{envBatchEndpoint, envLogsEndpoint} {
 		if err := checkEndpoint(name, os.Getenv(name)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	switch kind {
-	case engineAWS:
+	if kind != engineAWS && kind != engineLocal {
+		return usagef("unknown engine %q (want local or aws)", kind)
+	}
+	return nil
+}
+
+func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, log *slog.Logger) (*batchConn, error) {
+	queue := c.String(queueFlag.Name)
+	if err := checkEngine(kind); err != nil {
+		return nil, err
+	}
+	if kind == engineAWS {
 		return connectAWS(ctx, queue)
-	case engineLocal:
-	default:
-		return nil, usagef("unknown engine %q (want local or aws)", kind)
 	}
 	if ep := os.Getenv(envBatchEndpoint); ep != "" {
 		// An engine served elsewhere (feedbatch engine serve): signed with
@@ -327,23 +335,17 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, l
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
-	unlock, err := lockDir(dir)
-	if errors.Is(err, errLocked) {
-		// Another feedbatch process runs the engine: talk to it.
-		b, rerr := os.ReadFile(filepath.Join(dir, endpointName))
-		ep := strings.TrimSpace(string(b))
-		if rerr != nil || ep == "" {
-			return nil, fmt.Errorf("local engine in %s is in use by another process that serves no endpoint", dir)
-		}
+	unlock, ep, err := lockOrJoin(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if ep != "" {
 		creds, err := local.LoadCredentials(dir)
 		if err != nil {
 			return nil, err
 		}
 		log.Debug("using the local engine of another process", "endpoint", ep)
 		return localConn(queue, ep, creds, nil, nil), nil
-	}
-	if err != nil {
-		return nil, err
 	}
 	cfg := local.Config{
 		Dir:       dir,
@@ -359,14 +361,17 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, l
 		unlock()
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, endpointName), []byte(ep+"\n"), 0o644); err != nil {
+	// Published with a rename: a process joining this engine reads the
+	// whole endpoint or none.
+	tmp := filepath.Join(dir, endpointName+".tmp")
+	if err := errors.Join(os.WriteFile(tmp, []byte(ep+"\n"), 0o644), os.Rename(tmp, filepath.Join(dir, endpointName))); err != nil {
 		eng.Close()
 		unlock()
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
 	log.Debug("local engine started", "dir", dir, "endpoint", ep)
-	// Children inherit the engine's environment: a planner job run by this
-	// engine (FEEDBATCH_ENGINE=aws in its job definition) submits to it.
+	// Children get these (localPassEnv): a planner job run by this engine
+	// (FEEDBATCH_ENGINE=aws in its job definition) submits to it.
 	restoreEP := setenv(envBatchEndpoint, ep)
 	restoreCreds := setenv(envEngineCredentials, filepath.Join(dir, local.CredentialsName))
 	restore := func() {
@@ -392,6 +397,40 @@ func setenv(name, value string) func() {
 
 var errLocked = errors.New("locked")
 
+// endpointWait bounds how long a command waits for another process that
+// holds the engine lock to publish its endpoint (an engine replays its
+// journal before it serves).
+const endpointWait = 30 * time.Second
+
+// lockOrJoin takes the engine lock of dir (ep ""), or returns the endpoint
+// of the process that holds it. A holder that is still starting its engine
+// has not published its endpoint yet: lockOrJoin waits for it, and takes
+// the lock itself if the holder exits meanwhile.
+func lockOrJoin(ctx context.Context, dir string) (unlock func(), ep string, err error) {
+	deadline := time.Now().Add(endpointWait)
+	for {
+		unlock, err := lockDir(dir)
+		if !errors.Is(err, errLocked) {
+			return unlock, "", err
+		}
+		// The holder writes the endpoint after it starts its engine and
+		// removes it before it releases the lock.
+		if b, err := os.ReadFile(filepath.Join(dir, endpointName)); err == nil {
+			if ep := strings.TrimSpace(string(b)); ep != "" {
+				return nil, ep, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, "", fmt.Errorf("local engine in %s is in use by another process that has served no endpoint for %s", dir, endpointWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // lockDir takes an exclusive advisory lock on dir/feedbatch.lock, so that
 // one process at a time runs the engine of a directory.
 func lockDir(dir string) (func(), error) {
@@ -406,6 +445,8 @@ func lockDir(dir string) (func(), error) {
 		}
 		return nil, fmt.Errorf("local engine lock: %w", err)
 	}
+	// An endpoint left by a holder that was killed names a dead engine.
+	os.Remove(filepath.Join(dir, endpointName))
 	return func() {
 		os.Remove(filepath.Join(dir, endpointName))
 		f.Close()

@@ -52,8 +52,10 @@ func init() {
 	})
 }
 
-// planFromFlags runs the planner with the command's flags against conn.
-func planFromFlags(c *cli.Context, conn *batchConn, log *slog.Logger) (*planner.Record, store.Store, error) {
+// claimFromFlags claims the run of the command's flags for jobs on engine
+// kind (engineLocal or engineAWS) and queue, before any engine is started
+// or joined: a command that does not own the run stops here.
+func claimFromFlags(c *cli.Context, kind, queue string, log *slog.Logger) (*planner.Planning, store.Store, error) {
 	ctx := c.Context
 	root, err := absRoot(c.String(rootFlag.Name))
 	if err != nil {
@@ -81,12 +83,12 @@ func planFromFlags(c *cli.Context, conn *batchConn, log *slog.Logger) (*planner.
 	for s, d := range defs {
 		cfg["job_definition."+s] = d
 	}
-	rec, err := planner.Plan(ctx, st, conn.batch, planner.PlanInput{
+	p, err := planner.Claim(ctx, st, planner.PlanInput{
 		RunID:   run,
 		Rows:    rows,
 		Steps:   planner.Steps(all.Graph()),
-		Target:  planner.Target{Queue: conn.queue, JobDefinitions: defs, Root: root},
-		Engine:  conn.kind,
+		Target:  planner.Target{Queue: queue, JobDefinitions: defs, Root: root},
+		Engine:  kind,
 		Version: version,
 		Config:  cfg,
 		Replan:  c.Bool(replanFlag.Name),
@@ -97,7 +99,7 @@ func planFromFlags(c *cli.Context, conn *batchConn, log *slog.Logger) (*planner.
 	if errors.Is(err, planner.ErrRunExists) || errors.Is(err, planner.ErrRunBusy) || errors.Is(err, planner.ErrBadRunID) {
 		return nil, nil, usageError{err}
 	}
-	return rec, st, err
+	return p, st, err
 }
 
 func planAction(c *cli.Context) error {
@@ -111,7 +113,11 @@ func planAction(c *cli.Context) error {
 		return usagef("plan submits to a running engine: start `feedbatch engine serve` and set %s, or use `feedbatch run`", envBatchEndpoint)
 	}
 	start := time.Now()
-	rec, _, err := planFromFlags(c, conn, log)
+	p, _, err := claimFromFlags(c, conn.kind, conn.queue, log)
+	if err != nil {
+		return err
+	}
+	rec, err := p.Submit(c.Context, conn.batch)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,18 @@ func init() {
 func runAction(c *cli.Context) error {
 	ctx := c.Context
 	log := slog.Default()
+	// The run is claimed before an engine is started or joined: of several
+	// `run` commands for one run id, only the owner goes on, so no command
+	// that is about to refuse ("already planned") runs the local engine the
+	// owner submits to.
+	kind := c.String(engineFlag.Name)
+	if err := checkEngine(kind); err != nil {
+		return err
+	}
+	p, st, err := claimFromFlags(c, kind, c.String(queueFlag.Name), log)
+	if err != nil {
+		return err
+	}
 	conn, err := connect(ctx, c, log)
 	if err != nil {
 		return err
@@ -73,7 +85,7 @@ func runAction(c *cli.Context) error {
 			return err
 		}
 	}
-	rec, st, err := planFromFlags(c, conn, log)
+	rec, err := p.Submit(ctx, conn.batch)
 	if err != nil {
 		return err
 	}

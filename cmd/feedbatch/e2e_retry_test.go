@@ -95,7 +95,7 @@ func TestStageRetryContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { eng.Close() }()
-	api := local.BatchClient(ep)
+	api := local.BatchClient(ep, eng.Credentials())
 	if err := registerJobDefinitions(t.Context(), api, root, []string{"collect"}); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestStageRetryContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api = local.BatchClient(ep)
+	api = local.BatchClient(ep, eng.Credentials())
 	j = waitJob(t, api, eng, hostloss)
 	if j.Status != types.JobStatusSucceeded || len(j.Attempts) != 2 ||
 		!strings.HasPrefix(aws.ToString(j.Attempts[0].StatusReason), "Host EC2") {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -444,9 +445,13 @@ func TestInterruptedRunResumes(t *testing.T) {
 	go func() {
 		done <- app.RunContext(ctx, []string{"feedbatch", "--root", root, "run", "--run", run, "--engine-dir", engDir, "--register=false", "--poll", "50ms", "--vcpus", "1"})
 	}()
-	// Cancel once the first results exist: children are running.
+	// Cancel once every job is submitted and the first results exist:
+	// children are running and run is waiting for them. (A cancel during
+	// the submissions leaves a plan for the next `run` to finish.)
+	st := mustStore(t, root)
 	for {
-		if len(resultIndexes(t, root, "runs/"+run, "collect")) > 0 {
+		rec, err := planner.ReadRecord(t.Context(), st, planner.RecordKey(run))
+		if err == nil && rec.State == planner.StateSubmitted && len(resultIndexes(t, root, "runs/"+run, "collect")) > 0 {
 			break
 		}
 		select {

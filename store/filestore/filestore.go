@@ -216,19 +216,84 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // Put implements store.Store.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (err error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) error {
 	if opts == nil {
 		opts = &store.PutOptions{}
 	}
+	tmp, err := s.writeTemp(ctx, key, r)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer s.root.Remove(tmp) // after a link; a rename leaves nothing to remove
+	if opts.IfAbsent {
+		// link fails with EEXIST if the key exists: atomic, also across
+		// processes.
+		if err := s.root.Link(tmp, name(key)); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("put %s: %w", key, store.ErrExists)
+			}
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	} else if err := s.root.Rename(tmp, name(key)); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	s.syncDir(path.Dir(key))
+	return nil
+}
+
+// Swap implements store.Store. Swaps of one key exclude each other, also
+// across processes, with an advisory lock on a file under the temp
+// directory: under it the current ETag is compared and the new file linked
+// or renamed into place.
+func (s *Store) Swap(ctx context.Context, key string, r io.Reader, ifMatch string, _ *PutOptions) (string, error) {
+	tmp, err := s.writeTemp(ctx, key, r)
+	if err != nil {
+		return "", fmt.Errorf("swap %s: %w", key, err)
+	}
+	defer s.root.Remove(tmp)
+	unlock, err := s.lockKey(key)
+	if err != nil {
+		return "", fmt.Errorf("swap %s: %w", key, err)
+	}
+	defer unlock()
+	cur, err := s.root.Stat(name(key))
+	switch {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("swap %s: %w", key, err)
+	case err == nil && !cur.Mode().IsRegular():
+		return "", fmt.Errorf("swap %s: %w", key, errIsDir)
+	case (err == nil) != (ifMatch != "") || (err == nil && etag(cur) != ifMatch):
+		return "", fmt.Errorf("swap %s: %w", key, store.ErrChanged)
+	}
+	if ifMatch == "" {
+		err = s.root.Link(tmp, name(key))
+	} else {
+		err = s.root.Rename(tmp, name(key))
+	}
+	if err != nil {
+		return "", fmt.Errorf("swap %s: %w", key, err)
+	}
+	s.syncDir(path.Dir(key))
+	fi, err := s.root.Stat(name(key))
+	if err != nil {
+		return "", fmt.Errorf("swap %s: %w", key, err)
+	}
+	return etag(fi), nil
+}
+
+// writeTemp copies r to a new fsynced temp file and creates the key's
+// parent directories; the caller links or renames the temp file into place
+// and removes it. On error nothing is left behind.
+func (s *Store) writeTemp(ctx context.Context, key string, r io.Reader) (_ string, err error) {
 	if err := checkKey(key); err != nil {
-		return err
+		return "", err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", err
 	}
 	tmp, f, err := s.createTemp()
 	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", err
 	}
 	defer func() {
 		if f != nil {
@@ -239,40 +304,25 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *PutOptio
 		}
 	}()
 	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", err
 	}
 	cerr := f.Close()
 	f = nil
 	if cerr != nil {
-		return fmt.Errorf("put %s: %w", key, cerr)
+		return "", cerr
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return "", err
 	}
-	dst := name(key)
 	if dir := path.Dir(key); dir != "." {
 		if err := s.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
-			return fmt.Errorf("put %s: %w", key, err)
+			return "", err
 		}
 	}
-	if opts.IfAbsent {
-		// link fails with EEXIST if the key exists: atomic, also across
-		// processes. The temp name is removed afterwards either way.
-		if err := s.root.Link(tmp, dst); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("put %s: %w", key, store.ErrExists)
-			}
-			return fmt.Errorf("put %s: %w", key, err)
-		}
-		s.root.Remove(tmp)
-	} else if err := s.root.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	s.syncDir(path.Dir(key))
-	return nil
+	return tmp, nil
 }
 
 // PutOptions is store.PutOptions (content type and friends are not kept on

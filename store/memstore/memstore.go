@@ -84,17 +84,46 @@ func (s *Store) Stat(ctx context.Context, key string) (store.Info, error) {
 // Put implements store.Store. The object is read fully before it is
 // published, so a failed or cancelled read publishes nothing.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.PutOptions) error {
-	if err := store.CheckKey(key); err != nil {
-		return err
-	}
 	if opts == nil {
 		opts = &store.PutOptions{}
+	}
+	data, err := read(ctx, key, r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.objs[key]; ok && opts.IfAbsent {
+		return fmt.Errorf("put %s: %w", key, store.ErrExists)
+	}
+	s.publish(key, data)
+	return nil
+}
+
+// Swap implements store.Store.
+func (s *Store) Swap(ctx context.Context, key string, r io.Reader, ifMatch string, _ *store.PutOptions) (string, error) {
+	data, err := read(ctx, key, r)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok := s.objs[key]; ok != (ifMatch != "") || o.info.ETag != ifMatch {
+		return "", fmt.Errorf("swap %s: %w", key, store.ErrChanged)
+	}
+	return s.publish(key, data), nil
+}
+
+// read reads a whole body, checking ctx between reads.
+func read(ctx context.Context, key string, r io.Reader) ([]byte, error) {
+	if err := store.CheckKey(key); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	p := make([]byte, 32<<10)
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("put %s: %w", key, err)
+			return nil, fmt.Errorf("put %s: %w", key, err)
 		}
 		n, err := r.Read(p)
 		buf.Write(p[:n])
@@ -102,25 +131,26 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.Pu
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("put %s: %w", key, err)
+			return nil, fmt.Errorf("put %s: %w", key, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return nil, fmt.Errorf("put %s: %w", key, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.objs[key]; ok && opts.IfAbsent {
-		return fmt.Errorf("put %s: %w", key, store.ErrExists)
-	}
+	return buf.Bytes(), nil
+}
+
+// publish stores data under key with a new ETag; s.mu is held.
+func (s *Store) publish(key string, data []byte) string {
 	s.gen++
-	s.objs[key] = object{data: buf.Bytes(), info: store.Info{
+	etag := strconv.FormatUint(s.gen, 16)
+	s.objs[key] = object{data: data, info: store.Info{
 		Key:     key,
-		Size:    int64(buf.Len()),
+		Size:    int64(len(data)),
 		ModTime: time.Now(),
-		ETag:    strconv.FormatUint(s.gen, 16),
+		ETag:    etag,
 	}}
-	return nil
+	return etag
 }
 
 // List implements store.Store.

@@ -226,10 +226,38 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.Pu
 	if opts == nil {
 		opts = &store.PutOptions{}
 	}
-	if err := s.up.upload(ctx, s.bucket, s.prefix+key, r, opts); err != nil {
+	if _, err := s.up.upload(ctx, s.bucket, s.prefix+key, r, opts, ""); err != nil {
 		return fmt.Errorf("put %s: %w", key, mapErr(err))
 	}
 	return nil
+}
+
+// Swap implements store.Store with S3's conditional writes: If-Match: etag,
+// or If-None-Match: * for ifMatch "" (on the single PutObject or on
+// CompleteMultipartUpload).
+func (s *Store) Swap(ctx context.Context, key string, r io.Reader, ifMatch string, opts *store.PutOptions) (string, error) {
+	if err := store.CheckKey(key); err != nil {
+		return "", err
+	}
+	o := store.PutOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.IfAbsent = ifMatch == ""
+	etag, err := s.up.upload(ctx, s.bucket, s.prefix+key, r, &o, ifMatch)
+	if err != nil {
+		// A failed If-Match (412), a concurrent conditional write (409) and
+		// a key deleted meanwhile (404) all mean: not the expected object.
+		var me *mappedErr
+		if errors.As(mapErr(err), &me) {
+			return "", fmt.Errorf("swap %s: %w", key, &mappedErr{store.ErrChanged, me.code, err})
+		}
+		return "", fmt.Errorf("swap %s: %w", key, err)
+	}
+	if etag == "" {
+		return "", fmt.Errorf("swap %s: the server returned no ETag", key)
+	}
+	return etag, nil
 }
 
 // List implements store.Store. S3 lists keys in UTF-8 byte order, which is

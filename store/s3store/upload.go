@@ -30,7 +30,9 @@ func newUploader(client *s3.Client, partSize int64, concurrency int) *uploader {
 	})}
 }
 
-func (u *uploader) upload(ctx context.Context, bucket, key string, r io.Reader, opts *store.PutOptions) error {
+// upload streams r to key; ifMatch, when not "", is sent as If-Match. It
+// returns the new object's ETag.
+func (u *uploader) upload(ctx context.Context, bucket, key string, r io.Reader, opts *store.PutOptions, ifMatch string) (string, error) {
 	in := &transfermanager.UploadObjectInput{
 		Bucket: aws.String(bucket),
 		Key:    aws.String(key),
@@ -41,6 +43,9 @@ func (u *uploader) upload(ctx context.Context, bucket, key string, r io.Reader, 
 	if opts.IfAbsent {
 		in.IfNoneMatch = aws.String("*")
 	}
+	if ifMatch != "" {
+		in.IfMatch = aws.String(ifMatch)
+	}
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)
 	}
@@ -50,8 +55,11 @@ func (u *uploader) upload(ctx context.Context, bucket, key string, r io.Reader, 
 	if opts.CacheControl != "" {
 		in.CacheControl = aws.String(opts.CacheControl)
 	}
-	_, err := u.tm.UploadObject(ctx, in)
-	return err
+	out, err := u.tm.UploadObject(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.ETag), nil
 }
 
 // ctxReader fails reads once ctx is done.

@@ -58,6 +58,7 @@ func RunWith(t *testing.T, newStore func(t *testing.T) store.Store, opts Options
 		{"Overwrite", s.testOverwrite},
 		{"Delete", s.testDelete},
 		{"IfAbsent", s.testIfAbsent},
+		{"Swap", s.testSwap},
 		{"Range", s.testRange},
 		{"ReaderAt", s.testReaderAt},
 		{"List", s.testList},
@@ -318,6 +319,126 @@ func (s suite) testIfAbsent(t *testing.T) {
 				t.Fatalf("round %d: no writer won", round)
 			}
 			sameBytes(t, "winner's content", get(t, st, key), fmt.Appendf(nil, "writer %d", winner))
+		}
+	})
+}
+
+func swap(t *testing.T, st store.Store, key string, data []byte, ifMatch string) string {
+	t.Helper()
+	etag, err := st.Swap(t.Context(), key, bytes.NewReader(data), ifMatch, nil)
+	if err != nil {
+		t.Fatalf("Swap(%q, if-match %q): %v", key, ifMatch, err)
+	}
+	if etag == "" {
+		t.Fatalf("Swap(%q) returned no ETag", key)
+	}
+	return etag
+}
+
+func checkChanged(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, store.ErrChanged) {
+		t.Errorf("%s: err = %v, want ErrChanged", what, err)
+	}
+}
+
+func (s suite) testSwap(t *testing.T) {
+	s.run(t, "CreateAndReplace", func(t *testing.T) {
+		st := s.newStore(t)
+		ctx := t.Context()
+		e1 := swap(t, st, "lease/run.json", []byte("owner A"), "")
+		if info, err := st.Stat(ctx, "lease/run.json"); err != nil || info.ETag != e1 {
+			t.Fatalf("Stat after create = %+v, %v; want ETag %q", info, err, e1)
+		}
+		_, err := st.Swap(ctx, "lease/run.json", strings.NewReader("owner B"), "", nil)
+		checkChanged(t, "create over an existing key", err)
+
+		e2 := swap(t, st, "lease/run.json", []byte("owner A, step 2"), e1)
+		if e2 == e1 {
+			t.Errorf("replace kept ETag %q", e1)
+		}
+		if info, err := st.Stat(ctx, "lease/run.json"); err != nil || info.ETag != e2 {
+			t.Fatalf("Stat after replace = %+v, %v; want ETag %q", info, err, e2)
+		}
+		// A writer holding the first ETag has lost: nothing changes.
+		_, err = st.Swap(ctx, "lease/run.json", strings.NewReader("stale owner"), e1, nil)
+		checkChanged(t, "replace with a stale ETag", err)
+		sameBytes(t, "Get after refused swap", get(t, st, "lease/run.json"), []byte("owner A, step 2"))
+
+		// A plain Put also moves the ETag on.
+		put(t, st, "lease/run.json", []byte("forced"), nil)
+		_, err = st.Swap(ctx, "lease/run.json", strings.NewReader("after force"), e2, nil)
+		checkChanged(t, "replace after a plain Put", err)
+		sameBytes(t, "Get after forced write", get(t, st, "lease/run.json"), []byte("forced"))
+	})
+	s.run(t, "Missing", func(t *testing.T) {
+		st := s.newStore(t)
+		e := swap(t, st, "gone", []byte("x"), "")
+		if err := st.Delete(t.Context(), "gone"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := st.Swap(t.Context(), "gone", strings.NewReader("y"), e, nil)
+		checkChanged(t, "replace of a deleted key", err)
+		_, err = st.Get(t.Context(), "gone")
+		checkNotFound(t, "Get after refused swap", err)
+	})
+	s.run(t, "Canceled", func(t *testing.T) {
+		st := s.newStore(t)
+		e := swap(t, st, "c", []byte("kept"), "")
+		_, err := st.Swap(t.Context(), "c", &failingReader{r: NewStream(5, 1000)}, e, nil)
+		if err == nil {
+			t.Fatal("Swap with a failing body succeeded")
+		}
+		sameBytes(t, "Get after failed swap", get(t, st, "c"), []byte("kept"))
+		if info, err := st.Stat(t.Context(), "c"); err != nil || info.ETag != e {
+			t.Errorf("Stat after failed swap = %+v, %v; want ETag %q", info, err, e)
+		}
+	})
+	s.run(t, "Multipart", func(t *testing.T) {
+		st := s.newStore(t)
+		e := swap(t, st, "big", []byte("small original"), "")
+		_, err := st.Swap(t.Context(), "big", NewStream(5, LargeSize), "stale-etag", nil)
+		checkChanged(t, "multipart replace with a wrong ETag", err)
+		sameBytes(t, "Get", get(t, st, "big"), []byte("small original"))
+		e2, err := st.Swap(t.Context(), "big", NewStream(5, LargeSize), e, nil)
+		if err != nil {
+			t.Fatalf("multipart replace: %v", err)
+		}
+		sameBytes(t, "Get after multipart replace", get(t, st, "big"), Data(5, LargeSize))
+		if info, err := st.Stat(t.Context(), "big"); err != nil || info.ETag != e2 {
+			t.Errorf("Stat after multipart replace = %+v, %v; want ETag %q", info, err, e2)
+		}
+	})
+	s.run(t, "Concurrent", func(t *testing.T) {
+		st := s.newStore(t)
+		etag := swap(t, st, "race", []byte("start"), "")
+		const writers = 8
+		for round := range 3 {
+			errs := make([]error, writers)
+			etags := make([]string, writers)
+			var wg sync.WaitGroup
+			for i := range writers {
+				wg.Go(func() {
+					etags[i], errs[i] = st.Swap(t.Context(), "race", strings.NewReader(fmt.Sprintf("round %d writer %d", round, i)), etag, nil)
+				})
+			}
+			wg.Wait()
+			winner := -1
+			for i, err := range errs {
+				switch {
+				case err == nil && winner >= 0:
+					t.Errorf("round %d: writers %d and %d both won", round, winner, i)
+				case err == nil:
+					winner = i
+				case !errors.Is(err, store.ErrChanged):
+					t.Errorf("round %d: writer %d: err = %v, want nil or ErrChanged", round, i, err)
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("round %d: no writer won", round)
+			}
+			sameBytes(t, "winner's content", get(t, st, "race"), fmt.Appendf(nil, "round %d writer %d", round, winner))
+			etag = etags[winner]
 		}
 	})
 }
@@ -665,6 +786,23 @@ func RunBenchmarks(b *testing.B, st store.Store) {
 			}
 		})
 	}
+	// Swap of a run.json-sized record, as a planner writes it before and
+	// after every submission: compare with Put/1KiB.
+	b.Run("Swap/1KiB", func(b *testing.B) {
+		data := Data(12, 1<<10)
+		b.SetBytes(int64(len(data)))
+		// The key is new, or left by an earlier round (-count).
+		etag := ""
+		if info, err := st.Stat(b.Context(), "bench/swap"); err == nil {
+			etag = info.ETag
+		}
+		for b.Loop() {
+			var err error
+			if etag, err = st.Swap(b.Context(), "bench/swap", bytes.NewReader(data), etag, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("GetRange/4KiB", func(b *testing.B) {
 		b.SetBytes(4 << 10)
 		for b.Loop() {
