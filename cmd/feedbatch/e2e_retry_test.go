@@ -217,7 +217,7 @@ func jobLogs(t *testing.T, eng *local.Engine, j types.JobDetail) string {
 		if a.Container == nil {
 			continue
 		}
-		log, err := os.ReadFile(eng.LogPath(aws.ToString(a.Container.LogStreamName)))
+		log, err := os.ReadFile(eng.LogPath("", aws.ToString(a.Container.LogStreamName)))
 		fmt.Fprintf(&b, "--- attempt %d (%s, exit %d): %v\n%s", i+1, aws.ToString(a.StatusReason), attemptExit(a), err, log)
 	}
 	return b.String()
