@@ -20,6 +20,19 @@ func div(a, b int32) int32 {
 	return -((-a + (b >> 1)) / b)
 }
 
+// divRecip is div(a, b) for a forward DCT output (|a| < 1<<16) and
+// r = recip(b): a multiplication instead of a division, exact for such a
+// (TestDivRecip).
+func divRecip(a, b int32, r uint64) int32 {
+	if a >= 0 {
+		return int32((uint64(a+(b>>1)) * r) >> 32)
+	}
+	return -int32((uint64(-a+(b>>1)) * r) >> 32)
+}
+
+// recip is ceil(2^32 / b).
+func recip(b int32) uint64 { return (1<<32 + uint64(b) - 1) / uint64(b) }
+
 // bitCount counts the number of bits needed to hold an integer.
 var bitCount = [256]byte{
 	0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4,
@@ -226,6 +239,9 @@ type encoder struct {
 	bits, nBits uint32
 	// quant is the scaled quantization tables, in zig-zag order.
 	quant [nQuantIndex][blockSize]byte
+	// div and recip are 8*quant and its reciprocal (see divRecip).
+	div   [nQuantIndex][blockSize]int32
+	recip [nQuantIndex][blockSize]uint64
 }
 
 func (e *encoder) flush() {
@@ -362,12 +378,13 @@ func (e *encoder) writeDHT(nComponent int) {
 func (e *encoder) writeBlock(b *block, q quantIndex, prevDC int32) int32 {
 	fdct(b)
 	// Emit the DC delta.
-	dc := div(b[0], 8*int32(e.quant[q][0]))
+	dv, rc := &e.div[q], &e.recip[q]
+	dc := divRecip(b[0], dv[0], rc[0])
 	e.emitHuffRLE(huffIndex(2*q+0), 0, dc-prevDC)
 	// Emit the AC components.
 	h, runLength := huffIndex(2*q+1), int32(0)
 	for zig := 1; zig < blockSize; zig++ {
-		ac := div(b[unzig[zig]], 8*int32(e.quant[q][zig]))
+		ac := divRecip(b[unzig[zig]], dv[zig], rc[zig])
 		if ac == 0 {
 			runLength++
 		} else {
@@ -461,6 +478,34 @@ func yCbCrToYCbCr(m *image.YCbCr, p image.Point, yBlock, cbBlock, crBlock *block
 			yBlock[8*j+i] = int32(m.Y[yi])
 			cbBlock[8*j+i] = int32(m.Cb[ci])
 			crBlock[8*j+i] = int32(m.Cr[ci])
+		}
+	}
+}
+
+// yCbCr420Blocks reads the 16x16 MCU at p of a 4:2:0 image straight from
+// its planes: four 8x8 luma blocks and one 8x8 block per chroma plane, no
+// per-pixel chroma lookup and no averaging (edges repeat the last sample).
+func yCbCr420Blocks(m *image.YCbCr, p image.Point, yb *[4]block, cb, cr *block) {
+	b := m.Bounds()
+	xmax, ymax := b.Max.X-1, b.Max.Y-1
+	for i := range 4 {
+		x0, y0 := p.X+(i&1)*8, p.Y+(i&2)*4
+		for j := range 8 {
+			row := m.Y[m.YOffset(b.Min.X, min(y0+j, ymax)):]
+			for k := range 8 {
+				yb[i][8*j+k] = int32(row[min(x0+k, xmax)-b.Min.X])
+			}
+		}
+	}
+	cxmax, cymax := (xmax-b.Min.X)/2, (ymax-b.Min.Y)/2
+	cx0, cy0 := (p.X-b.Min.X)/2, (p.Y-b.Min.Y)/2
+	for j := range 8 {
+		off := m.COffset(b.Min.X, b.Min.Y) + min(cy0+j, cymax)*m.CStride
+		cbRow, crRow := m.Cb[off:], m.Cr[off:]
+		for k := range 8 {
+			x := min(cx0+k, cxmax)
+			cb[8*j+k] = int32(cbRow[x])
+			cr[8*j+k] = int32(crRow[x])
 		}
 	}
 }
@@ -561,6 +606,33 @@ func (e *encoder) writeSOS(m image.Image) {
 	e.emit(0x7f, 7)
 }
 
+// planePath420 enables writeSOS420; tests turn it off to compare.
+var planePath420 = true
+
+// writeSOS420 is writeSOS for a 4:2:0 image with an even origin: blocks
+// are read straight from the planes.
+func (e *encoder) writeSOS420(m *image.YCbCr) {
+	e.write(sosHeaderYCbCr)
+	var (
+		yb                          [4]block
+		cb, cr                      block
+		prevDCY, prevDCCb, prevDCCr int32
+	)
+	bounds := m.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y += 16 {
+		for x := bounds.Min.X; x < bounds.Max.X; x += 16 {
+			yCbCr420Blocks(m, image.Pt(x, y), &yb, &cb, &cr)
+			for i := range yb {
+				prevDCY = e.writeBlock(&yb[i], 0, prevDCY)
+			}
+			prevDCCb = e.writeBlock(&cb, 1, prevDCCb)
+			prevDCCr = e.writeBlock(&cr, 1, prevDCCr)
+		}
+	}
+	// Pad the last byte with 1's.
+	e.emit(0x7f, 7)
+}
+
 // DefaultQuality is the default quality encoding parameter.
 const DefaultQuality = 75
 
@@ -611,6 +683,8 @@ func Encode(w io.Writer, m image.Image, o *Options) error {
 				x = 255
 			}
 			e.quant[i][j] = uint8(x)
+			e.div[i][j] = 8 * int32(x)
+			e.recip[i][j] = recip(8 * int32(x))
 		}
 	}
 	// Compute number of components based on input image type.
@@ -631,7 +705,11 @@ func Encode(w io.Writer, m image.Image, o *Options) error {
 	// Write the Huffman tables.
 	e.writeDHT(nComponent)
 	// Write the image data.
-	e.writeSOS(m)
+	if y, ok := m.(*image.YCbCr); ok && planePath420 && y.SubsampleRatio == image.YCbCrSubsampleRatio420 && y.Rect.Min.X%2 == 0 && y.Rect.Min.Y%2 == 0 {
+		e.writeSOS420(y)
+	} else {
+		e.writeSOS(m)
+	}
 	// Write the End Of Image marker.
 	e.buf[0] = 0xff
 	e.buf[1] = 0xd9

@@ -287,3 +287,46 @@ func BenchmarkEncodeYCbCr(b *testing.B) {
 		Encode(io.Discard, img, options)
 	}
 }
+
+// TestDivRecip: the multiply-by-reciprocal quantizer equals div for every
+// divisor a quality can give and every forward DCT output.
+func TestDivRecip(t *testing.T) {
+	for q := int32(1); q <= 255; q++ {
+		d := 8 * q
+		r := recip(d)
+		for a := int32(-1 << 15); a < 1<<15; a++ {
+			if got, want := divRecip(a, d, r), div(a, d); got != want {
+				t.Fatalf("divRecip(%d, %d) = %d, div = %d", a, d, got, want)
+			}
+		}
+	}
+}
+
+// TestEncode420Fast: the plane path for 4:2:0 images writes what the
+// general path (per-pixel chroma lookup, then 2x2 averaging) writes, since
+// the four pixels of a chroma sample share it.
+func TestEncode420Fast(t *testing.T) {
+	for _, r := range []image.Rectangle{image.Rect(0, 0, 37, 21), image.Rect(0, 0, 64, 48), image.Rect(2, 4, 41, 30)} {
+		m := image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+		rng := rand.New(rand.NewSource(1))
+		for i := range m.Y {
+			m.Y[i] = uint8(rng.Intn(256))
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = uint8(rng.Intn(256)), uint8(rng.Intn(256))
+		}
+		var fast, slow bytes.Buffer
+		if err := Encode(&fast, m, &Options{Quality: 85}); err != nil {
+			t.Fatal(err)
+		}
+		planePath420 = false
+		err := Encode(&slow, m, &Options{Quality: 85})
+		planePath420 = true
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(fast.Bytes(), slow.Bytes()) {
+			t.Errorf("%v: plane path differs from the general path", r)
+		}
+	}
+}
