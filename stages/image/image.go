@@ -59,6 +59,7 @@ import (
 	"github.com/feedbatch/feedbatch/catalog"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
+	collectsource "github.com/feedbatch/feedbatch/stages/collect/source"
 	"github.com/feedbatch/feedbatch/stages/image/fetch"
 	"github.com/feedbatch/feedbatch/stages/image/imgproc"
 	"github.com/feedbatch/feedbatch/store"
@@ -78,6 +79,13 @@ const (
 // 2027-01-31).
 var platformMin = map[string]int{"meta": 500, "google": 500}
 
+// EnvAllowNets lists CIDR prefixes or addresses (comma separated) that
+// image downloads may reach although they are loopback or private
+// ("127.0.0.1/32" for a local image server), like collect's
+// FEEDBATCH_COLLECT_ALLOW_NETS. Empty: only public addresses. Ports still
+// come from image.ports.
+const EnvAllowNets = "FEEDBATCH_IMAGE_ALLOW_NETS"
+
 // Config holds what the manifest cannot set: test seams and deployment
 // facts. The zero value is the production default.
 type Config struct {
@@ -91,11 +99,20 @@ type Config struct {
 
 // Stage is the image stage.
 type Stage struct {
-	cfg Config
+	cfg      Config
+	allowErr error
 }
 
-// New returns the image stage with production settings.
-func New() *Stage { return &Stage{} }
+// New returns the image stage with production settings. Downloads may
+// reach the private prefixes listed in FEEDBATCH_IMAGE_ALLOW_NETS (none by
+// default); an invalid list is reported by Run.
+func New() *Stage {
+	s := &Stage{}
+	if v := os.Getenv(EnvAllowNets); v != "" {
+		s.cfg.Fetch.Allow, s.allowErr = collectsource.ParseAllowNets(v)
+	}
+	return s
+}
 
 // NewWithConfig returns the image stage with cfg (tests, embedding).
 func NewWithConfig(cfg Config) *Stage { return &Stage{cfg: cfg} }
@@ -276,6 +293,9 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	res := stages.Result{Counts: map[string]int64{}, Dropped: map[string]int64{}}
+	if s.allowErr != nil {
+		return res, stages.Permanentf("%s: %v", EnvAllowNets, s.allowErr)
+	}
 	o, err := parseOptions(row)
 	if err != nil {
 		return res, stages.Permanentf("image options: %w", err)
