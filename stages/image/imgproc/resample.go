@@ -42,7 +42,8 @@ func catmullRom(t float64) float64 {
 func makeWeights(srcLen, count int, a, b float64) weights {
 	scale := max(a, 1) // widen the filter when shrinking
 	support := 2 * scale
-	n := min(int(math.Ceil(2*support))+1, srcLen)
+	// Taps k with c-support < k <= c+support: at most ceil(2*support).
+	n := min(int(math.Ceil(2*support)), srcLen)
 	wt := weights{n: n, start: make([]int32, count), w: make([]int32, count*n)}
 	fw := make([]float64, n)
 	for i := range count {
@@ -58,7 +59,7 @@ func makeWeights(srcLen, count int, a, b float64) weights {
 			}
 			j := min(max(k, 0), srcLen-1) - start // edge samples take the weight of the taps past them
 			if j < 0 || j >= n {
-				continue // cannot happen: start keeps [lo, lo+n) clamped inside
+				panic("imgproc: filter tap outside its window") // start keeps [lo, lo+n) inside
 			}
 			fw[j] += v
 			sum += v
