@@ -46,30 +46,7 @@ var errShortHuffmanData = FormatError("short Huffman data")
 // least n. For best performance (avoiding function calls inside hot loops),
 // the caller is the one responsible for first checking that d.bits.n < n.
 func (d *decoder) ensureNBits(n int32) error {
-	// Fast path: take whole bytes straight from the buffer while the
-	// accumulator has room, stopping before a marker (0xff not followed by
-	// 0x00), which the loop below reports. A scan's data ends with at most
-	// 7 padding bits before its marker, so reading ahead never takes bytes
-	// that belong to anything else.
-	for d.bits.n <= 24 && d.bytes.i+2 <= d.bytes.j {
-		c := d.bytes.buf[d.bytes.i]
-		if c != 0xff {
-			d.bytes.i++
-			d.bytes.nUnreadable = 1
-		} else if d.bytes.buf[d.bytes.i+1] == 0x00 {
-			d.bytes.i += 2
-			d.bytes.nUnreadable = 2
-		} else {
-			break
-		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
-		d.bits.n += 8
-		if d.bits.m == 0 {
-			d.bits.m = 1 << 7
-		} else {
-			d.bits.m <<= 8
-		}
-	}
+	d.refill()
 	if d.bits.n >= n {
 		return nil
 	}
@@ -93,6 +70,33 @@ func (d *decoder) ensureNBits(n int32) error {
 		}
 	}
 	return nil
+}
+
+// refill takes whole bytes straight from the buffer while the accumulator
+// has room, stopping before a marker (0xff not followed by 0x00), which
+// ensureNBits reports. A scan's data ends with at most 7 padding bits
+// before its marker, so reading ahead never takes bytes that belong to
+// anything else.
+func (d *decoder) refill() {
+	for d.bits.n <= 24 && d.bytes.i+2 <= d.bytes.j {
+		c := d.bytes.buf[d.bytes.i]
+		if c != 0xff {
+			d.bytes.i++
+			d.bytes.nUnreadable = 1
+		} else if d.bytes.buf[d.bytes.i+1] == 0x00 {
+			d.bytes.i += 2
+			d.bytes.nUnreadable = 2
+		} else {
+			break
+		}
+		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.n += 8
+		if d.bits.m == 0 {
+			d.bits.m = 1 << 7
+		} else {
+			d.bits.m <<= 8
+		}
+	}
 }
 
 // receiveExtend is the composition of RECEIVE and EXTEND, specified in section

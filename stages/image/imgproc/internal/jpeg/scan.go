@@ -256,9 +256,28 @@ func (d *decoder) processSOS(n int) error {
 							// Decode the AC coefficients, as specified in section F.2.2.2.
 							huff := &d.huff[acTable][scan[i].ta]
 							for ; zig <= zigEnd; zig++ {
-								value, err := d.decodeHuffman(huff)
-								if err != nil {
-									return err
+								// Fast path, inline: a code found in the look-up
+								// table and its extra bits already in the
+								// accumulator. decodeHuffman and receiveExtend
+								// handle the rest (refills, long codes, errors).
+								if d.bits.n < 16 {
+									d.refill()
+								}
+								var value uint8
+								found := false
+								if d.bits.n >= lutSize {
+									if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
+										n := v&0xff - 1
+										d.bits.n -= int32(n)
+										d.bits.m >>= n
+										value, found = uint8(v>>8), true
+									}
+								}
+								if !found {
+									var err error
+									if value, err = d.decodeHuffman(huff); err != nil {
+										return err
+									}
 								}
 								val0 := value >> 4
 								val1 := value & 0x0f
@@ -267,9 +286,20 @@ func (d *decoder) processSOS(n int) error {
 									if zig > zigEnd {
 										break
 									}
-									ac, err := d.receiveExtend(val1)
-									if err != nil {
-										return err
+									var ac int32
+									if t := int32(val1); d.bits.n >= t {
+										d.bits.n -= t
+										d.bits.m >>= uint32(t)
+										s := int32(1) << t
+										ac = int32(d.bits.a>>uint32(d.bits.n)) & (s - 1)
+										if ac < s>>1 {
+											ac += ((-1) << t) + 1
+										}
+									} else {
+										var err error
+										if ac, err = d.receiveExtend(val1); err != nil {
+											return err
+										}
 									}
 									b[unzig[zig]] = ac << al
 								} else {
