@@ -10,10 +10,11 @@
 // reason in the result record, and the child fails only when the failed share
 // passes image.max_fail_share.
 //
-// Defaults were measured with bench/image.sh (latency mode: 1000x1000 JPEGs
-// from a server answering after 200 ms, 2 cores): 3.2 images/s at
-// concurrency 1, 5.5 at 4, 8.4 at 8, 13.4 at 16; CPU per image stays ~92 ms,
-// because decodes never exceed GOMAXPROCS whatever the concurrency.
+// Defaults were measured with bench/image.sh (IMAGE_BENCH_LATENCY=1:
+// 1000x1000 JPEGs from a server answering after 200 ms, 2 cores): 3.2
+// images/s at concurrency 1, 5.5 at 4, 8.4 at 8, 13.4 at 16 (imgproc
+// Version 2); CPU per image does not grow with the concurrency, because
+// decodes never exceed GOMAXPROCS.
 //
 // Options (Row.Options):
 //
