@@ -265,3 +265,19 @@ func TestMakeWeights(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkResample: one 1000x1000 plane to 800x800 (the luma of a
+// 2000x2000 JPEG decoded at 1/2 for an 800x800 box).
+func BenchmarkResample(b *testing.B) {
+	src := plane{pix: make([]byte, 1000*1000), stride: 1000, w: 1000, h: 1000}
+	for i := range src.pix {
+		src.pix[i] = uint8(i * 7 % 251)
+	}
+	dst := plane{pix: make([]byte, 800*800), stride: 800, w: 800, h: 800}
+	a := 1000.0 / 800
+	wx := makeWeights(1000, 800, a, 0.5*a-0.5)
+	var tmp []byte
+	for b.Loop() {
+		tmp = resample(dst, src, wx, wx, tmp)
+	}
+}

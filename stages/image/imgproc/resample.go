@@ -114,8 +114,13 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 			s := row[wx.start[x]:][:n]
 			w := wx.w[x*n:][:n]
 			sum := int32(round)
-			for k, v := range s {
-				sum += int32(v) * w[k]
+			k := 0
+			for ; k+4 <= len(s); k += 4 { // four taps a step: less loop overhead
+				s4, w4 := s[k:k+4:k+4], w[k:k+4:k+4]
+				sum += int32(s4[0])*w4[0] + int32(s4[1])*w4[1] + int32(s4[2])*w4[2] + int32(s4[3])*w4[3]
+			}
+			for ; k < len(s); k++ {
+				sum += int32(s[k]) * w[k]
 			}
 			out[x] = clampShift(sum)
 		}
