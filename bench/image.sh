@@ -15,8 +15,8 @@
 # per image (the steadier figure on a shared machine) and peak RSS; then the
 # ratios go/sharp and go/vips, and the SSIM of go's and sharp's outputs
 # (cropped to the content) against libvips's.
-# Then the whole image stage on (a) at its default concurrency (first run and
-# unchanged re-run; peak RSS of the child) and, with IMAGE_BENCH_LATENCY=1,
+# Then the whole image stage on each set at its default concurrency (first
+# run and unchanged re-run; peak RSS of the child) and, with IMAGE_BENCH_LATENCY=1,
 # the stage against a slow loopback server by image.concurrency.
 #
 # Installs what is missing: libvips-tools (apt-get, as root) and sharp
@@ -139,8 +139,15 @@ done
 for s in "${ssims[@]}"; do echo "$s"; done
 
 echo
-echo "the whole image stage on set a (file store, images through image.mirror), default concurrency:"
-GOMAXPROCS=2 pin "$TIME" -f 'stage process: peak RSS %M KB' "$BIN" -dir "$DIR" -mode stage -c "$((8 * 2))"
+echo "the whole image stage (file store, images through image.mirror), default concurrency 16, GOMAXPROCS=2:"
+mkdir -p "$DIR/mixed-root"
+ln -sfn "$DIR/mixed" "$DIR/mixed-root/bench.example"
+for set in $SETS; do
+	root=$DIR
+	[ "$set" = b ] && root=$DIR/mixed-root
+	echo "set $set:"
+	GOMAXPROCS=2 pin "$TIME" -f "set $set stage process: peak RSS %M KB" "$BIN" -dir "$root" -mode stage -c 16
+done
 if [ "${IMAGE_BENCH_LATENCY:-0}" = 1 ]; then
 	# Network-bound case: 1000x1000 JPEGs from a loopback server that waits
 	# before each answer, at image.concurrency 1..16.

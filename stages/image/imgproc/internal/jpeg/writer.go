@@ -492,8 +492,15 @@ func yCbCr420Blocks(m *image.YCbCr, p image.Point, yb *[4]block, cb, cr *block) 
 		x0, y0 := p.X+(i&1)*8, p.Y+(i&2)*4
 		for j := range 8 {
 			row := m.Y[m.YOffset(b.Min.X, min(y0+j, ymax)):]
-			for k := range 8 {
-				yb[i][8*j+k] = int32(row[min(x0+k, xmax)-b.Min.X])
+			dst := yb[i][8*j : 8*j+8 : 8*j+8]
+			if x0+8 <= xmax+1 { // inside: a straight copy
+				for k, v := range row[x0-b.Min.X : x0-b.Min.X+8 : x0-b.Min.X+8] {
+					dst[k] = int32(v)
+				}
+				continue
+			}
+			for k := range dst {
+				dst[k] = int32(row[min(x0+k, xmax)-b.Min.X])
 			}
 		}
 	}
@@ -502,10 +509,18 @@ func yCbCr420Blocks(m *image.YCbCr, p image.Point, yb *[4]block, cb, cr *block) 
 	for j := range 8 {
 		off := m.COffset(b.Min.X, b.Min.Y) + min(cy0+j, cymax)*m.CStride
 		cbRow, crRow := m.Cb[off:], m.Cr[off:]
+		cbDst, crDst := cb[8*j:8*j+8:8*j+8], cr[8*j:8*j+8:8*j+8]
+		if cx0+8 <= cxmax+1 {
+			cbRow, crRow = cbRow[cx0:cx0+8:cx0+8], crRow[cx0:cx0+8:cx0+8]
+			for k := range cbDst {
+				cbDst[k], crDst[k] = int32(cbRow[k]), int32(crRow[k])
+			}
+			continue
+		}
 		for k := range 8 {
 			x := min(cx0+k, cxmax)
-			cb[8*j+k] = int32(cbRow[x])
-			cr[8*j+k] = int32(crRow[x])
+			cbDst[k] = int32(cbRow[x])
+			crDst[k] = int32(crRow[x])
 		}
 	}
 }
