@@ -33,6 +33,9 @@
 //	image.gc_days         delete processed images that neither this run's nor the previous index references and
 //	                      that are older than this many days (default 0: keep everything)
 //	image.upscale         "true" (default): small images are enlarged to fill the box; "false": centred as they are
+//
+// Environment: FEEDBATCH_IMAGE_ALLOW_NETS (see EnvAllowNets) lets downloads
+// reach listed private or loopback prefixes, e.g. a local image server.
 package image
 
 import (
