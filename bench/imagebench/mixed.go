@@ -132,7 +132,7 @@ func runSSIM(ref, cmps string) error {
 		if !ok {
 			return fmt.Errorf("-cmp %q: want name=folder", c)
 		}
-		sum, worst, worstName, n := 0.0, 1.0, "", 0
+		sum, worst, worstName, n, below := 0.0, 1.0, "", 0, 0
 		for _, r := range refs {
 			a, err := loadLuma(r)
 			if err != nil {
@@ -150,11 +150,17 @@ func runSSIM(ref, cmps string) error {
 			s := ssim(a, b.SubImage(image.Rect(x0, y0, x0+w, y0+h)).(*image.Gray))
 			sum += s
 			n++
+			if s < 0.97 {
+				below++
+				if os.Getenv("SSIM_VERBOSE") != "" {
+					fmt.Printf("  %s %s %.4f\n", name, filepath.Base(r), s)
+				}
+			}
 			if s < worst {
 				worst, worstName = s, filepath.Base(r)
 			}
 		}
-		fmt.Printf("SSIM %-6s vs libvips: mean %.4f, min %.4f (%s), %d images\n", name, sum/float64(n), worst, worstName, n)
+		fmt.Printf("SSIM %-6s vs libvips: mean %.4f, min %.4f (%s), %d of %d images below 0.97\n", name, sum/float64(n), worst, worstName, below, n)
 	}
 	return nil
 }

@@ -24,6 +24,9 @@
 //	image.per_host        requests in flight per host (default 16: a shop's images mostly come from one CDN host)
 //	image.decodes         decodes at once (default GOMAXPROCS); memory is also capped by image.decode_mb
 //	image.decode_mb       estimated decode+resize memory in flight, in MiB (default 768; see imgproc.MemoryEstimate)
+//	image.memory_mb       Go soft memory limit while the stage runs, in MiB (default 160; 0: leave the process's);
+//	                      the garbage collector works harder near it instead of letting the heap double
+//	                      (bench/image.sh, 200 mixed shots: peak RSS 241 -> 166 MB, CPU per image within noise)
 //	image.max_fail_share  failed share of images above which the child fails (default 0.5)
 //	image.max_bytes       per-image download limit (default 20 MB)
 //	image.max_megapixels  per-image pixel limit read from the header before decoding (default 64)
@@ -51,6 +54,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,6 +137,7 @@ type options struct {
 	perHost       int
 	decodes       int
 	decodeMemory  int64
+	memoryLimit   int64
 	maxFailShare  float64
 	retries       int
 	gcDays        int
@@ -150,6 +155,7 @@ func parseOptions(row manifest.Row) (options, error) {
 		perHost:       16,
 		decodes:       runtime.GOMAXPROCS(0),
 		decodeMemory:  768 << 20,
+		memoryLimit:   160 << 20,
 		maxFailShare:  0.5,
 		retries:       2,
 		maxBytes:      20 << 20,
@@ -193,6 +199,7 @@ func parseOptions(row manifest.Row) (options, error) {
 	intOpt("gc_days", 0, 3650, func(n int64) { o.gcDays = int(n) })
 	intOpt("decodes", 1, 64, func(n int64) { o.decodes = int(n) })
 	intOpt("decode_mb", 16, 1<<20, func(n int64) { o.decodeMemory = n << 20 })
+	intOpt("memory_mb", 0, 1<<20, func(n int64) { o.memoryLimit = n << 20 })
 	intOpt("max_bytes", 1024, 1<<30, func(n int64) { o.maxBytes = n })
 	intOpt("max_megapixels", 1, 1024, func(n int64) { o.maxPixels = n << 20 })
 	boolOpt("revalidate", func(b bool) { o.revalidate = b })
@@ -303,6 +310,13 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	o, err := parseOptions(row)
 	if err != nil {
 		return res, stages.Permanentf("image options: %w", err)
+	}
+	if o.memoryLimit > 0 {
+		// Only ever lower the limit the process runs with; restore it after.
+		if old := debug.SetMemoryLimit(-1); o.memoryLimit < old {
+			debug.SetMemoryLimit(o.memoryLimit)
+			defer debug.SetMemoryLimit(old)
+		}
 	}
 	src, err := s.source(job.Store, o)
 	if err != nil {
