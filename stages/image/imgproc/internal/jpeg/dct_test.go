@@ -30,8 +30,6 @@ func BenchmarkIDCT(b *testing.B) {
 	benchmarkDCT(b, idct)
 }
 
-const testSlowVsBig = true
-
 func TestDCT(t *testing.T) {
 	blocks := make([]block, len(testBlocks))
 	copy(blocks, testBlocks[:])
@@ -85,11 +83,6 @@ func TestDCT(t *testing.T) {
 	}
 	nop := func(*block) {}
 	testDCT(t, "IDCT(FDCT)", blocks, slowRoundTrip, nop, 1, 8)
-
-	if testSlowVsBig {
-		testDCT(t, "slowFDCT", blocks, slowFDCT, slowerFDCT, 0, 64)
-		testDCT(t, "slowIDCT", blocks, slowIDCT, slowerIDCT, 0, 64)
-	}
 
 	// Check that the optimized and slow FDCT implementations agree.
 	testDCT(t, "FDCT", blocks, fdct, slowFDCT, 1, 8)
@@ -283,36 +276,6 @@ func slowFDCT(b *block) {
 	*b = dst
 }
 
-// slowerFDCT is slowFDCT but using big.Floats to validate slowFDCT.
-func slowerFDCT(b *block) {
-	var dst block
-	for v := 0; v < 8; v++ {
-		for u := 0; u < 8; u++ {
-			sum := big.NewFloat(0)
-			for y := 0; y < 8; y++ {
-				for x := 0; x < 8; x++ {
-					f := big.NewFloat(float64(b[8*y+x] - 128))
-					f = new(big.Float).Mul(f, bigAlpha(u))
-					f = new(big.Float).Mul(f, bigAlpha(v))
-					f = new(big.Float).Mul(f, bigCosines[((2*x+1)*u)%32])
-					f = new(big.Float).Mul(f, bigCosines[((2*y+1)*v)%32])
-					sum = new(big.Float).Add(sum, f)
-				}
-			}
-			// Int64 truncates toward zero, so add ±0.5
-			// as needed to round
-			if sum.Sign() > 0 {
-				sum = new(big.Float).Add(sum, big.NewFloat(+0.5))
-			} else {
-				sum = new(big.Float).Add(sum, big.NewFloat(-0.5))
-			}
-			i, _ := sum.Int64()
-			dst[8*v+u] = int32(i)
-		}
-	}
-	*b = dst
-}
-
 // slowIDCT performs the 8*8 2-dimensional inverse discrete cosine transform:
 //
 //	dst[x,y] = (1/8) * Σ_u Σ_v alpha(u) * alpha(v) * src[u,v] *
@@ -335,37 +298,6 @@ func slowIDCT(b *block) {
 				}
 			}
 			dst[8*y+x] = int32(math.Round(sum / 8))
-		}
-	}
-	*b = dst
-}
-
-// slowerIDCT is slowIDCT but using big.Floats to validate slowIDCT.
-func slowerIDCT(b *block) {
-	var dst block
-	for y := 0; y < 8; y++ {
-		for x := 0; x < 8; x++ {
-			sum := big.NewFloat(0)
-			for v := 0; v < 8; v++ {
-				for u := 0; u < 8; u++ {
-					f := big.NewFloat(float64(b[8*v+u]))
-					f = new(big.Float).Mul(f, bigAlpha(u))
-					f = new(big.Float).Mul(f, bigAlpha(v))
-					f = new(big.Float).Mul(f, bigCosines[((2*x+1)*u)%32])
-					f = new(big.Float).Mul(f, bigCosines[((2*y+1)*v)%32])
-					f = new(big.Float).Quo(f, big.NewFloat(8))
-					sum = new(big.Float).Add(sum, f)
-				}
-			}
-			// Int64 truncates toward zero, so add ±0.5
-			// as needed to round
-			if sum.Sign() > 0 {
-				sum = new(big.Float).Add(sum, big.NewFloat(+0.5))
-			} else {
-				sum = new(big.Float).Add(sum, big.NewFloat(-0.5))
-			}
-			i, _ := sum.Int64()
-			dst[8*y+x] = int32(i)
 		}
 	}
 	*b = dst
