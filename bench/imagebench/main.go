@@ -1,10 +1,16 @@
-// Command imagebench measures the image pipeline on a folder of large JPEGs
-// (bench/image.sh runs it next to vipsthumbnail).
+// Command imagebench measures the image pipeline (bench/image.sh runs it
+// next to sharp and vipsthumbnail).
 //
 //	imagebench -dir D -gen 50            write 50 synthetic 2000x2000 JPEGs to D/bench.example/ (if missing)
-//	imagebench -dir D -mode proc         decode+resize+pad+encode every file (imgproc.Process), -c workers
+//	imagebench -gen-mixed 200 -in D      write 200 mixed product shots to D (if missing): 600x400 to 3000x3000,
+//	                                     5% greyscale, 10% PNG (half with transparency), the rest JPEG q80-95
+//	imagebench -mode proc -in D -out O   decode+resize+pad+encode every file of D (imgproc.Process) with -c
+//	                                     workers, writing O/<name>.jpg; without -in: D/bench.example
 //	imagebench -dir D -mode stage        the whole image stage over a file store, images read through image.mirror;
 //	                                     then a second, incremental run of the same shop
+//	imagebench -mode ssim -ref R -cmp name=DIR,...
+//	                                     SSIM (luma, 8x8 windows) of each DIR/<name>.jpg, cropped to its content,
+//	                                     against R/<name>.jpg (an unpadded libvips render)
 //
 // It prints images/s and the peak RSS of the process.
 package main
@@ -28,6 +34,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -52,26 +59,48 @@ func main() {
 	latency := flag.Duration("latency", 50*time.Millisecond, "latency mode: server delay per image")
 	count := flag.Int("n", 200, "latency mode: images")
 	perHost := flag.String("per-host", "4", "latency mode: image.per_host")
+	in := flag.String("in", "", "proc mode: input folder (default <dir>/bench.example); -gen-mixed: output folder")
+	out := flag.String("out", "", "proc mode: write outputs here")
+	genMixed := flag.Int("gen-mixed", 0, "generate this many mixed product shots in -in, then exit")
+	ref := flag.String("ref", "", "ssim mode: reference folder")
+	cmpDirs := flag.String("cmp", "", "ssim mode: name=folder,... to compare")
 	flag.Parse()
-	if *mode == "latency" {
+	switch *mode {
+	case "latency":
 		runLatency(*latency, *count, *perHost)
+		return
+	case "ssim":
+		if err := runSSIM(*ref, *cmpDirs); err != nil {
+			log.Fatal(err)
+		}
 		return
 	}
 	imgDir := filepath.Join(*dir, host)
+	if *genMixed > 0 {
+		if err := generateMixed(*in, *genMixed); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *gen > 0 {
 		if err := generate(imgDir, *gen, *size); err != nil {
 			log.Fatal(err)
 		}
 		return
 	}
+	if *in != "" {
+		imgDir = *in
+	}
 	files, err := filepath.Glob(filepath.Join(imgDir, "*.jpg"))
+	pngs, _ := filepath.Glob(filepath.Join(imgDir, "*.png"))
+	files = append(files, pngs...)
 	if err != nil || len(files) == 0 {
 		log.Fatalf("no images in %s (run with -gen 50 first)", imgDir)
 	}
 	sort.Strings(files)
 	switch *mode {
 	case "proc":
-		runProc(files, *workers)
+		runProc(files, *workers, *out)
 	case "stage":
 		runStage(*dir, files, *workers)
 	case "latency":
@@ -122,7 +151,7 @@ func generate(dir string, n, side int) error {
 
 func clamp(v float64) uint8 { return uint8(max(0, min(255, v))) }
 
-func runProc(files []string, workers int) {
+func runProc(files []string, workers int, outDir string) {
 	spec := imgproc.Spec{Width: 800, Height: 800, Quality: 85, Background: color.RGBA{255, 255, 255, 255}}
 	lastCPU, _ = cpuTime()
 	start := time.Now()
@@ -140,6 +169,12 @@ func runProc(files []string, workers int) {
 				res, err := imgproc.Process(b, spec, 0)
 				if err != nil {
 					log.Fatalf("%s: %v", f, err)
+				}
+				if outDir != "" {
+					name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)) + ".jpg"
+					if err := os.WriteFile(filepath.Join(outDir, name), res.JPEG, 0o644); err != nil {
+						log.Fatal(err)
+					}
 				}
 				mu.Lock()
 				outBytes += int64(len(res.JPEG))

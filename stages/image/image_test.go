@@ -470,6 +470,7 @@ func TestBadOptions(t *testing.T) {
 		{"image.timeout": "soon"},
 		{"image.ports": "80,http"},
 		{"image.mirror": "ftp://x/y"},
+		{"image.memory_mb": "-1"},
 	} {
 		t.Run(fmt.Sprint(opts), func(t *testing.T) {
 			_, err := testStage().Run(t.Context(), testJob(st, "s", opts))

@@ -69,7 +69,8 @@ type Config struct {
 	Ports []uint16
 	// AnyPort disables the port check (tests on httptest's random ports).
 	AnyPort bool
-	// Allow lists prefixes allowed although the guard denies them (tests:
+	// Allow lists prefixes allowed although the guard denies them (tests, or
+	// the operator through the image stage's FEEDBATCH_IMAGE_ALLOW_NETS:
 	// 127.0.0.1/32). Never set from outside input.
 	Allow []netip.Prefix
 	// MaxRedirects followed (default 5).

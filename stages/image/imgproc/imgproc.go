@@ -17,7 +17,6 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"net/http"
@@ -27,11 +26,13 @@ import (
 	"golang.org/x/image/draw"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
+	"github.com/feedbatch/feedbatch/stages/image/imgproc/internal/jpeg"
 )
 
 // Version names the processing algorithm. It is part of every output's
 // content address: changing how pixels are produced must change it.
-const Version = "2"
+const Version = "3"
 
 // DefaultMaxPixels is the largest source accepted (Google's 64 megapixels).
 const DefaultMaxPixels = 64 << 20
@@ -127,8 +128,10 @@ func Config(b []byte, maxPixels int64) (Format, image.Config, error) {
 
 // MemoryEstimate is roughly how many bytes decoding and rendering an image
 // with this header takes: the decoded pixels at the colour model's size
-// (progressive JPEGs also keep their coefficients), plus the resize's
-// intermediate buffers, which scale with the output.
+// (JPEGs at their reduced decode size, see JPEGScale; progressive JPEGs
+// also keep their coefficients at full size), the RGBA copy and planes of
+// non-YCbCr sources, and the canvas and resize buffers, which scale with
+// the output.
 func MemoryEstimate(cfg image.Config, f Format, s Spec) int64 {
 	px := int64(cfg.Width) * int64(cfg.Height)
 	var bpp int64
@@ -144,40 +147,55 @@ func MemoryEstimate(cfg image.Config, f Format, s Spec) int64 {
 	default: // YCbCr (up to 4:4:4), paletted, ...
 		bpp = 3
 	}
+	out := int64(s.Width) * int64(s.Height)
+	render := out * 4 // canvas (1.5) and resize rows
 	if f == JPEG {
-		bpp += 6 // progressive: int16 coefficients for up to 3 full-size components
+		// The orientation is not known here: take the smaller scale.
+		sc := int64(min(JPEGScale(cfg.Width, cfg.Height, s), JPEGScale(cfg.Height, cfg.Width, s)))
+		// progressive: int32 coefficients, 4:2:0 (6 bytes per pixel)
+		return px*6 + px/(sc*sc)*(bpp+7) + render
 	}
-	// CatmullRom keeps a float64 RGBA buffer of output width x source height
-	// (source height <= 2x the output after the box pre-shrink), plus the canvas.
-	render := int64(s.Width)*int64(max(s.Height, 1))*2*32 + int64(s.Width)*int64(s.Height)*4
-	return px*bpp + render
+	// RGBA copy and Y/Cb/Cr planes, of the source or of its box pre-shrink.
+	return px*(bpp+7) + render
 }
 
 // Decode checks the header with Config and only then decodes the image.
 // Decoder panics (on hostile input) are turned into ErrDecode.
-func Decode(b []byte, maxPixels int64) (img image.Image, f Format, err error) {
+func Decode(b []byte, maxPixels int64) (image.Image, Format, error) {
 	f, cfg, err := Config(b, maxPixels)
 	if err != nil {
 		return nil, f, err
 	}
-	_, dec := decoders(f)
+	img, err := decode(b, f, cfg, 1)
+	return img, f, err
+}
+
+// decode decodes b, whose header Config read as f and cfg, at 1/scale of
+// its size (JPEG only; other formats take 1).
+func decode(b []byte, f Format, cfg image.Config, scale int) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			img, err = nil, fmt.Errorf("%w: %s decoder panic: %v", ErrDecode, f, r)
 		}
 	}()
-	img, err = dec(bytes.NewReader(b))
+	if f == JPEG {
+		img, err = jpeg.DecodeScaled(bytes.NewReader(b), scale)
+	} else {
+		_, dec := decoders(f)
+		img, err = dec(bytes.NewReader(b))
+	}
 	if err != nil {
-		return nil, f, fmt.Errorf("%w: %s: %v", ErrDecode, f, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrDecode, f, err)
 	}
 	// The decoded size must be the one the header declared (the limit was
 	// checked against the header).
-	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		if int64(b.Dx())*int64(b.Dy()) > int64(cfg.Width)*int64(cfg.Height) || b.Empty() {
-			return nil, f, fmt.Errorf("%w: %s decoded %v, header said %dx%d", ErrDecode, f, b, cfg.Width, cfg.Height)
+	w, h := (cfg.Width+scale-1)/scale, (cfg.Height+scale-1)/scale
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		if int64(b.Dx())*int64(b.Dy()) > int64(w)*int64(h) || b.Empty() {
+			return nil, fmt.Errorf("%w: %s decoded %v, header said %dx%d", ErrDecode, f, b, cfg.Width, cfg.Height)
 		}
 	}
-	return img, f, nil
+	return img, nil
 }
 
 // Spec is the output an image is turned into.
@@ -252,52 +270,85 @@ func (s Spec) Fit(w, h int) image.Rectangle {
 
 // Render draws src onto an opaque canvas of the spec's size: background,
 // then the image resized into Fit, alpha composited onto the background.
+// The canvas is 4:2:0 YCbCr, what the JPEG encoder writes.
 //
-// Kernel (chosen by BenchmarkResize and TestKernelQuality): sources at least
-// twice the target are first shrunk by an integer box (area average) factor,
-// which is cheap and alias-free (for JPEGs on the Y/Cb/Cr planes, before any
-// RGB conversion), then CatmullRom takes the remaining < 2x step. CPU time
-// for 2000x2000 -> 800x800, one core: ApproxBiLinear 21 ms but 25.9 dB PSNR
-// against an exact area average (aliasing); CatmullRom 188 ms, 41.4 dB;
-// box + CatmullRom 71 ms, 36.0 dB. (JPEG decode is another 78 ms, encode 9.)
-func Render(src image.Image, s Spec) *image.RGBA { return RenderOriented(src, s, 1) }
+// Pipeline (chosen by BenchmarkResize, TestKernelQuality and the SSIM
+// check of bench/image.sh against libvips): JPEGs are decoded by Process
+// at 1/2, 1/4 or 1/8 of their size when that still covers the box (a
+// reduced inverse DCT, see internal/jpeg); other sources at least twice
+// the box are shrunk by an integer box average (on the Y/Cb/Cr planes for
+// YCbCr sources); then a separable Catmull-Rom filter with precomputed
+// fixed-point weights resamples the Y, Cb and Cr planes straight into the
+// canvas planes. RGB sources are converted to planes once, at the reduced
+// size.
+func Render(src image.Image, s Spec) *image.YCbCr { return render(src, s, 1) }
 
-// RenderOriented is Render for a source stored with EXIF orientation o
-// (see Orientation): the image is turned upright after the box pre-shrink,
-// when it is small.
-func RenderOriented(src image.Image, s Spec, o int) *image.RGBA {
-	canvas := image.NewRGBA(image.Rect(0, 0, s.Width, s.Height))
-	bg := image.NewUniform(s.Background)
-	draw.Draw(canvas, canvas.Bounds(), bg, image.Point{}, draw.Src)
+// render is Render for a source stored with EXIF orientation o (see
+// Orientation): the image is turned upright after the box pre-shrink, when
+// it is small.
+func render(src image.Image, s Spec, o int) *image.YCbCr {
+	canvas := image.NewYCbCr(image.Rect(0, 0, s.Width, s.Height), image.YCbCrSubsampleRatio420)
+	bg := bgYCbCr(s.Background)
+	fillYCbCr(canvas, bg)
 	sb := src.Bounds()
 	w, h := sb.Dx(), sb.Dy()
 	if swapsAxes(o) {
 		w, h = h, w
 	}
 	r := s.Fit(w, h)
-	k := min(w/r.Dx(), h/r.Dy())
-	op := draw.Over
-	if k >= 2 {
+	if k := min(w/r.Dx(), h/r.Dy()); k >= 2 {
 		if y, ok := src.(*image.YCbCr); ok && y.Rect.Min == (image.Point{}) && chromaStep(y.SubsampleRatio) != (image.Point{}) {
-			src = boxShrinkYCbCr(y, k) // JPEG: average the planes, convert only the small image
+			src = boxShrinkYCbCr(y, k) // average the planes, convert only the small image
 		} else {
 			src = boxShrink(src, k, s.Background)
 		}
-		sb = src.Bounds()
 	}
 	if o > 1 {
 		src = orient(src, o)
-		sb = src.Bounds()
 	}
+	sb = src.Bounds()
+	var yp, cbp, crp plane
+	var step image.Point
+	switch m := src.(type) {
+	case *image.YCbCr:
+		if step = chromaStep(m.SubsampleRatio); step != (image.Point{}) && m.Rect.Min == (image.Point{}) {
+			cw, ch := (sb.Dx()+step.X-1)/step.X, (sb.Dy()+step.Y-1)/step.Y
+			yp = plane{pix: m.Y, stride: m.YStride, w: sb.Dx(), h: sb.Dy()}
+			cbp = plane{pix: m.Cb, stride: m.CStride, w: cw, h: ch}
+			crp = plane{pix: m.Cr, stride: m.CStride, w: cw, h: ch}
+		}
+	case *image.Gray:
+		if m.Rect.Min == (image.Point{}) {
+			// Neutral chroma: a single sample stretched over the image.
+			yp = plane{pix: m.Pix, stride: m.Stride, w: sb.Dx(), h: sb.Dy()}
+			cbp = plane{pix: []byte{128}, stride: 1, w: 1, h: 1}
+			crp = cbp
+			step = image.Pt(sb.Dx(), sb.Dy())
+		}
+	}
+	if yp.pix == nil {
+		yp, cbp, crp = rgbaPlanes(opaqueRGBA(src, s.Background))
+		step = image.Pt(1, 1)
+	}
+	renderPlanes(canvas, r, yp, cbp, crp, step, bg)
+	return canvas
+}
+
+// opaqueRGBA is src composited onto bg, as an RGBA image at the origin.
+func opaqueRGBA(src image.Image, bg color.RGBA) *image.RGBA {
+	sb := src.Bounds()
+	if m, ok := src.(*image.RGBA); ok && sb.Min == (image.Point{}) && m.Opaque() {
+		return m
+	}
+	out := image.NewRGBA(image.Rect(0, 0, sb.Dx(), sb.Dy()))
+	op := draw.Over
 	if o, ok := src.(interface{ Opaque() bool }); ok && o.Opaque() {
 		op = draw.Src // same pixels, no blending arithmetic
+	} else {
+		draw.Draw(out, out.Bounds(), image.NewUniform(bg), image.Point{}, draw.Src)
 	}
-	if sb.Dx() == r.Dx() && sb.Dy() == r.Dy() {
-		draw.Draw(canvas, r, src, sb.Min, op)
-		return canvas
-	}
-	draw.CatmullRom.Scale(canvas, r, src, sb, op, nil)
-	return canvas
+	draw.Draw(out, out.Bounds(), src, sb.Min, op)
+	return out
 }
 
 // boxShrink averages k x k blocks of src (edge blocks average what they
@@ -404,8 +455,9 @@ func boxShrinkYCbCr(src *image.YCbCr, k int) *image.YCbCr {
 	return dst
 }
 
-// Encode writes img as a baseline JPEG at quality q. Go's encoder is
-// deterministic and writes no metadata.
+// Encode writes img as a baseline 4:2:0 JPEG at quality q. The encoder
+// (Go's, with a plane path for 4:2:0 images) is deterministic and writes
+// no metadata.
 func Encode(w io.Writer, img image.Image, q int) error {
 	return jpeg.Encode(w, img, &jpeg.Options{Quality: q})
 }
@@ -421,9 +473,12 @@ type Result struct {
 	JPEG          []byte
 }
 
-// Process is Decode, Render and Encode in one call.
+// Process is Decode, Render and Encode in one call. A JPEG is decoded at
+// the smallest of 1/1, 1/2, 1/4 and 1/8 of its size that still covers the
+// box (see JPEGScale), so a 2000x2000 photo for an 800x800 box is decoded
+// at 1000x1000, with a quarter of the inverse DCT work and memory.
 func Process(b []byte, s Spec, maxPixels int64) (Result, error) {
-	img, f, err := Decode(b, maxPixels)
+	f, cfg, err := Config(b, maxPixels)
 	if err != nil {
 		return Result{Format: f}, err
 	}
@@ -431,14 +486,38 @@ func Process(b []byte, s Spec, maxPixels int64) (Result, error) {
 	if f == JPEG {
 		o = Orientation(b)
 	}
-	out := RenderOriented(img, s, o)
-	var buf bytes.Buffer
-	if err := Encode(&buf, out, s.Quality); err != nil {
-		return Result{Format: f}, fmt.Errorf("encode jpeg: %w", err)
-	}
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	w, h := cfg.Width, cfg.Height
 	if swapsAxes(o) {
 		w, h = h, w
 	}
+	scale := 1
+	if f == JPEG {
+		scale = JPEGScale(w, h, s)
+	}
+	img, err := decode(b, f, cfg, scale)
+	if err != nil {
+		return Result{Format: f}, err
+	}
+	out := render(img, s, o)
+	var buf bytes.Buffer
+	buf.Grow(s.Width * s.Height / 4)
+	if err := Encode(&buf, out, s.Quality); err != nil {
+		return Result{Format: f}, fmt.Errorf("encode jpeg: %w", err)
+	}
 	return Result{Format: f, SourceWidth: w, SourceHeight: h, Width: s.Width, Height: s.Height, JPEG: buf.Bytes()}, nil
+}
+
+// JPEGScale is the largest of 1, 2, 4 and 8 by which a w x h (upright)
+// JPEG can be divided while still covering the image's rectangle in the
+// box, so the remaining resize only ever shrinks, by less than 2 (unless
+// the source is more than 16 times the box).
+func JPEGScale(w, h int, s Spec) int {
+	r := s.Fit(w, h)
+	scale := 1
+	for _, c := range []int{2, 4, 8} {
+		if (w+c-1)/c >= r.Dx() && (h+c-1)/c >= r.Dy() {
+			scale = c
+		}
+	}
+	return scale
 }

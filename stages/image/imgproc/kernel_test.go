@@ -102,8 +102,8 @@ func areaAverage(src *image.RGBA, w, h int) *image.RGBA {
 
 // TestKernelQuality measures each kernel against the exact area average on
 // a 3.3x downscale with fine detail, and pins the choice made in Render: box
-// prefilter + CatmullRom must be close to the reference and clearly better
-// than ApproxBiLinear.
+// prefilter + Catmull-Rom on the planes must be close to the reference and
+// clearly better than ApproxBiLinear.
 func TestKernelQuality(t *testing.T) {
 	src := detailed(600, 600)
 	ref := areaAverage(src, 180, 180)
@@ -115,7 +115,19 @@ func TestKernelQuality(t *testing.T) {
 		t.Logf("%-26s PSNR vs area average: %.1f dB", k.name, got[k.name])
 	}
 	if got["box+catmullrom"] < 35 {
-		t.Errorf("Render's kernel PSNR %.1f dB < 35", got["box+catmullrom"])
+		t.Errorf("box+catmullrom PSNR %.1f dB < 35", got["box+catmullrom"])
+	}
+	// Render: the same filter on Y/Cb/Cr planes, into a 4:2:0 canvas
+	// (chroma at half resolution costs some dB on this colour-striped input).
+	out := image.NewRGBA(image.Rect(0, 0, 180, 180))
+	draw.Draw(out, out.Bounds(), Render(src, Spec{Width: 180, Height: 180, Quality: 85, Background: white}), image.Point{}, draw.Src)
+	got["render"] = psnr(ref, out)
+	t.Logf("%-26s PSNR vs area average: %.1f dB", "render (4:2:0 planes)", got["render"])
+	if got["render"] < 35 {
+		t.Errorf("Render PSNR %.1f dB < 35", got["render"])
+	}
+	if got["approxbilinear"]+3 > got["render"] {
+		t.Errorf("approxbilinear (%.1f dB) not clearly worse than Render (%.1f dB): revisit the choice", got["approxbilinear"], got["render"])
 	}
 	if got["approxbilinear"]+3 > got["box+catmullrom"] {
 		t.Errorf("approxbilinear (%.1f dB) not clearly worse than box+catmullrom (%.1f dB): revisit the choice", got["approxbilinear"], got["box+catmullrom"])
@@ -195,5 +207,77 @@ func TestBoxShrinkYCbCr(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRenderEdges: a flat source lands on exactly its rectangle, at odd
+// offsets too; pixels outside are the background, inside the colour, and
+// only the chroma samples straddling an edge mix the two.
+func TestRenderEdges(t *testing.T) {
+	red := color.RGBA{200, 30, 40, 255}
+	bg := color.RGBA{10, 240, 120, 255}
+	for _, sz := range []image.Point{{301, 200}, {200, 301}, {77, 33}, {1000, 999}, {40, 40}} {
+		src := image.NewRGBA(image.Rect(0, 0, sz.X, sz.Y))
+		draw.Draw(src, src.Bounds(), image.NewUniform(red), image.Point{}, draw.Src)
+		s := Spec{Width: 81, Height: 80, Quality: 85, Background: bg}
+		r := s.Fit(sz.X, sz.Y)
+		out := Render(src, s)
+		if out.Rect != image.Rect(0, 0, 81, 80) {
+			t.Fatalf("%v: canvas %v", sz, out.Rect)
+		}
+		for y := range 80 {
+			for x := range 81 {
+				p := image.Pt(x, y)
+				want := bg
+				if p.In(r) {
+					want = red
+				}
+				edge := x == r.Min.X || x == r.Max.X-1 || x == r.Min.X-1 || x == r.Max.X ||
+					y == r.Min.Y || y == r.Max.Y-1 || y == r.Min.Y-1 || y == r.Max.Y
+				if tol := 4; !edge && !near(at(out, x, y), want, tol) {
+					t.Fatalf("%v into %v: pixel %v = %v, want %v", sz, r, p, at(out, x, y), want)
+				}
+			}
+		}
+	}
+}
+
+// TestMakeWeights: the weights of every output sample sum to one, stay in
+// the source, and the same size is the identity.
+func TestMakeWeights(t *testing.T) {
+	for _, tc := range []struct{ src, dst int }{{1000, 800}, {800, 800}, {10, 800}, {1, 5}, {5000, 7}, {3, 2}} {
+		a := float64(tc.src) / float64(tc.dst)
+		w := makeWeights(tc.src, tc.dst, a, 0.5*a-0.5)
+		for i := range tc.dst {
+			sum := int32(0)
+			for _, v := range w.w[i*w.n : i*w.n+w.n] {
+				sum += v
+			}
+			if sum != 1<<weightBits {
+				t.Fatalf("%d->%d: output %d weights sum to %d", tc.src, tc.dst, i, sum)
+			}
+			if s := int(w.start[i]); s < 0 || s+w.n > tc.src {
+				t.Fatalf("%d->%d: output %d reads [%d,%d)", tc.src, tc.dst, i, s, s+w.n)
+			}
+			if tc.src == tc.dst && w.w[i*w.n+i-int(w.start[i])] != 1<<weightBits {
+				t.Fatalf("%d->%d: not the identity at %d", tc.src, tc.dst, i)
+			}
+		}
+	}
+}
+
+// BenchmarkResample: one 1000x1000 plane to 800x800 (the luma of a
+// 2000x2000 JPEG decoded at 1/2 for an 800x800 box).
+func BenchmarkResample(b *testing.B) {
+	src := plane{pix: make([]byte, 1000*1000), stride: 1000, w: 1000, h: 1000}
+	for i := range src.pix {
+		src.pix[i] = uint8(i * 7 % 251)
+	}
+	dst := plane{pix: make([]byte, 800*800), stride: 800, w: 800, h: 800}
+	a := 1000.0 / 800
+	wx := makeWeights(1000, 800, a, 0.5*a-0.5)
+	var tmp []byte
+	for b.Loop() {
+		tmp = resample(dst, src, wx, wx, tmp)
 	}
 }

@@ -1,0 +1,249 @@
+package imgproc
+
+import (
+	"image"
+	"image/color"
+	"math"
+)
+
+// The resampler works on 8-bit planes (Y, Cb, Cr) with precomputed
+// fixed-point weights, separably: each source row is filtered horizontally
+// into an intermediate plane, whose columns are then filtered vertically.
+// The filter is Catmull-Rom (the cubic of x/image/draw's CatmullRom), its
+// support widened by the reduction factor when shrinking, so that it is a
+// proper low-pass filter at every scale.
+
+// weightBits is the fixed-point precision of the weights (they sum to 1<<weightBits).
+const weightBits = 14
+
+// weights maps every output sample to a run of n source samples starting
+// at start[i], with weights w[i*n : i*n+n].
+type weights struct {
+	n     int
+	start []int32
+	w     []int32
+}
+
+func catmullRom(t float64) float64 {
+	t = math.Abs(t)
+	switch {
+	case t < 1:
+		return (1.5*t-2.5)*t*t + 1
+	case t < 2:
+		return ((-0.5*t+2.5)*t-4)*t + 2
+	}
+	return 0
+}
+
+// makeWeights computes the filter for count output samples whose centres
+// are at a*i + b in source sample coordinates (sample k's centre is k), over
+// a source of srcLen samples; taps beyond the edges are folded onto the edge
+// samples.
+func makeWeights(srcLen, count int, a, b float64) weights {
+	scale := max(a, 1) // widen the filter when shrinking
+	support := 2 * scale
+	// Taps k with c-support < k <= c+support: at most ceil(2*support).
+	n := min(int(math.Ceil(2*support)), srcLen)
+	wt := weights{n: n, start: make([]int32, count), w: make([]int32, count*n)}
+	fw := make([]float64, n)
+	for i := range count {
+		c := a*float64(i) + b
+		lo := int(math.Floor(c-support)) + 1
+		start := min(max(lo, 0), srcLen-n)
+		clear(fw)
+		sum := 0.0
+		for k := lo; k <= int(math.Floor(c+support)); k++ {
+			v := catmullRom((float64(k) - c) / scale)
+			if v == 0 {
+				continue
+			}
+			j := min(max(k, 0), srcLen-1) - start // edge samples take the weight of the taps past them
+			if j < 0 || j >= n {
+				panic("imgproc: filter tap outside its window") // start keeps [lo, lo+n) inside
+			}
+			fw[j] += v
+			sum += v
+		}
+		wt.start[i] = int32(start)
+		// Normalise, round, and give the rounding error to the largest tap
+		// so that the weights sum exactly to one.
+		out := wt.w[i*n : i*n+n]
+		total, big := int32(0), 0
+		for j, v := range fw {
+			out[j] = int32(math.Round(v / sum * (1 << weightBits)))
+			total += out[j]
+			if out[j] > out[big] {
+				big = j
+			}
+		}
+		out[big] += 1<<weightBits - total
+	}
+	return wt
+}
+
+// plane is an 8-bit sample plane.
+type plane struct {
+	pix    []byte
+	stride int
+	w, h   int
+}
+
+// sub is the part of p from (x, y), w x h.
+func (p plane) sub(x, y, w, h int) plane {
+	return plane{pix: p.pix[y*p.stride+x:], stride: p.stride, w: w, h: h}
+}
+
+// resample filters src into dst (of dst.w x dst.h samples) with horizontal
+// weights wx (dst.w outputs) and vertical weights wy (dst.h outputs). tmp is
+// reused between calls when large enough.
+func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
+	// Only the source rows the vertical filter reads are filtered horizontally.
+	r0 := int(wy.start[0])
+	r1 := int(wy.start[dst.h-1]) + wy.n
+	rows := r1 - r0
+	if cap(tmp) < rows*dst.w {
+		tmp = make([]byte, rows*dst.w)
+	}
+	tmp = tmp[:rows*dst.w]
+	const round = 1 << (weightBits - 1)
+	n := wx.n
+	for y := r0; y < r1; y++ {
+		row := src.pix[y*src.stride : y*src.stride+src.w]
+		out := tmp[(y-r0)*dst.w : (y-r0+1)*dst.w]
+		for x := range out {
+			s := row[wx.start[x]:][:n]
+			w := wx.w[x*n:][:n]
+			sum := int32(round)
+			k := 0
+			for ; k+4 <= len(s); k += 4 { // four taps a step: less loop overhead
+				s4, w4 := s[k:k+4:k+4], w[k:k+4:k+4]
+				sum += int32(s4[0])*w4[0] + int32(s4[1])*w4[1] + int32(s4[2])*w4[2] + int32(s4[3])*w4[3]
+			}
+			for ; k < len(s); k++ {
+				sum += int32(s[k]) * w[k]
+			}
+			out[x] = clampShift(sum)
+		}
+	}
+	acc := make([]int32, dst.w)
+	n = wy.n
+	for y := range dst.h {
+		for x := range acc {
+			acc[x] = round
+		}
+		base := int(wy.start[y]) - r0
+		for k, wk := range wy.w[y*n : y*n+n] {
+			if wk == 0 {
+				continue
+			}
+			in := tmp[(base+k)*dst.w:][:len(acc)]
+			for x, v := range in {
+				acc[x] += int32(v) * wk
+			}
+		}
+		out := dst.pix[y*dst.stride:][:len(acc)]
+		for x, v := range acc {
+			out[x] = clampShift(v)
+		}
+	}
+	return tmp
+}
+
+func clampShift(v int32) uint8 {
+	v >>= weightBits
+	switch {
+	case v < 0:
+		return 0
+	case v > 255:
+		return 255
+	}
+	return uint8(v)
+}
+
+// renderPlanes draws src (planes of size sw x sh, chroma subsampled by
+// step) into the 4:2:0 canvas at rectangle r. Luma lands on whole pixels;
+// a chroma sample of the canvas that the image only partly covers is
+// blended with the background by its coverage.
+func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step image.Point, bg [3]uint8) {
+	sw, sh := y.w, y.h
+	// Luma: output pixel i (relative to r) has its centre at (i+0.5)*sw/rw - 0.5.
+	ax, ay := float64(sw)/float64(r.Dx()), float64(sh)/float64(r.Dy())
+	wx := makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5)
+	wy := makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5)
+	ydst := plane{pix: canvas.Y, stride: canvas.YStride, w: canvas.Rect.Dx(), h: canvas.Rect.Dy()}.sub(r.Min.X, r.Min.Y, r.Dx(), r.Dy())
+	tmp := resample(ydst, y, wx, wy, nil)
+
+	// Chroma: canvas chroma sample j covers luma [2j, 2j+2). Those touched
+	// by r are j0..j1-1; their centres, in source chroma sample coordinates:
+	// ((2j+1 - r.Min.X) * sw/rw) / step.X - 0.5.
+	jx0, jx1 := r.Min.X/2, (r.Max.X+1)/2
+	jy0, jy1 := r.Min.Y/2, (r.Max.Y+1)/2
+	cw, ch := jx1-jx0, jy1-jy0
+	cax, cay := 2*ax/float64(step.X), 2*ay/float64(step.Y)
+	cwx := makeWeights(cb.w, cw, cax, (float64(2*jx0+1-r.Min.X))*ax/float64(step.X)-0.5)
+	cwy := makeWeights(cb.h, ch, cay, (float64(2*jy0+1-r.Min.Y))*ay/float64(step.Y)-0.5)
+	for i, p := range []plane{cb, cr} {
+		pix := canvas.Cb
+		if i == 1 {
+			pix = canvas.Cr
+		}
+		cdst := plane{pix: pix, stride: canvas.CStride, w: cw, h: ch}.sub(jx0, jy0, cw, ch)
+		tmp = resample(cdst, p, cwx, cwy, tmp)
+		blendEdges(cdst, r, jx0, jy0, bg[1+i])
+	}
+}
+
+// blendEdges mixes the background into chroma samples (of the plane d,
+// whose first sample is canvas chroma sample jx0, jy0) that r covers only in
+// part: a sample covering one of its two luma columns or rows is half image.
+func blendEdges(d plane, r image.Rectangle, jx0, jy0 int, bg uint8) {
+	cov := func(j, lo, hi int) int { // luma samples of [2j, 2j+2) inside [lo, hi): 0..2
+		return max(0, min(2*j+2, hi)-max(2*j, lo))
+	}
+	for y := range d.h {
+		cy := cov(jy0+y, r.Min.Y, r.Max.Y)
+		row := d.pix[y*d.stride:][:d.w]
+		for x := range row {
+			if x > 0 && x < d.w-1 && cy == 2 {
+				continue
+			}
+			c := cov(jx0+x, r.Min.X, r.Max.X) * cy // of 4
+			if c < 4 {
+				row[x] = uint8((int(row[x])*c + int(bg)*(4-c) + 2) / 4)
+			}
+		}
+	}
+}
+
+// fillYCbCr paints the whole canvas with the background colour.
+func fillYCbCr(m *image.YCbCr, bg [3]uint8) {
+	fill := func(p []byte, v uint8) {
+		for i := range p {
+			p[i] = v
+		}
+	}
+	fill(m.Y, bg[0])
+	fill(m.Cb, bg[1])
+	fill(m.Cr, bg[2])
+}
+
+// bgYCbCr is the background colour in YCbCr.
+func bgYCbCr(c color.RGBA) [3]uint8 {
+	y, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
+	return [3]uint8{y, cb, cr}
+}
+
+// rgbaPlanes converts an opaque RGBA image (origin 0,0) to 4:4:4 Y, Cb, Cr planes.
+func rgbaPlanes(m *image.RGBA) (y, cb, cr plane) {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	yp, cbp, crp := make([]byte, w*h), make([]byte, w*h), make([]byte, w*h)
+	for j := range h {
+		row := m.Pix[j*m.Stride:][:4*w]
+		for i := range w {
+			p := row[4*i : 4*i+3 : 4*i+3]
+			yp[j*w+i], cbp[j*w+i], crp[j*w+i] = color.RGBToYCbCr(p[0], p[1], p[2])
+		}
+	}
+	mk := func(p []byte) plane { return plane{pix: p, stride: w, w: w, h: h} }
+	return mk(yp), mk(cbp), mk(crp)
+}
