@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,15 @@ import (
 const envTestChild = "FEEDBATCH_TEST_STAGE_CHILD"
 
 func init() {
+	// Children of in-process engines see a clean environment: let this one
+	// variable through, as feedbatch's connection settings are.
+	localPassEnv = append(localPassEnv, envTestChild)
+	if os.Getenv(envTestChild) == "" && len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-test.") {
+		// Run as a child without being told how: never run the tests again
+		// (each run would start more children).
+		fmt.Fprintf(os.Stderr, "test binary started as %q without %s\n", os.Args[1:], envTestChild)
+		os.Exit(70)
+	}
 	if os.Getenv(envTestChild) == "app" {
 		// The real command line, as the container runs it.
 		os.Exit(runMain(os.Args))
@@ -91,7 +101,7 @@ func TestAWSMode(t *testing.T) {
 	t.Setenv(envTestChild, "1")
 	t.Setenv("FAIL_COLLECT", "2")
 	engDir := t.TempDir()
-	eng, ep, err := local.Start(t.Context(), local.Config{Dir: engDir, VCPUs: 2})
+	eng, ep, err := local.Start(t.Context(), local.Config{Dir: engDir, VCPUs: 2, PassEnv: append(slices.Clone(localPassEnv), "FAIL_COLLECT")})
 	if err != nil {
 		t.Fatal(err)
 	}
