@@ -59,7 +59,7 @@ func logsAction(c *cli.Context) error {
 	if !slices.Contains(all.Names(), stage) {
 		return usagef("logs: unknown stage %q (stages: %s)", stage, strings.Join(all.Names(), ", "))
 	}
-	st, err := openStore(ctx, c.String(rootFlag.Name))
+	st, err := openStoreFor(ctx, c.String(rootFlag.Name), readOnly)
 	if err != nil {
 		return err
 	}

@@ -152,7 +152,7 @@ func manifestRef(c *cli.Context, ref string) (store.Store, string, error) {
 		return nil, "", usagef("missing <run|url> argument")
 	}
 	dirAndKey := func(root, key string) (store.Store, string, error) {
-		st, err := openStore(ctx, root)
+		st, err := openStoreFor(ctx, root, readOnly)
 		if err != nil {
 			return nil, "", err
 		}
@@ -503,7 +503,7 @@ func manifestBuild(c *cli.Context) error {
 	var st store.Store
 	if strings.HasPrefix(src, "store:") || (src != "" && !strings.Contains(src, "://") && !fileExists(src)) {
 		var err error
-		if st, err = openStore(ctx, c.String(rootFlag.Name)); err != nil {
+		if st, err = openStoreFor(ctx, c.String(rootFlag.Name), readOnly); err != nil {
 			return err
 		}
 	}

@@ -49,7 +49,7 @@ func reportAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, c.String(rootFlag.Name))
+	st, err := openStoreFor(ctx, c.String(rootFlag.Name), readOnly)
 	if err != nil {
 		return err
 	}

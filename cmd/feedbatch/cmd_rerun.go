@@ -67,7 +67,7 @@ func rerunAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, root)
+	st, err := openStoreFor(ctx, root, readOnly) // a re-run's run exists: create no root
 	if err != nil {
 		return err
 	}

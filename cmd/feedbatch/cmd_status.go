@@ -88,7 +88,7 @@ func statusAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, c.String(rootFlag.Name))
+	st, err := openStoreFor(ctx, c.String(rootFlag.Name), access(!c.Bool("wait")))
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func printStatus(w io.Writer, s *planner.Status, narrow bool) {
 					idx, shop, stage = "", "", "  earlier"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", idx, shop, stage, o.State, dash(o.Attempts), exitText(o.ExitCode),
-					durationText(o), where(o), reasonText(o))
+					durationText(o), where(o), reasonText(o, narrow))
 			}
 		}
 	}
@@ -239,10 +239,15 @@ func where(o planner.Outcome) string {
 	return "run"
 }
 
-func reasonText(o planner.Outcome) string {
+// reasonText is why a shop's stage ended as it did: the child's own error
+// when it recorded one, else the engine's reason. AWS Batch says "Essential
+// container in task exited" for every exit, so that says nothing beside the
+// child's error. Where a person asked for some shops (full), the whole
+// reason; in a listing of every shop, the first 120 characters.
+func reasonText(o planner.Outcome, full bool) string {
 	r := o.Reason
-	if o.State == "SUCCEEDED" {
-		r = "" // AWS Batch says "Essential container in task exited" for successes too
+	if o.State == "SUCCEEDED" || (o.Error != "" && r == "Essential container in task exited") {
+		r = ""
 	}
 	if o.Error != "" {
 		if r != "" {
@@ -251,7 +256,7 @@ func reasonText(o planner.Outcome) string {
 		r += o.Error
 	}
 	r = strings.Join(strings.Fields(r), " ")
-	if len(r) > 120 {
+	if !full && len(r) > 120 {
 		r = r[:117] + "..."
 	}
 	return r

@@ -104,6 +104,13 @@ func absRoot(root string) (string, error) {
 // a plain directory path. S3 settings come from FEEDBATCH_S3_ENDPOINT,
 // FEEDBATCH_S3_PATH_STYLE, AWS_REGION and the standard AWS credential chain.
 func openStore(ctx context.Context, root string) (store.Store, error) {
+	return openStoreFor(ctx, root, readWrite)
+}
+
+// openStoreFor opens root; for a command that only looks (readOnly) a
+// file:// root must exist: nothing is created (a mistyped --root is "not
+// found", not a new empty directory).
+func openStoreFor(ctx context.Context, root string, acc access) (store.Store, error) {
 	spec, err := parseRoot(root)
 	if err != nil {
 		return nil, err
@@ -112,6 +119,13 @@ func openStore(ctx context.Context, root string) (store.Store, error) {
 	case "s3":
 		return openS3(ctx, spec)
 	default:
+		if acc == readOnly {
+			st, err := filestore.OpenExisting(spec.dir)
+			if err != nil {
+				return nil, fmt.Errorf("open store: %w", err)
+			}
+			return st, nil
+		}
 		st, err := filestore.New(spec.dir)
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)

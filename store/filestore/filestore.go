@@ -61,6 +61,31 @@ func New(dir string) (*Store, error) {
 	return st, nil
 }
 
+// OpenExisting opens the directory dir as a store for a command that only
+// looks: it creates nothing and cleans nothing up. A missing directory is
+// store.ErrNotFound.
+func OpenExisting(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("filestore %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("root file://%s does not exist: %w", abs, store.ErrNotFound)
+	}
+	if err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("root file://%s is not a directory", abs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("filestore %s: %w", abs, err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("filestore %s: %w", abs, err)
+	}
+	return &Store{dir: abs, root: root}, nil
+}
+
 // staleTemp is the age after which a temp file is taken to be left by a
 // crashed writer. No write takes this long.
 const staleTemp = 24 * time.Hour
