@@ -19,6 +19,7 @@
 package delivery
 
 import (
+	"os"
 	"path"
 	"strings"
 
@@ -105,8 +106,18 @@ func PutOptions(key string) *store.PutOptions {
 	return &store.PutOptions{ContentType: h.ContentType, ContentEncoding: h.ContentEncoding, CacheControl: h.CacheControl}
 }
 
-// EnvBaseURL names the environment variable holding the public base URL of
-// the delivered files ("https://d111111abcdef8.cloudfront.net/"): in AWS the
-// feed job definition sets it to the CloudFront distribution, and the feed
-// stage links processed images under it when feed.image_base_url is unset.
-const EnvBaseURL = "FEEDBATCH_PUBLIC_URL"
+// EnvPublicHost names the environment variable holding the public host of
+// the delivered files ("d111111abcdef8.cloudfront.net"): in AWS the feed job
+// definition sets it to the CloudFront distribution's domain, and the feed
+// stage links processed images under https://<host>/ when
+// feed.image_base_url is unset. Empty or unset: no default.
+const EnvPublicHost = "FEEDBATCH_PUBLIC_HOST"
+
+// PublicBaseURL is "https://<host>/" for the host in EnvPublicHost, or "".
+func PublicBaseURL() string {
+	h := strings.TrimSpace(os.Getenv(EnvPublicHost))
+	if h == "" {
+		return ""
+	}
+	return "https://" + h + "/"
+}

@@ -2,7 +2,6 @@ package feed
 
 import (
 	"context"
-	"os"
 	"strings"
 
 	"github.com/feedbatch/feedbatch/delivery"
@@ -41,7 +40,7 @@ func loadImageMap(ctx context.Context, job stages.Job) (ImageMap, error) {
 	base := job.Row.Options[OptImageBaseURL]
 	if base == "" {
 		// In AWS the job definition names the CloudFront distribution.
-		base = os.Getenv(delivery.EnvBaseURL)
+		base = delivery.PublicBaseURL()
 	}
 	if base == "" {
 		return nil, nil
