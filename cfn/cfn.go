@@ -43,6 +43,9 @@ var LocalParams = map[string]string{
 	"AWS::AccountId": "000000000000",
 	"AWS::Partition": "aws",
 	"AWS::StackName": "feedbatch",
+	// No CloudFront locally: the feed stage keeps the catalog's image links
+	// unless feed.image_base_url is set.
+	"DeliveryDistribution.DomainName": "",
 }
 
 // EvaluateOnExit is one entry of a retry strategy; empty strings are absent

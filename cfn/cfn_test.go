@@ -398,6 +398,11 @@ func TestIAMReview(t *testing.T) {
 							t.Errorf("%s %s on the bucket's objects", st.effect, a)
 						}
 					}
+				case r.Tag == "!Sub" && deliveredObjects[r.Value]:
+					// Published feeds and images: CloudFront reads them (TestDelivery).
+					if !slices.Equal(st.actions, []string{"s3:GetObject"}) || st.effect != "Allow" {
+						t.Errorf("%s %v on the delivered objects, want Allow s3:GetObject only", st.effect, st.actions)
+					}
 				default:
 					t.Errorf("resource %s %q is not the bucket, its objects, the queue or a feedbatch job definition", r.Tag, r.Value)
 				}

@@ -101,6 +101,7 @@ import (
 	"time"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/delivery"
 	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
@@ -339,10 +340,9 @@ func publish(ctx context.Context, job stages.Job, log *slog.Logger, o *Output, m
 	f := o.Reader()
 	// The object is a .gz file: application/gzip and no Content-Encoding, so
 	// an HTTP client that undoes Content-Encoding cannot hand a platform's
-	// .gz fetcher plain text.
-	if err := job.Store.Put(ctx, meta.Key, f, &store.PutOptions{
-		ContentType: "application/gzip", CacheControl: "no-cache",
-	}); err != nil {
+	// .gz fetcher plain text; caches revalidate it after a few minutes
+	// (package delivery decides both).
+	if err := job.Store.Put(ctx, meta.Key, f, delivery.PutOptions(meta.Key)); err != nil {
 		return Meta{}, fmt.Errorf("publish %s: %w", meta.Key, err)
 	}
 	// The feed is live now; its facts follow, with the ETag the guard

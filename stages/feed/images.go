@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/feedbatch/feedbatch/delivery"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/image"
 )
@@ -37,6 +38,10 @@ func (m indexMap) Lookup(src string) string {
 // processed image is kept. A shop without an index keeps its catalog links.
 func loadImageMap(ctx context.Context, job stages.Job) (ImageMap, error) {
 	base := job.Row.Options[OptImageBaseURL]
+	if base == "" {
+		// In AWS the job definition names the CloudFront distribution.
+		base = delivery.PublicBaseURL()
+	}
 	if base == "" {
 		return nil, nil
 	}

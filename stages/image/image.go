@@ -65,6 +65,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/delivery"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	collectsource "github.com/feedbatch/feedbatch/stages/collect/source"
@@ -624,7 +625,7 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 		r.log.Debug("image dropped", "url", rawURL, "reason", procReason(err), "err", err)
 		return nil
 	}
-	if err := r.job.Store.Put(ctx, e.Key, bytes.NewReader(out.JPEG), &store.PutOptions{ContentType: "image/jpeg", CacheControl: "public, max-age=31536000, immutable"}); err != nil {
+	if err := r.job.Store.Put(ctx, e.Key, bytes.NewReader(out.JPEG), delivery.PutOptions(e.Key)); err != nil {
 		return fmt.Errorf("image %s: write %s: %w", rawURL, e.Key, err)
 	}
 	r.bytes.Add(int64(len(out.JPEG)))
