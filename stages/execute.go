@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/feedbatch/feedbatch/internal/secret"
 )
 
 // nowFunc is the clock; tests replace it.
@@ -30,7 +32,10 @@ func Execute(ctx context.Context, st Stage, job Job) (Result, error) {
 	res.DurationMS = res.FinishedAt.Sub(start).Milliseconds()
 	res.Status = StatusSucceeded
 	if err != nil {
-		err = fmt.Errorf("%s shop %s: %w", st.Name(), job.Row.ShopID, err)
+		// A stage's error may quote a URL or DSN with its credentials
+		// resolved (net/http's errors hold the URL): it is recorded and
+		// returned redacted.
+		err = secret.Error(fmt.Errorf("%s shop %s: %w", st.Name(), job.Row.ShopID, err))
 		res.Status = StatusFailed
 		res.Error = err.Error()
 		res.Permanent = errors.Is(err, ErrPermanent)
