@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages/all"
@@ -77,7 +78,9 @@ func planFromFlags(c *cli.Context, conn *batchConn, log *slog.Logger) (*planner.
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := map[string]string{"registry": c.String(registryFlag.Name)}
+	// run.json is an artefact: the registry's DSN is recorded without its
+	// password (a registry should name it: ${env:...}, see README).
+	cfg := map[string]string{"registry": secret.Redact(c.String(registryFlag.Name))}
 	for s, d := range defs {
 		cfg["job_definition."+s] = d
 	}
