@@ -16,6 +16,11 @@ import (
 	"github.com/feedbatch/feedbatch/registry"
 )
 
+// The local engine gives children a clean environment; the test binary acts
+// as feedbatch in its children only if envTestChild reaches them (without
+// it a child would run this package's tests instead of the stage).
+func init() { localPassEnv = append(localPassEnv, envTestChild) }
+
 // testPG is the machine's PostgreSQL (FEEDBATCH_TEST_PG overrides), as a
 // URL with a user and no password.
 func testPG() string {
