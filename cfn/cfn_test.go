@@ -391,8 +391,9 @@ func TestIAMReview(t *testing.T) {
 							t.Errorf("%s %s on the bucket ARN", st.effect, a)
 						}
 					}
-				case r.Tag == "!Sub" && r.Value == "${DataBucket.Arn}/*":
-					// Its objects: object actions only.
+				case r.Tag == "!Sub" && (r.Value == "${DataBucket.Arn}/*" || strings.HasPrefix(r.Value, "${DataBucket.Arn}/${RunPrefix}")):
+					// Its objects under the root: object actions only
+					// (which keys each role may write: TestRoleWrites).
 					for _, a := range st.actions {
 						if !strings.HasPrefix(a, "s3:") || (st.effect == "Allow" && strings.Contains(a, "Bucket")) {
 							t.Errorf("%s %s on the bucket's objects", st.effect, a)
@@ -403,8 +404,17 @@ func TestIAMReview(t *testing.T) {
 					if !slices.Equal(st.actions, []string{"s3:GetObject"}) || st.effect != "Allow" {
 						t.Errorf("%s %v on the delivered objects, want Allow s3:GetObject only", st.effect, st.actions)
 					}
+				case r.Tag == "!Sub" && r.Value == "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretsPrefix}*":
+					onlyActions(t, st, "secretsmanager:GetSecretValue")
+				case r.Tag == "!Sub" && r.Value == "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
+					onlyActions(t, st, "ssm:GetParameter")
+				case r.Tag == "!Sub" && r.Value == "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*":
+					onlyActions(t, st, "kms:Decrypt")
+					if !strings.Contains(st.where, "DecryptViaSecretServices") {
+						t.Errorf("kms:Decrypt outside the kms:ViaService statement")
+					}
 				default:
-					t.Errorf("resource %s %q is not the bucket, its objects, the queue or a feedbatch job definition", r.Tag, r.Value)
+					t.Errorf("resource %s %q is not the bucket, its objects, the queue, a feedbatch job definition or a secret under SecretsPrefix", r.Tag, r.Value)
 				}
 			}
 		})
@@ -419,12 +429,14 @@ func TestIAMReview(t *testing.T) {
 	if diff := cmp.Diff(want, submitters); diff != "" {
 		t.Errorf("SubmitJob grants (-want +got):\n%s", diff)
 	}
-	// The stage children's role has no Batch permission at all.
+	// The stage children's roles have no Batch permission at all.
 	for _, st := range sts {
-		if strings.HasPrefix(st.where, "/Resources/JobRole/") && !strings.Contains(st.where, "AssumeRolePolicyDocument") {
-			for _, a := range st.actions {
-				if !strings.HasPrefix(a, "s3:") {
-					t.Errorf("JobRole grants %s", a)
+		for _, role := range []string{"CollectRole", "FeedRole", "ImageRole"} {
+			if strings.HasPrefix(st.where, "/Resources/"+role+"/") {
+				for _, a := range st.actions {
+					if strings.HasPrefix(a, "batch:") {
+						t.Errorf("%s grants %s", role, a)
+					}
 				}
 			}
 		}

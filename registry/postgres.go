@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
 )
 
@@ -41,9 +42,13 @@ var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Z
 
 // loadPostgres reads every row of the registry table, in id order.
 func loadPostgres(ctx context.Context, dsn string) ([]Shop, error) {
+	dsn, err := (&secret.Resolver{}).Resolve(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("registry: bad postgres DSN: %v", redactErr(err))
+		return nil, fmt.Errorf("registry: bad postgres DSN: %v", secret.Error(err))
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
@@ -61,7 +66,7 @@ func loadPostgres(ctx context.Context, dsn string) ([]Shop, error) {
 	where := "table " + table
 	conn, err := pgx.Connect(ctx, u.String())
 	if err != nil {
-		return nil, fmt.Errorf("registry %s: connect %s: %w", where, u.Redacted(), err)
+		return nil, fmt.Errorf("registry %s: connect %s: %w", where, secret.Redact(u.String()), secret.Error(err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	ident := pgx.Identifier(strings.Split(table, ".")).Sanitize()
@@ -95,14 +100,6 @@ func loadPostgres(ctx context.Context, dsn string) ([]Shop, error) {
 		return nil, fmt.Errorf("%w: %d problem(s):\n%w", ErrInvalid, len(errs), joinErrs(errs))
 	}
 	return shops, nil
-}
-
-func redactErr(err error) string {
-	// url.Parse errors quote the input, which may hold a password.
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err.Error()
-	}
-	return "unparsable"
 }
 
 func pgShop(cols []string, vals []any, row int) entry {

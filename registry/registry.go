@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -335,6 +336,13 @@ func checkSource(s *manifest.Source, baseDir string) string {
 	if strings.ContainsFunc(raw, isControl) {
 		return "contains control characters"
 	}
+	shown := secret.Redact(raw)
+	if _, err := secret.Refs(raw); err != nil {
+		return fmt.Sprintf("%q: %v", shown, err)
+	}
+	if shown != raw {
+		return fmt.Sprintf("%q: a credential in plain text; name it instead: ${env:NAME}, ${secretsmanager:NAME} or ${ssm:/path} (see README, The shop registry)", shown)
+	}
 	if !strings.Contains(raw, "://") {
 		if baseDir == "" {
 			return fmt.Sprintf("%q: a relative path needs a file registry (use file:///absolute/path)", raw)
@@ -346,9 +354,11 @@ func checkSource(s *manifest.Source, baseDir string) string {
 		s.URL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
 		return ""
 	}
-	u, err := url.Parse(raw)
+	// References stand for values the child resolves; the URL's shape is
+	// checked with a word in their place.
+	u, err := url.Parse(secret.Placeholder(raw))
 	if err != nil {
-		return fmt.Sprintf("%q: %v", raw, err)
+		return fmt.Sprintf("%q: %v", shown, secret.Error(err))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if !slices.Contains(Schemes, scheme) {

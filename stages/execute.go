@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -36,7 +37,10 @@ func Execute(ctx context.Context, st Stage, job Job) (Result, error) {
 			// A key made from the shop's data stays invalid on a retry.
 			err = Permanent(err)
 		}
-		err = fmt.Errorf("%s shop %s: %w", st.Name(), job.Row.ShopID, err)
+		// A stage's error may quote a URL or DSN with its credentials
+		// resolved (net/http's errors hold the URL): it is recorded and
+		// returned redacted.
+		err = secret.Error(fmt.Errorf("%s shop %s: %w", st.Name(), job.Row.ShopID, err))
 		res.Status = StatusFailed
 		res.Error = err.Error()
 		// A stage stopped mid-way (SIGTERM) was interrupted, not wrong,

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/feedbatch/feedbatch/internal/secret"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -179,8 +181,10 @@ func newLogger(c *cli.Context) *slog.Logger {
 	if c.App != nil && c.App.ErrWriter != nil {
 		w = c.App.ErrWriter
 	}
+	// Every log line is redacted: a child's log is an artefact (the engine
+	// keeps it, the report links it).
 	if c.String(logFormatFlag.Name) == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(secret.Handler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(secret.Handler(slog.NewTextHandler(w, opts)))
 }

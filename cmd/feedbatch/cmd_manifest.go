@@ -22,6 +22,7 @@ import (
 	"golang.org/x/text/width"
 
 	"github.com/feedbatch/feedbatch/examples"
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/registry"
 	"github.com/feedbatch/feedbatch/store"
@@ -518,7 +519,7 @@ func manifestBuild(c *cli.Context) error {
 	if strings.Contains(run, "/") || store.CheckKey(run) != nil {
 		return usagef("--run %q: not a valid run id", run)
 	}
-	meta := manifest.Meta{RunID: run, CreatedAt: time.Now().UTC(), Extra: map[string]string{"registry": src, "version": version}}
+	meta := manifest.Meta{RunID: run, CreatedAt: time.Now().UTC(), Extra: map[string]string{"registry": secret.Redact(src), "version": version}}
 	out := c.String("out")
 	switch out {
 	case "":

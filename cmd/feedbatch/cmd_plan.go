@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages/all"
@@ -79,7 +80,9 @@ func claimFromFlags(c *cli.Context, kind, queue string, log *slog.Logger) (*plan
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := map[string]string{"registry": c.String(registryFlag.Name)}
+	// run.json is an artefact: the registry's DSN is recorded without its
+	// password (a registry should name it: ${env:...}, see README).
+	cfg := map[string]string{"registry": secret.Redact(c.String(registryFlag.Name))}
 	for s, d := range defs {
 		cfg["job_definition."+s] = d
 	}

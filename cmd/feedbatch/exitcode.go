@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -86,7 +87,7 @@ func oneLine(err error) string {
 	// Lines are list items (errors.Join, a registry's problems): keep
 	// them apart with "; ".
 	var b strings.Builder
-	for line := range strings.Lines(err.Error()) {
+	for line := range strings.Lines(secret.RedactText(err.Error())) {
 		line = strings.Join(strings.Fields(line), " ")
 		if line == "" {
 			continue

@@ -179,11 +179,12 @@ func TestCleanEnvironment(t *testing.T) {
 	t.Setenv("FEEDBATCH_FORCE", "1")
 	t.Setenv("SOME_SECRET", "x")
 	t.Setenv("EXTRA_PASSED", "yes")
+	t.Setenv("FEEDBATCH_SECRET_SHOP_KEY", "k")
 	c, _ := newTC(t, local.Config{VCPUs: 4, MemoryMiB: 1024, PassEnv: []string{"EXTRA_PASSED"}})
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	c.def("env", sh(`[ -z "${FEEDBATCH_INDEX+x}" ] && [ -z "${FEEDBATCH_FORCE+x}" ] && [ -z "${SOME_SECRET+x}" ] &&
-		[ "$EXTRA_PASSED" = yes ] && [ "$TMPDIR" = `+tmp+` ] && [ -n "$PATH" ] && [ "$JOB_VAR" = v ] && [ -n "$AWS_BATCH_JOB_ID" ]`),
+		[ "$EXTRA_PASSED" = yes ] && [ "$FEEDBATCH_SECRET_SHOP_KEY" = k ] && [ "$TMPDIR" = `+tmp+` ] && [ -n "$PATH" ] && [ "$JOB_VAR" = v ] && [ -n "$AWS_BATCH_JOB_ID" ]`),
 		func(in *batch.RegisterJobDefinitionInput) {
 			in.ContainerProperties.Environment = []types.KeyValuePair{{Name: aws.String("JOB_VAR"), Value: aws.String("v")}}
 		})

@@ -50,7 +50,8 @@ func (e *Engine) startAttempt(j *job) {
 // DefaultPassEnv are the variables of the engine's environment that reach
 // every child, besides Config.PassEnv: what a container gets from its host
 // (PATH, HOME, TMPDIR, locale and time zone), proxy settings, and the AWS
-// SDK's credential and endpoint settings (a container's task role). Nothing
+// SDK's credential and endpoint settings (a container's task role). A name
+// ending in "*" passes every variable with that prefix. Nothing
 // else of the operator's shell reaches a child (a stray FEEDBATCH_INDEX or
 // FEEDBATCH_FORCE would change what every child does).
 var DefaultPassEnv = []string{
@@ -59,7 +60,11 @@ var DefaultPassEnv = []string{
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 	"AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
 	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE", "AWS_ENDPOINT_URL",
-	"AWS_ENDPOINT_URL_S3", "AWS_EC2_METADATA_DISABLED",
+	"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM", "AWS_EC2_METADATA_DISABLED",
+	// What a job definition's secrets (Secrets Manager or SSM values set
+	// as environment variables) are in a container: credentials a
+	// registry names as ${env:FEEDBATCH_SECRET_...}.
+	"FEEDBATCH_SECRET_*",
 }
 
 // commandLine is the process's argv and environment: the passed-through
@@ -72,6 +77,14 @@ func (e *Engine) commandLine(j *job) (argv, env []string) {
 	}
 	for _, names := range [][]string{DefaultPassEnv, e.cfg.PassEnv} {
 		for _, name := range names {
+			if prefix, ok := strings.CutSuffix(name, "*"); ok {
+				for _, kv := range os.Environ() {
+					if strings.HasPrefix(kv, prefix) && !strings.HasPrefix(kv, "AWS_BATCH") {
+						env = append(env, kv)
+					}
+				}
+				continue
+			}
 			if v, ok := os.LookupEnv(name); ok && !strings.HasPrefix(name, "AWS_BATCH") {
 				env = append(env, name+"="+v)
 			}

@@ -162,6 +162,18 @@ func Start(t testing.TB) Server {
 	return srv
 }
 
+// StartMoto starts a moto server of its own (every AWS service moto mocks,
+// e.g. Secrets Manager and SSM) that goes away with t. No bucket is made.
+func StartMoto(t testing.TB) Server {
+	t.Helper()
+	p, err := startMoto()
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(p.stop)
+	return p.server
+}
+
 func unavailable(t testing.TB, err error) {
 	t.Helper()
 	if os.Getenv("CI") != "" {

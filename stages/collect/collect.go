@@ -220,7 +220,7 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 		closeFn  func()
 	)
 	if source.IsSQL(row.Source.URL) {
-		q, err := source.OpenSQL(ctx, row.Source.URL, row.Source.Query)
+		q, err := source.OpenSQL(ctx, s.Fetcher.Secrets, row.Source.URL, row.Source.Query)
 		if err != nil {
 			return res, err
 		}

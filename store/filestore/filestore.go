@@ -9,6 +9,10 @@
 // Because keys are file paths, a key cannot be both an object and a "folder"
 // of other keys ("a" and "a/b"): the second Put fails. S3 allows this; the
 // feedbatch key layout never needs it.
+//
+// A root is private to its owner, whatever the umask: objects are written
+// 0600 and directories made 0700 (manifests, run records and result records
+// may name a shop's source; nothing on a local root is meant for others).
 package filestore
 
 import (
@@ -32,6 +36,12 @@ import (
 // tmpDir holds writes in progress; List never shows it.
 const tmpDir = ".feedbatch-tmp"
 
+// Modes of what the store creates (see the package comment).
+const (
+	fileMode fs.FileMode = 0o600
+	dirMode  fs.FileMode = 0o700
+)
+
 // Store is a store.Store on a local directory. It is safe for concurrent use,
 // also by several processes on the same directory.
 type Store struct {
@@ -48,7 +58,7 @@ func New(dir string) (*Store, error) {
 		return nil, fmt.Errorf("filestore %s: %w", dir, err)
 	}
 	// A read-only directory still opens (for reading); writes will fail.
-	mkErr := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755)
+	mkErr := os.MkdirAll(filepath.Join(abs, tmpDir), dirMode)
 	root, err := os.OpenRoot(abs)
 	if err != nil {
 		if mkErr != nil {
@@ -343,7 +353,7 @@ func (s *Store) writeTemp(ctx context.Context, key string, r io.Reader) (_ strin
 		return "", err
 	}
 	if dir := path.Dir(key); dir != "." {
-		if err := s.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
+		if err := s.root.MkdirAll(filepath.FromSlash(dir), dirMode); err != nil {
 			return "", err
 		}
 	}
@@ -370,10 +380,10 @@ func (s *Store) createTemp() (string, *os.File, error) {
 		var b [12]byte
 		rand.Read(b[:])
 		tmp := filepath.Join(tmpDir, hex.EncodeToString(b[:]))
-		f, err := s.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		f, err := s.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fileMode)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Someone removed the temp directory; recreate it.
-			if err := s.root.MkdirAll(tmpDir, 0o755); err != nil {
+			if err := s.root.MkdirAll(tmpDir, dirMode); err != nil {
 				return "", nil, err
 			}
 			continue

@@ -23,6 +23,7 @@ import (
 
 	"code.dny.dev/ssrf"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/s3store"
@@ -78,6 +79,33 @@ type Fetcher struct {
 	// IdleTimeout ends an HTTP body read that makes no progress for this
 	// long (a retryable error); 0 means 2 minutes.
 	IdleTimeout time.Duration
+	// Secrets resolves the credential references of source URLs
+	// (${env:NAME}, ${secretsmanager:NAME}, ${ssm:/path}); nil means a
+	// secret.Resolver reading the environment and the standard AWS
+	// configuration.
+	Secrets Resolver
+}
+
+// Resolver replaces credential references by their values
+// (secret.Resolver).
+type Resolver interface {
+	Resolve(ctx context.Context, s string) (string, error)
+}
+
+// resolve returns rawURL with its credentials resolved, for the request
+// only: validators, messages and logs keep rawURL.
+func resolve(ctx context.Context, r Resolver, rawURL string) (string, error) {
+	if r == nil {
+		r = &secret.Resolver{}
+	}
+	v, err := r.Resolve(ctx, rawURL)
+	if err != nil {
+		if errors.Is(err, secret.ErrReference) {
+			return "", stages.Permanentf("source %s: %v", Redact(rawURL), err)
+		}
+		return "", fmt.Errorf("source %s: %w", Redact(rawURL), err)
+	}
+	return v, nil
 }
 
 // idleBody cancels its request when no bytes arrive for d.
@@ -178,19 +206,8 @@ func NewHTTPClient(allow []netip.Prefix) *http.Client {
 	}
 }
 
-// Redact returns u without credentials and query values, for messages.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	u.Fragment = ""
-	return u.String()
-}
+// Redact is secret.Redact: raw without its credentials, for messages.
+func Redact(raw string) string { return secret.Redact(raw) }
 
 // Fetch opens rawURL. If prev names a version of the same URL, the source
 // is asked whether it changed (HTTP If-None-Match / If-Modified-Since, the
@@ -198,9 +215,13 @@ func Redact(raw string) string {
 // when it has not. Errors that retrying cannot fix (404, 410, other 4xx, a
 // missing file or key, a refused address, a bad URL) are stages.Permanent.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*Fetched, error) {
-	u, err := url.Parse(rawURL)
+	resolved, err := resolve(ctx, f.Secrets, rawURL)
 	if err != nil {
-		return nil, stages.Permanentf("source URL: %v", err)
+		return nil, err
+	}
+	u, err := url.Parse(resolved)
+	if err != nil {
+		return nil, stages.Permanentf("source URL %s: %v", Redact(rawURL), secret.Error(err))
 	}
 	if prev.URL != rawURL {
 		prev = Validators{}
@@ -214,7 +235,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*F
 		return fetchS3(ctx, u, rawURL, prev)
 	case "":
 		if strings.HasPrefix(rawURL, "/") { // an absolute local path
-			return fetchFile(&url.URL{Scheme: "file", Path: rawURL}, rawURL, prev)
+			return fetchFile(&url.URL{Scheme: "file", Path: resolved}, rawURL, prev)
 		}
 		return nil, stages.Permanentf("source URL %q has no scheme (want http://, https://, s3://, file:// or postgres://)", Redact(rawURL))
 	}
@@ -260,7 +281,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev
 		req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 		if err != nil {
 			cancel()
-			return nil, stages.Permanentf("source %s: %v", red, err)
+			return nil, stages.Permanentf("source %s: %v", red, secret.Error(err))
 		}
 		req.Header.Set("User-Agent", "feedbatch-collect/1")
 		if prev.ETag != "" {
@@ -276,13 +297,13 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev
 				return nil, ctx.Err()
 			}
 			if errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedNetwork) || errors.Is(err, ssrf.ErrProhibitedPort) {
-				return nil, stages.Permanentf("source %s: refused: the address is private, loopback, link-local or otherwise not public (%v)", red, err)
+				return nil, stages.Permanentf("source %s: refused: the address is private, loopback, link-local or otherwise not public (%v)", red, secret.Error(err))
 			}
 			var dnsErr *net.DNSError
 			if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
 				return nil, stages.Permanentf("source %s: host %s does not exist", red, dnsErr.Name)
 			}
-			lastErr = fmt.Errorf("source %s: %w", red, err)
+			lastErr = fmt.Errorf("source %s: %w", red, secret.Error(err))
 			continue
 		}
 		switch {
@@ -319,23 +340,23 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev
 func fetchFile(u *url.URL, rawURL string, prev Validators) (*Fetched, error) {
 	path := u.Path
 	if u.Host != "" && u.Host != "localhost" {
-		return nil, stages.Permanentf("source %s: file URLs must be file:///absolute/path", rawURL)
+		return nil, stages.Permanentf("source %s: file URLs must be file:///absolute/path", Redact(rawURL))
 	}
 	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, stages.Permanentf("source %s: no such file", rawURL)
+		return nil, stages.Permanentf("source %s: no such file", Redact(rawURL))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+		return nil, fmt.Errorf("source %s: %w", Redact(rawURL), err)
 	}
 	fi, err := fh.Stat()
 	if err != nil {
 		fh.Close()
-		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+		return nil, fmt.Errorf("source %s: %w", Redact(rawURL), err)
 	}
 	if fi.IsDir() {
 		fh.Close()
-		return nil, stages.Permanentf("source %s: is a directory", rawURL)
+		return nil, stages.Permanentf("source %s: is a directory", Redact(rawURL))
 	}
 	v := Validators{URL: rawURL, ETag: fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano())}
 	if prev.ETag == v.ETag {
@@ -357,7 +378,7 @@ func envBool(name string) bool {
 func fetchS3(ctx context.Context, u *url.URL, rawURL string, prev Validators) (*Fetched, error) {
 	bucket, key := u.Host, strings.TrimPrefix(u.Path, "/")
 	if bucket == "" || key == "" {
-		return nil, stages.Permanentf("source %s: want s3://bucket/key", rawURL)
+		return nil, stages.Permanentf("source %s: want s3://bucket/key", Redact(rawURL))
 	}
 	region := os.Getenv(EnvAWSRegion)
 	if region == "" {
@@ -370,14 +391,14 @@ func fetchS3(ctx context.Context, u *url.URL, rawURL string, prev Validators) (*
 		PathStyle: envBool(EnvS3PathStyle),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+		return nil, fmt.Errorf("source %s: %w", Redact(rawURL), err)
 	}
 	info, err := st.Stat(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, stages.Permanentf("source %s: no such object", rawURL)
+		return nil, stages.Permanentf("source %s: no such object", Redact(rawURL))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+		return nil, fmt.Errorf("source %s: %w", Redact(rawURL), err)
 	}
 	v := Validators{URL: rawURL, ETag: info.ETag}
 	if v.ETag != "" && prev.ETag == v.ETag {
@@ -385,10 +406,10 @@ func fetchS3(ctx context.Context, u *url.URL, rawURL string, prev Validators) (*
 	}
 	rc, err := st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, stages.Permanentf("source %s: no such object", rawURL)
+		return nil, stages.Permanentf("source %s: no such object", Redact(rawURL))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", rawURL, err)
+		return nil, fmt.Errorf("source %s: %w", Redact(rawURL), err)
 	}
 	return &Fetched{Body: rc, Validators: v}, nil
 }

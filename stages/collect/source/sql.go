@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/collect/parse"
 )
@@ -33,20 +34,25 @@ func IsSQL(rawURL string) bool {
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
 }
 
-// OpenSQL connects to dsn and starts query. The ctx is used for the whole
-// read and must outlive the returned SQL; Close ends the query.
-func OpenSQL(ctx context.Context, dsn, query string) (*SQL, error) {
+// OpenSQL connects to dsn, its credential references resolved by secrets
+// (nil: a secret.Resolver), and starts query. The ctx is used for the
+// whole read and must outlive the returned SQL; Close ends the query.
+func OpenSQL(ctx context.Context, secrets Resolver, dsn, query string) (*SQL, error) {
 	red := Redact(dsn)
 	if strings.TrimSpace(query) == "" {
 		return nil, stages.Permanentf("source %s: a postgres source needs a query", red)
 	}
-	cfg, err := pgx.ParseConfig(dsn)
+	resolved, err := resolve(ctx, secrets, dsn)
 	if err != nil {
-		return nil, stages.Permanentf("source %s: %v", red, err)
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(resolved)
+	if err != nil {
+		return nil, stages.Permanentf("source %s: %v", red, secret.Error(err))
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: connect: %w", red, err)
+		return nil, fmt.Errorf("source %s: connect: %w", red, secret.Error(err))
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"code.dny.dev/ssrf"
+
+	"github.com/feedbatch/feedbatch/internal/secret"
 )
 
 // Reasons name why a fetch failed; they are the drop reasons the image
@@ -51,7 +53,11 @@ type Error struct {
 	Err       error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("fetch %s: %s: %v", e.URL, e.Reason, e.Err) }
+// Error redacts the URL's credentials (a signed image link's signature),
+// also where net/http's error quotes it.
+func (e *Error) Error() string {
+	return secret.RedactText(fmt.Sprintf("fetch %s: %s: %v", e.URL, e.Reason, e.Err))
+}
 func (e *Error) Unwrap() error { return e.Err }
 
 // Reason returns the drop reason of err: Error.Reason for fetch errors,
