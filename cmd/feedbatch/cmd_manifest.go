@@ -26,6 +26,7 @@ import (
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/registry"
 	"github.com/feedbatch/feedbatch/store"
+	"github.com/feedbatch/feedbatch/store/memstore"
 )
 
 // exampleRegistry is the registry used when none is given: the example
@@ -504,7 +505,10 @@ func manifestBuild(c *cli.Context) error {
 	var st store.Store
 	if strings.HasPrefix(src, "store:") || (src != "" && !strings.Contains(src, "://") && !fileExists(src)) {
 		var err error
-		if st, err = openStoreFor(ctx, c.String(rootFlag.Name), readOnly); err != nil {
+		st, err = openStoreFor(ctx, c.String(rootFlag.Name), readOnly)
+		if errors.Is(err, store.ErrNotFound) {
+			st = memstore.New() // no root, so no key under it: nothing is created
+		} else if err != nil {
 			return err
 		}
 	}

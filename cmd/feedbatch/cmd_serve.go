@@ -62,6 +62,8 @@ func serveAction(c *cli.Context) error {
 	log.Info("serving feeds and images", "url", "http://"+ln.Addr().String()+"/", "root", c.String(rootFlag.Name), "basic_auth", auth.Enabled())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// The base URL on stdout, as engine serve prints its endpoint.
+	fmt.Fprintf(c.App.Writer, "http://%s/\n", ln.Addr())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -41,11 +42,29 @@ func startServe(t *testing.T, args ...string) string {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	app := newApp()
+	// serve prints its URL once its flags are parsed and it listens: reading
+	// that line orders the test's next app after this one's setup (urfave/cli
+	// writes to the shared command definitions while it parses).
+	pr, pw := io.Pipe()
+	app.Writer, app.ErrWriter = pw, io.Discard
 	go func() {
-		app := newApp()
-		app.Writer, app.ErrWriter = io.Discard, io.Discard
 		done <- app.RunContext(ctx, append([]string{"feedbatch"}, append(args, "serve", "--addr", addr)...))
+		pw.Close()
 	}()
+	ready := make(chan struct{})
+	go func() {
+		br := bufio.NewReader(pr)
+		br.ReadString('\n')
+		close(ready)
+		io.Copy(io.Discard, br)
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Fatalf("serve ended early: %v", err)
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -18,11 +18,11 @@ const lockDir = tmpDir + "/locks"
 // lockKey takes an exclusive advisory lock (flock) for key, waiting for
 // other holders in this or other processes. The lock dies with its process.
 func (s *Store) lockKey(key string) (func(), error) {
-	if err := s.root.MkdirAll(lockDir, 0o755); err != nil {
+	if err := s.root.MkdirAll(lockDir, dirMode); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	sum := sha256.Sum256([]byte(key))
-	f, err := s.root.OpenFile(filepath.Join(lockDir, hex.EncodeToString(sum[:16])), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := s.root.OpenFile(filepath.Join(lockDir, hex.EncodeToString(sum[:16])), os.O_CREATE|os.O_RDWR, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
