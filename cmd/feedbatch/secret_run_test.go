@@ -74,7 +74,7 @@ func TestRunKeepsSecretsOutOfArtefacts(t *testing.T) {
 	t.Setenv(envBatchEndpoint, "")
 	reg := strings.Replace(testPG(), "postgres@", "postgres:"+password+"@", 1) + "&table=" + table
 	root := filepath.Join(dir, "root")
-	out, errOut, code := runAppOut(t, "--root", root, "run", "--registry", reg, "--run", "sec", "--vcpus", "4", "--poll", "100ms")
+	out, errOut, code := runAppOut(t, "--root", root, "run", "--registry", reg, "--run", "sec", "--engine-dir", root+".engine", "--vcpus", "4", "--poll", "100ms")
 	if code != exitShopsFailed {
 		t.Fatalf("run exit %d, want %d:\n%s%s", code, exitShopsFailed, out, errOut)
 	}
@@ -91,7 +91,7 @@ func TestRunKeepsSecretsOutOfArtefacts(t *testing.T) {
 	if err != nil || !bytes.Contains(runJSON, []byte("postgres:REDACTED@")) {
 		t.Errorf("run.json does not record the redacted registry (%v):\n%s", err, runJSON)
 	}
-	logsOut, _, _ := runAppOut(t, "--root", root, "logs", "sec", "--stage", "collect", "--shop", "keyed")
+	logsOut, _, _ := runAppOut(t, "--root", root, "logs", "sec", "--stage", "collect", "--shop", "keyed", "--engine-dir", root+".engine")
 
 	var files int
 	for _, base := range []string{root, root + ".engine"} {
