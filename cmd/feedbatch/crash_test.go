@@ -64,7 +64,7 @@ func TestKillNineThenStatus(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatal("no children started")
 		}
-		children = readPids(t, pids)
+		children = readPids(pids)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestKillNineThenStatus(t *testing.T) {
 	}
 }
 
-func readPids(t *testing.T, path string) []int {
+func readPids(path string) []int {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil

@@ -92,10 +92,7 @@ func (e *Engine) api() http.Handler {
 		writeError(w, &apiError{status: http.StatusNotFound, typ: "UnknownOperationException",
 			msg: fmt.Sprintf("%s %s is not an operation of the local engine", r.Method, r.URL.Path)})
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Amzn-Requestid", newID())
-		mux.ServeHTTP(w, r)
-	})
+	return mux // Handler sets the request id, on refusals too
 }
 
 // mutating refuses an operation that would change the engine's state when
