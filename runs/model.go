@@ -82,6 +82,9 @@ type Options struct {
 	Concurrency int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RequireRecord makes a missing run.json an error (matching
+	// store.ErrNotFound) instead of a model without Record.
+	RequireRecord bool
 }
 
 // Attempt is one child of the daily run or of a re-run for one shop and
@@ -97,7 +100,7 @@ type Attempt struct {
 	JobID string `json:"job_id,omitempty"`
 	// Engine is nil when the engine was not asked or does not know the
 	// child; Result is nil when the child left no record.
-	Engine *Child          `json:"engine,omitempty"`
+	Engine *Child         `json:"engine,omitempty"`
 	Result *stages.Result `json:"result,omitempty"`
 }
 
@@ -192,11 +195,7 @@ func Load(ctx context.Context, st store.Store, run string, opts Options) (*Model
 	if l.opts.Now == nil {
 		l.opts.Now = time.Now
 	}
-	m, err := l.load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", run, err)
-	}
-	return m, nil
+	return l.load(ctx)
 }
 
 type loader struct {
@@ -222,6 +221,8 @@ func (l *loader) load(ctx context.Context) (*Model, error) {
 	switch {
 	case err == nil:
 		m.Record = rec
+	case l.opts.RequireRecord:
+		return nil, err
 	case !errors.Is(err, store.ErrNotFound):
 		l.opts.Log.Warn("run.json unreadable", "run", l.run, "err", err)
 	}
