@@ -160,6 +160,7 @@ func runStage(c *cli.Context) error {
 		Log:         log,
 		Attempt:     attempt(os.Getenv),
 		Force:       c.Bool("force"),
+		JobID:       os.Getenv(stages.EnvJobID),
 	}
 	log.Info("stage start", "attempt", job.Attempt, "rerun", meta.Rerun, "origin_index", row.OriginIndex)
 	res, err := stages.Execute(ctx, node.Stage, job)
