@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/memstore"
@@ -289,16 +290,19 @@ func TestChildStates(t *testing.T) {
 	st := memstore.New()
 	fixture(t, ctx, st, 20)
 	exit137 := int32(137)
-	states := []ChildState{
-		{Stage: "image", Index: 7, Status: "FAILED", Reason: "Job attempt duration exceeded timeout", ExitCode: &exit137, JobID: "arr-image:7", Attempts: 1},
-		{Stage: "image", Index: 17, Status: "RUNNABLE", JobID: "arr-image:17"},
-		{Stage: "feed", Index: 13, Status: "SKIPPED", Reason: "Dependent Job failed"},
-		{Stage: "collect", Index: 0, Status: "SUCCEEDED", JobID: "arr-collect:0", Attempts: 1}, // has a record: ignored
-		{Rerun: 1, Stage: "image", Index: 0, Status: "RUNNING", JobID: "rr-image", Attempts: 1},
+	eng := fakeEngine{
+		"arr-image": {
+			{Index: 7, Status: "FAILED", Reason: "Job attempt duration exceeded timeout", ExitCode: &exit137, JobID: "arr-image:7", Attempts: 1},
+			{Index: 17, Status: "RUNNABLE", JobID: "arr-image:17"},
+		},
+		"arr-feed":         {{Index: 13, Status: "FAILED", Reason: "Dependent Job failed"}},
+		"arr-collect":      {{Index: 0, Status: "SUCCEEDED", JobID: "arr-collect:0", Attempts: 1}}, // has a record
+		"rr-image":         {{Index: 0, Status: "RUNNING", JobID: "rr-image", Attempts: 1}},
+		"single-collect-0": nil, "rr-feed": nil,
 	}
 	var refs []LogRef
 	rep, err := Build(ctx, st, testRun, Options{
-		ChildStates: func(context.Context) ([]ChildState, error) { return states, nil },
+		Engine: eng,
 		LogLinks: func(_ context.Context, r []LogRef) (map[LogRef]string, error) {
 			refs = r
 			return map[LogRef]string{{"arr-image:7", 1}: "../../.engine/logs/x"}, nil
@@ -330,11 +334,23 @@ func TestChildStates(t *testing.T) {
 		t.Errorf("the engine-only failure's log was not asked for: %v", refs)
 	}
 	// A failing engine leaves the records alone.
-	rep, err = Build(ctx, st, testRun, Options{ChildStates: func(context.Context) ([]ChildState, error) { return nil, errors.New("down") }})
+	rep, err = Build(ctx, st, testRun, Options{Engine: fakeEngine{"arr-collect": nil}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(wantCounts20, counts(rep)); diff != "" {
 		t.Errorf("counts with the engine down (-want +got):\n%s", diff)
 	}
+}
+
+// fakeEngine answers for the jobs it has (by job id) and fails for any
+// other.
+type fakeEngine map[string][]runs.Child
+
+func (f fakeEngine) Children(_ context.Context, j runs.Job, _ []int64) ([]runs.Child, error) {
+	c, ok := f[j.JobID]
+	if !ok {
+		return nil, errors.New("engine down")
+	}
+	return c, nil
 }
