@@ -56,6 +56,34 @@ type Outcome struct {
 	DurationMS int64  `json:"duration_ms,omitempty"`
 	JobID      string `json:"job_id,omitempty"`
 	LogStream  string `json:"log_stream,omitempty"`
+	// Platforms is how each platform fared, for a stage that publishes per
+	// platform (feed): a failed child may have published some.
+	Platforms map[string]stages.PlatformResult `json:"platforms,omitempty"`
+}
+
+// Unpublished lists the platforms the outcome did not publish, sorted
+// (nil when it published every platform or is not per platform).
+func (o Outcome) Unpublished() []string {
+	var out []string
+	for p, r := range o.Platforms {
+		if r.Status != stages.PlatformPublished {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Published lists the platforms the outcome published, sorted.
+func (o Outcome) Published() []string {
+	var out []string
+	for p, r := range o.Platforms {
+		if r.Status == stages.PlatformPublished {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Terminal reports whether the outcome is final.
@@ -90,6 +118,10 @@ type Status struct {
 	Skipped map[string]string `json:"skipped"`
 	// Counts per stage and latest state.
 	Counts map[string]map[string]int `json:"counts"`
+	// Unpublished lists, per stage and platform, the indexes whose latest
+	// outcome did not publish that platform ("3,17-19"), partly published
+	// shops included.
+	Unpublished map[string]map[string]string `json:"unpublished,omitempty"`
 	// EngineError is set when the engine could not be asked; the status then
 	// comes from result records alone.
 	EngineError string `json:"engine_error,omitempty"`
@@ -182,6 +214,21 @@ func StatusOf(m *runs.Model) *Status {
 			}
 		}
 		s.Counts[name] = counts
+		unpublished := map[string][]int64{}
+		for _, sh := range s.Shops {
+			for _, p := range sh.Stages[name].Latest.Unpublished() {
+				unpublished[p] = append(unpublished[p], sh.Index)
+			}
+		}
+		for p, idx := range unpublished {
+			if s.Unpublished == nil {
+				s.Unpublished = map[string]map[string]string{}
+			}
+			if s.Unpublished[name] == nil {
+				s.Unpublished[name] = map[string]string{}
+			}
+			s.Unpublished[name][p] = engine.FormatIndexes(idx)
+		}
 		if len(failed) > 0 {
 			s.Failed[name] = engine.FormatIndexes(failed)
 		}
@@ -211,6 +258,7 @@ func outcomeOf(run string, a runs.Attempt) Outcome {
 		}
 		o.Attempts = max(o.Attempts, res.Attempt)
 		o.Error = res.Error
+		o.Platforms = res.Platforms
 		o.DurationMS = res.DurationMS
 		if o.Started.IsZero() {
 			o.Started, o.Stopped = res.StartedAt, res.FinishedAt

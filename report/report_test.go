@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -353,4 +354,41 @@ func (f fakeEngine) Children(_ context.Context, j runs.Job, _ []int64) ([]runs.C
 		return nil, errors.New("engine down")
 	}
 	return c, nil
+}
+
+// TestPartlyPublished: a feed child that published google but failed meta
+// counts as published on google and not published on meta, and its feed
+// is linked.
+func TestPartlyPublished(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 20)
+	r := stages.Result{Stage: "feed", RunID: testRun, ManifestKey: "runs/" + testRun + "/manifest.parquet", Index: 0, ShopID: "shop-000",
+		Status: stages.StatusFailed, Attempt: 1, Error: "feed shop shop-000: feed meta: drop guard",
+		Outputs: []string{"shops/shop-000/feeds/google.xml.gz", "shops/shop-000/feeds/google.meta.json"},
+		Platforms: map[string]stages.PlatformResult{
+			"google": {Status: stages.PlatformPublished, Items: 99},
+			"meta":   {Status: stages.PlatformFailed, Items: 3, Reason: "drop guard"},
+		}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, stages.ResultKey(r.ManifestKey, "feed", 0), bytes.NewReader(b), nil); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Build(ctx, st, testRun, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int{}
+	for _, p := range rep.Platforms {
+		got[p.Platform] = [2]int{p.Shops, p.Failed}
+	}
+	if diff := cmp.Diff(map[string][2]int{"google": {17, 0}, "meta": {16, 1}}, got); diff != "" {
+		t.Errorf("shops published, not published (-want +got):\n%s", diff)
+	}
+	if s := rep.Shops[0]; s.States[1] != Failed || len(s.Feeds) != 1 {
+		t.Errorf("shop 0: states %v feeds %v", s.States, s.Feeds)
+	}
 }
