@@ -371,104 +371,133 @@ func (rep *Report) fold(s *Shop) {
 	}
 }
 
-// summarise computes the per-stage, per-platform and per-reason tables.
+// summarise computes the per-stage, per-platform and per-reason tables
+// from each shop's latest finished attempts.
 func (rep *Report) summarise(stageIdx map[string]int) {
-	type reasonAcc struct {
-		shops   int
-		example string
-	}
-	reasons := map[[2]string]*reasonAcc{}
-	plat := map[string]*PlatformTotals{}
-	platReasons := map[string]map[string]int64{}
-	durs := make([][]time.Duration, len(rep.Stages))
+	t := tally{rep: rep, reasons: map[[2]string]*reasonAcc{}, plat: map[string]*PlatformTotals{},
+		platReasons: map[string]map[string]int64{}, durs: make([][]time.Duration, len(rep.Stages))}
 	for _, s := range rep.Shops {
 		for si, state := range s.States {
-			t := &rep.Totals[si]
-			t.Counts[state]++
-			h := s.History[si]
+			rep.Totals[si].Counts[state]++
 			if state != Succeeded && state != Failed {
 				continue
 			}
+			h := s.History[si]
 			last := h[len(h)-1].Result
-			t.Finished++
-			d := time.Duration(last.DurationMS) * time.Millisecond
-			durs[si] = append(durs[si], d)
-			t.Sum += d
-			t.ItemsIn += last.ItemsIn
-			t.ItemsOut += last.ItemsOut
-			t.Bytes += last.Bytes
-			if len(h) > 1 || last.Attempt > 1 {
-				t.Retried++
-			}
-			for _, n := range last.Dropped {
-				t.Dropped += n
-			}
+			t.stage(si, last, len(h))
 			if state == Failed {
-				msg := reasonText(last.Error, rep.Stages[si], s.ID)
-				k := [2]string{rep.Stages[si], msg}
-				if reasons[k] == nil {
-					reasons[k] = &reasonAcc{example: s.ID}
-				}
-				reasons[k].shops++
+				t.reason(rep.Stages[si], s.ID, last.Error)
 			}
-			if rep.Stages[si] != "feed" {
-				continue
-			}
-			for k, n := range last.Dropped {
-				p, r, ok := strings.Cut(k, "/")
-				if !ok {
-					p, r = "all", k
-				}
-				pt := platTotals(plat, p)
-				pt.Dropped += n
-				if platReasons[p] == nil {
-					platReasons[p] = map[string]int64{}
-				}
-				platReasons[p][r] += n
-			}
-			if len(last.Platforms) > 0 {
-				// Each platform publishes on its own: a failed child may
-				// have published some.
-				for p, pr := range last.Platforms {
-					pt := platTotals(plat, p)
-					if pr.Status == stages.PlatformPublished {
-						pt.Shops++
-						pt.Published += pr.Items
-					} else {
-						pt.Failed++
-					}
-				}
-			} else if state == Succeeded {
-				for k, n := range last.Counts {
-					if p, ok := strings.CutSuffix(k, "_items"); ok {
-						pt := platTotals(plat, p)
-						pt.Shops++
-						pt.Published += n
-					}
-				}
+			t.platforms(rep.Stages[si], state, last)
+		}
+	}
+	t.finish(stageIdx)
+}
+
+type reasonAcc struct {
+	shops   int
+	example string
+}
+
+// tally accumulates the tables of summarise.
+type tally struct {
+	rep         *Report
+	reasons     map[[2]string]*reasonAcc
+	plat        map[string]*PlatformTotals
+	platReasons map[string]map[string]int64
+	durs        [][]time.Duration
+}
+
+// stage adds a finished attempt to its stage's totals.
+func (t *tally) stage(si int, last stages.Result, attempts int) {
+	tot := &t.rep.Totals[si]
+	tot.Finished++
+	d := time.Duration(last.DurationMS) * time.Millisecond
+	t.durs[si] = append(t.durs[si], d)
+	tot.Sum += d
+	tot.ItemsIn += last.ItemsIn
+	tot.ItemsOut += last.ItemsOut
+	tot.Bytes += last.Bytes
+	if attempts > 1 || last.Attempt > 1 {
+		tot.Retried++
+	}
+	for _, n := range last.Dropped {
+		tot.Dropped += n
+	}
+}
+
+func (t *tally) reason(stage, shop, msg string) {
+	k := [2]string{stage, reasonText(msg, stage, shop)}
+	if t.reasons[k] == nil {
+		t.reasons[k] = &reasonAcc{example: shop}
+	}
+	t.reasons[k].shops++
+}
+
+// platforms adds a per-platform result: Result.Platforms wherever a stage
+// records it (each platform publishes on its own: a failed child may have
+// published some); for older feed records, the "<platform>_items" counts
+// of a successful child. Dropped items by "<platform>/<reason>" are the
+// feed stage's.
+func (t *tally) platforms(stage, state string, last stages.Result) {
+	for p, pr := range last.Platforms {
+		pt := platTotals(t.plat, p)
+		if pr.Status == stages.PlatformPublished {
+			pt.Shops++
+			pt.Published += pr.Items
+		} else {
+			pt.Failed++
+		}
+	}
+	if stage != "feed" {
+		return
+	}
+	for k, n := range last.Dropped {
+		p, r, ok := strings.Cut(k, "/")
+		if !ok {
+			p, r = "all", k
+		}
+		pt := platTotals(t.plat, p)
+		pt.Dropped += n
+		if t.platReasons[p] == nil {
+			t.platReasons[p] = map[string]int64{}
+		}
+		t.platReasons[p][r] += n
+	}
+	if len(last.Platforms) == 0 && state == Succeeded {
+		for k, n := range last.Counts {
+			if p, ok := strings.CutSuffix(k, "_items"); ok {
+				pt := platTotals(t.plat, p)
+				pt.Shops++
+				pt.Published += n
 			}
 		}
 	}
+}
+
+// finish sorts the tables and computes the duration percentiles.
+func (t *tally) finish(stageIdx map[string]int) {
+	rep := t.rep
 	for si := range rep.Totals {
-		d := durs[si]
+		d := t.durs[si]
 		if len(d) == 0 {
 			continue
 		}
 		slices.Sort(d)
-		t := &rep.Totals[si]
-		t.P50 = d[(len(d)-1)*50/100]
-		t.P95 = d[(len(d)-1)*95/100]
-		t.Max = d[len(d)-1]
+		tot := &rep.Totals[si]
+		tot.P50 = d[(len(d)-1)*50/100]
+		tot.P95 = d[(len(d)-1)*95/100]
+		tot.Max = d[len(d)-1]
 	}
-	for _, p := range slices.Sorted(maps.Keys(plat)) {
-		pt := plat[p]
-		for r, n := range platReasons[p] {
+	for _, p := range slices.Sorted(maps.Keys(t.plat)) {
+		pt := t.plat[p]
+		for r, n := range t.platReasons[p] {
 			pt.Reasons = append(pt.Reasons, Count{r, n})
 		}
 		slices.SortFunc(pt.Reasons, func(a, b Count) int { return cmp.Or(cmp.Compare(b.N, a.N), strings.Compare(a.Name, b.Name)) })
 		rep.Platforms = append(rep.Platforms, *pt)
 	}
-	for k, acc := range reasons {
+	for k, acc := range t.reasons {
 		rep.Reasons = append(rep.Reasons, Reason{Stage: k[0], Message: k[1], Shops: acc.shops, Example: acc.example})
 	}
 	slices.SortFunc(rep.Reasons, func(a, b Reason) int {
