@@ -30,13 +30,16 @@ import (
 // Key is the store key of a run's report.
 func Key(runID string) string { return "runs/" + runID + "/report.html" }
 
-// Outcome of one shop in one stage, as the grid colours it.
+// Outcome of one shop in one stage, as the grid colours it: the run
+// model's states (runs.State), with pending split into running (queued,
+// nothing in its way) and not started (waiting for an upstream stage), and
+// cancelled shown as failed.
 const (
-	Succeeded  = "succeeded"
-	Failed     = "failed"
-	Skipped    = "skipped"     // no result, and an upstream stage failed or was skipped
-	Running    = "running"     // no result yet, upstream succeeded (or none): running or queued
-	NotStarted = "not started" // no result yet, upstream not finished
+	Succeeded  = string(runs.Succeeded)
+	Failed     = string(runs.Failed)
+	Skipped    = string(runs.Skipped) // an upstream stage failed or was skipped
+	Running    = string(runs.Running) // no result yet, upstream succeeded (or none): running or queued
+	NotStarted = "not started"        // no result yet, upstream not finished
 )
 
 // stateCode is the one-letter form of an outcome in the embedded JSON.

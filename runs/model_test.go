@@ -7,8 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,5 +323,55 @@ func TestReasonText(t *testing.T) {
 		if got := ReasonText("feed", "s1", tc.msg); got != tc.want {
 			t.Errorf("ReasonText(%q) = %q, want %q", tc.msg, got, tc.want)
 		}
+	}
+}
+
+// countingStore counts reads per key and listings.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex
+	gets  map[string]int
+	lists int
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	c.mu.Lock()
+	c.gets[key]++
+	c.mu.Unlock()
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) List(ctx context.Context, prefix string, fn func(store.Info) error) error {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return c.Store.List(ctx, prefix, fn)
+}
+
+// TestLoadReadsOnce: a full model lists the run once and reads each
+// result record and run.json once.
+func TestLoadReadsOnce(t *testing.T) {
+	ctx := t.Context()
+	mem := memstore.New()
+	fixture(t, ctx, mem)
+	st := &countingStore{Store: mem, gets: map[string]int{}}
+	if _, err := Load(ctx, st, testRun, Options{Engine: testEngine, Concurrency: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if st.lists != 1 {
+		t.Errorf("%d listings, want 1", st.lists)
+	}
+	results := 0
+	for k, n := range st.gets {
+		if n != 1 && !strings.HasSuffix(k, ".parquet") {
+			t.Errorf("%s read %d times", k, n)
+		}
+		if strings.Contains(k, "/results/") {
+			results++
+		}
+	}
+	// 8 collect, 6 feed, 6 image; 3 in the re-run.
+	if results != 23 {
+		t.Errorf("%d result records read, want 23", results)
 	}
 }
