@@ -152,7 +152,15 @@ func printSummary(w io.Writer, rec *planner.Record, sums []planner.StageSummary)
 		failed = failed || s.Failed > 0 || s.Skipped > 0
 	}
 	tw.Flush()
-	toOrigin := originIndexes(rec)
+	// The record's indexes, in the daily run's (the lineage is the run
+	// model's; an unreadable one prints the record's own).
+	toOrigin := func(idx []int64) []int64 {
+		out, err := runs.ToOrigin(rec, idx)
+		if err != nil {
+			return idx
+		}
+		return out
+	}
 	for _, s := range sums {
 		if len(s.FailedIndexes) > 0 {
 			fmt.Fprintf(w, "failed %s: %s\n", s.Stage, engine.FormatIndexes(toOrigin(s.FailedIndexes)))
@@ -162,18 +170,6 @@ func printSummary(w io.Writer, rec *planner.Record, sums []planner.StageSummary)
 		}
 	}
 	return failed
-}
-
-// originIndexes maps a record's manifest indexes to the daily run's.
-func originIndexes(rec *planner.Record) func([]int64) []int64 {
-	return func(idx []int64) []int64 {
-		out, err := runs.ToOrigin(rec, idx)
-		if err != nil {
-			slog.Warn("re-run lineage unreadable", "err", err)
-			return idx
-		}
-		return out
-	}
 }
 
 // progressPrinter shows per-stage progress: redrawn in place on a
