@@ -82,14 +82,25 @@ func WriteWith(ctx context.Context, st store.Store, runID string, opts Options) 
 	if err != nil {
 		return "", err
 	}
+	return put(ctx, st, rep)
+}
+
+// WriteModel writes the report of a run model already read (the model's
+// engine and records are used; opts.Engine, Steps and Concurrency are not),
+// so that a caller that also needs the summary reads the run once.
+func WriteModel(ctx context.Context, st store.Store, m *runs.Model, opts Options) (string, error) {
+	return put(ctx, st, FromModel(ctx, m, opts))
+}
+
+func put(ctx context.Context, st store.Store, rep *Report) (string, error) {
 	var buf bytes.Buffer
 	if err := rep.Render(&buf); err != nil {
 		return "", err
 	}
-	key := Key(runID)
+	key := Key(rep.RunID)
 	po := &store.PutOptions{ContentType: "text/html; charset=utf-8", CacheControl: "no-cache"}
 	if err := st.Put(ctx, key, &buf, po); err != nil {
-		return "", fmt.Errorf("report %s: %w", runID, err)
+		return "", fmt.Errorf("report %s: %w", rep.RunID, err)
 	}
 	return key, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -391,4 +392,41 @@ func TestPartlyPublished(t *testing.T) {
 	if s := rep.Shops[0]; s.States[1] != Failed || len(s.Feeds) != 1 {
 		t.Errorf("shop 0: states %v feeds %v", s.States, s.Feeds)
 	}
+}
+
+// TestWriteModel: the page of a model read once is the page Write makes.
+func TestWriteModel(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 20)
+	now := func() time.Time { return t0 }
+	key, err := WriteWith(ctx, st, testRun, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readAll(t, st, key)
+	m, err := runs.Load(ctx, st, testRun, runs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteModel(ctx, st, m, Options{Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, st, key); got != want {
+		t.Error("WriteModel's page differs from WriteWith's")
+	}
+}
+
+func readAll(t *testing.T, st store.Store, key string) string {
+	t.Helper()
+	rc, err := st.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
