@@ -34,14 +34,6 @@ type StageProgress struct {
 // Finished is the number of terminal children.
 func (p StageProgress) Finished() int64 { return p.Succeeded + p.Failed + p.Skipped }
 
-// Progress reads every stage's progress from the engine (DescribeJobs on the
-// parents, at most 100 ids per call; arrays report statusSummary).
-// With an api that can also list jobs, each array's failed children are
-// listed (when their number changes) to tell skipped from failed.
-func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress, error) {
-	return progress(ctx, api, rec, failedSplits{})
-}
-
 // failedSplits remembers, per array job, how its FAILED children split
 // into skipped and failed at a FAILED count, so a poll lists them again
 // only when the count changed.
@@ -73,6 +65,10 @@ func (fs failedSplits) split(ctx context.Context, api describer, j Job, n int64)
 	return skipped, true
 }
 
+// progress reads every stage's progress from the engine (DescribeJobs on
+// the parents, at most 100 ids per call; arrays report statusSummary). With
+// an api that can also list jobs, each array's failed children are listed
+// (when their number changes) to tell skipped from failed.
 func progress(ctx context.Context, api describer, rec *Record, fs failedSplits) ([]StageProgress, error) {
 	var ids []string
 	for _, j := range rec.Jobs {
@@ -155,7 +151,7 @@ func progress(ctx context.Context, api describer, rec *Record, fs failedSplits) 
 // gives up on it (an engine that lost its job table, an expired AWS job).
 const maxUnknownPolls = 30
 
-// Wait polls Progress every interval until every stage is done, calling
+// Wait polls the progress every interval until every stage is done, calling
 // report after each poll. It returns the last progress.
 func Wait(ctx context.Context, api describer, rec *Record, interval time.Duration, report func([]StageProgress)) ([]StageProgress, error) {
 	t := time.NewTicker(interval)
