@@ -210,8 +210,7 @@ func testParentStatus(t *testing.T, s *suite) {
 	in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
 	id := s.submit(t, in)
 	seen := map[types.JobStatus]bool{}
-	var p types.JobDetail
-	p = s.waitFor(t, id, "terminal", func(j types.JobDetail) bool {
+	p := s.waitFor(t, id, "terminal", func(j types.JobDetail) bool {
 		seen[j.Status] = true
 		if j.Status == types.JobStatusFailed || j.Status == types.JobStatusSucceeded {
 			return true

@@ -116,12 +116,6 @@ func (e *Engine) commandLine(j *job) (argv, env []string) {
 	return argv, env
 }
 
-// result is how an attempt's process ended.
-type result struct {
-	exitCode *int32
-	startErr error
-}
-
 func (e *Engine) runAttempt(j *job, r *running, argv, env []string, logPath string) {
 	defer e.runs.Done()
 	end := e.execute(j, r, argv, env, logPath)
