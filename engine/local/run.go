@@ -135,9 +135,10 @@ func (e *Engine) runAttempt(j *job, r *running, argv, env []string, logPath stri
 // (the exit code, or why it did not start).
 // The process runs under a context that stopLocked cancels (timeout,
 // TerminateJob, Close): exec then calls termGroup (SIGTERM to the process
-// group, SIGKILL after the grace on the engine's clock); WaitDelay is the
-// same grace on the real clock, exec's own SIGKILL of the process should
-// the clock be a test's that is never advanced.
+// group), and stopLocked has armed the SIGKILL after the grace on the
+// engine's clock. WaitDelay is the same grace on the real clock: exec's
+// own SIGKILL of the process, should the clock be a test's that is never
+// advanced.
 func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string) attemptEnd {
 	if len(argv) == 0 {
 		return attemptEnd{startErr: errors.New("the job has no command")}
@@ -216,27 +217,20 @@ func (e *Engine) armTimeout(r *running, d time.Duration) {
 	})
 }
 
-// stopLocked asks the attempt's process to stop by cancelling its context
-// (under the lock). Before the process started, execute sees the flags.
+// stopLocked asks the attempt's process to stop (under the lock): its
+// context is cancelled, so that exec calls termGroup (SIGTERM to the
+// process group), and SIGKILL follows after the grace on the engine's
+// clock unless the process was reaped. Before the process started,
+// execute sees the flags instead.
 func (e *Engine) stopLocked(r *running) {
 	if r.stopping || r.exited {
 		return
 	}
 	r.stopping = true
-	if r.cancel != nil {
-		r.cancel()
-	}
-}
-
-// termGroup is the command's Cancel: SIGTERM to the process group, then
-// SIGKILL after the grace on the engine's clock unless it was reaped.
-func (e *Engine) termGroup(r *running) {
-	e.lock()
-	defer e.unlock()
-	if r.exited || r.stopKill != nil {
+	if r.cancel == nil {
 		return
 	}
-	r.signal(syscall.SIGTERM)
+	r.cancel()
 	r.stopKill = e.cfg.Clock.AfterFunc(e.cfg.KillGrace, func() {
 		e.lock()
 		defer e.unlock()
@@ -244,6 +238,16 @@ func (e *Engine) termGroup(r *running) {
 			r.signal(syscall.SIGKILL)
 		}
 	})
+}
+
+// termGroup is the command's Cancel: SIGTERM to the process group unless
+// it was reaped.
+func (e *Engine) termGroup(r *running) {
+	e.lock()
+	defer e.unlock()
+	if !r.exited {
+		r.signal(syscall.SIGTERM)
+	}
 }
 
 // reapedLocked records that the attempt's process was reaped: its timers

@@ -1,5 +1,5 @@
-// Package fakeclock is a clock for tests whose time moves only when the
-// test says so: a timeout of minutes fires in the microseconds an Advance
+// Package fakeclock is a clock for tests whose timers fire only when the
+// test advances it: a timeout of minutes takes the microseconds an Advance
 // takes. It satisfies the local engine's Clock.
 package fakeclock
 
@@ -12,28 +12,54 @@ import (
 // Clock is a fake clock. It is safe for concurrent use.
 type Clock struct {
 	mu     sync.Mutex
-	now    time.Time
+	follow bool          // Now is the real time plus offset
+	now    time.Time     // else Now is now
+	offset time.Duration // what Advance added to the real time
 	seq    int
 	timers []*timer
-	added  chan struct{} // closed and replaced whenever a timer is added
 }
 
 type timer struct {
 	at  time.Time
-	seq int // creation order: timers due at the same instant fire in it
+	seq int // arming order: timers due at the same instant fire in it
 	f   func()
 }
 
 // New returns a clock that reads start until it is advanced.
 func New(start time.Time) *Clock {
-	return &Clock{now: start, added: make(chan struct{})}
+	return &Clock{now: start}
+}
+
+// NewFollowing returns a clock that reads the real time plus what it was
+// advanced by, for tests that want timestamps to move on their own; its
+// functions still fire only in Advance.
+func NewFollowing() *Clock {
+	return &Clock{follow: true}
 }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.nowLocked()
+}
+
+func (c *Clock) nowLocked() time.Time {
+	if c.follow {
+		return time.Now().Add(c.offset)
+	}
 	return c.now
+}
+
+// setLocked moves the clock forward to t (never back).
+func (c *Clock) setLocked(t time.Time) {
+	if c.follow {
+		c.offset = max(c.offset, t.Sub(time.Now()))
+		return
+	}
+	if t.After(c.now) {
+		c.now = t
+	}
 }
 
 // AfterFunc arranges for f to be called once the clock has been advanced by
@@ -44,10 +70,8 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	t := &timer{at: c.now.Add(d), seq: c.seq, f: f}
+	t := &timer{at: c.nowLocked().Add(d), seq: c.seq, f: f}
 	c.timers = append(c.timers, t)
-	close(c.added)
-	c.added = make(chan struct{})
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -61,11 +85,11 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 }
 
 // Advance moves the clock forward by d and calls, in order of their due
-// time, the functions that became due. A function due within d that
-// another one arms runs too.
+// time and at it, the functions that became due; one that such a function
+// arms runs too if it is due within d.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
-	end := c.now.Add(d)
+	end := c.nowLocked().Add(d)
 	for {
 		next := -1
 		for i, t := range c.timers {
@@ -81,14 +105,12 @@ func (c *Clock) Advance(d time.Duration) {
 		}
 		t := c.timers[next]
 		c.timers = slices.Delete(c.timers, next, next+1)
-		if t.at.After(c.now) {
-			c.now = t.at
-		}
+		c.setLocked(t.at)
 		c.mu.Unlock()
 		t.f()
 		c.mu.Lock()
 	}
-	c.now = end
+	c.setLocked(end)
 	c.mu.Unlock()
 }
 
@@ -97,24 +119,4 @@ func (c *Clock) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.timers)
-}
-
-// WaitPending blocks until at least n functions wait for their time, or
-// done is closed (it then reports false). Tests call it before Advance
-// when the code under test arms its timer in another goroutine.
-func (c *Clock) WaitPending(done <-chan struct{}, n int) bool {
-	for {
-		c.mu.Lock()
-		if len(c.timers) >= n {
-			c.mu.Unlock()
-			return true
-		}
-		added := c.added
-		c.mu.Unlock()
-		select {
-		case <-added:
-		case <-done:
-			return false
-		}
-	}
 }

@@ -44,17 +44,25 @@ func TestAdvance(t *testing.T) {
 	}
 }
 
-// TestWaitPending: WaitPending returns once a function is armed in another
-// goroutine, and false when done is closed first.
-func TestWaitPending(t *testing.T) {
-	c := New(t0)
-	go c.AfterFunc(time.Second, func() {})
-	if !c.WaitPending(t.Context().Done(), 1) {
-		t.Fatal("WaitPending: false")
+// TestFollowing: a following clock moves with the real time and by what
+// it is advanced; its functions fire only in Advance.
+func TestFollowing(t *testing.T) {
+	c := NewFollowing()
+	before := time.Now()
+	if now := c.Now(); now.Before(before) || now.Sub(before) > time.Minute {
+		t.Fatalf("Now %v, real %v", now, before)
 	}
-	done := make(chan struct{})
-	close(done)
-	if c.WaitPending(done, 2) {
-		t.Error("WaitPending with done closed and one timer: true")
+	ran := false
+	c.AfterFunc(time.Hour, func() { ran = true })
+	time.Sleep(10 * time.Millisecond)
+	if ran {
+		t.Fatal("ran without Advance")
+	}
+	c.Advance(time.Hour)
+	if !ran {
+		t.Error("not run after Advance(1h)")
+	}
+	if d := c.Now().Sub(time.Now()); d < time.Hour-time.Second || d > time.Hour {
+		t.Errorf("clock is %v ahead of the real time, want 1h", d)
 	}
 }
