@@ -133,10 +133,12 @@ func (e *Engine) runAttempt(j *job, r *running, argv, env []string, logPath stri
 
 // execute runs the attempt's process to its end and says how it ended
 // (the exit code, or why it did not start).
-// The process runs under a context that stopLocked cancels (timeout,
-// TerminateJob, Close): exec then calls termGroup (SIGTERM to the process
-// group), and stopLocked has armed the SIGKILL after the grace on the
-// engine's clock. WaitDelay is the same grace on the real clock: exec's
+//
+// The process runs under its own context, which only stopLocked cancels
+// (timeout, TerminateJob, Close; no request's context: a job outlives the
+// request that submitted it). exec then calls termGroup (SIGTERM to the
+// process group), and stopLocked has armed the SIGKILL after the grace on
+// the engine's clock. WaitDelay is the same grace on the real clock: exec's
 // own SIGKILL of the process, should the clock be a test's that is never
 // advanced.
 func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string) attemptEnd {
