@@ -54,7 +54,7 @@ func (c *Clock) nowLocked() time.Time {
 // setLocked moves the clock forward to t (never back).
 func (c *Clock) setLocked(t time.Time) {
 	if c.follow {
-		c.offset = max(c.offset, t.Sub(time.Now()))
+		c.offset = max(c.offset, time.Until(t))
 		return
 	}
 	if t.After(c.now) {

@@ -62,7 +62,7 @@ func TestFollowing(t *testing.T) {
 	if !ran {
 		t.Error("not run after Advance(1h)")
 	}
-	if d := c.Now().Sub(time.Now()); d < time.Hour-time.Second || d > time.Hour {
+	if d := time.Until(c.Now()); d < time.Hour-time.Second || d > time.Hour {
 		t.Errorf("clock is %v ahead of the real time, want 1h", d)
 	}
 }
