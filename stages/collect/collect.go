@@ -451,51 +451,10 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 		return b, err
 	}
 	defer ids.f.Close()
-	seed := maphash.MakeSeed()
-	var pos uint64
-	for {
-		if b.in%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				ids.close()
-				return b, err
-			}
-			if b.in > 0 && b.in%200_000 == 0 {
-				log.Info("collecting", "rows", b.in, "products", pos)
-			}
-		}
-		rec, err := p.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if re, ok := parse.AsRowError(err); ok {
-			b.in++
-			b.dropped[re.Reason]++
-			log.Debug("row dropped", "line", re.Line, "reason", re.Reason, "detail", re.Detail)
-			continue
-		}
-		if err != nil {
-			ids.close()
-			if errors.Is(err, source.ErrTransient) || errors.Is(err, stages.ErrPermanent) {
-				return b, fmt.Errorf("after %d rows: %w", b.in, err)
-			}
-			return b, stages.Permanentf("after %d rows: %v", b.in, err)
-		}
-		b.in++
-		prod, reason := m.Map(rec)
-		if reason != "" {
-			b.dropped[reason]++
-			log.Debug("row dropped", "line", rec.Line, "reason", reason)
-			continue
-		}
-		if err := w.Write(prod); err != nil {
-			ids.close()
-			return b, err
-		}
-		if err := ids.add(maphash.String(seed, prod.ID), pos); err != nil {
-			ids.close()
-			return b, err
-		}
-		pos++
+	pos, err := writeRows(ctx, p, m, w, ids, &b, log)
+	if err != nil {
+		ids.close()
+		return b, err
 	}
 	if err := ids.close(); err != nil {
 		return b, err
@@ -518,32 +477,91 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 	if err := w.Close(); err != nil {
 		return b, err
 	}
-	// Second pass: copy without the earlier occurrences of duplicate ids.
-	out, err := spool.Create(dir, "feedbatch-collect-*.parquet")
+	out, err := copyWithout(ctx, f, drop, dir, job, b.in)
 	if err != nil {
 		return b, err
 	}
+	b.file = out
+	return b, nil
+}
+
+// writeRows is build's first pass: every row of p is mapped and written to
+// w (bad rows counted in b), and each product's id hash and position to
+// ids. It returns the number of products written.
+func writeRows(ctx context.Context, p parse.Parser, m *mapping.Mapper, w *catalog.Writer, ids *pairWriter, b *built, log *slog.Logger) (uint64, error) {
+	seed := maphash.MakeSeed()
+	var pos uint64
+	for {
+		if b.in%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return pos, err
+			}
+			if b.in > 0 && b.in%200_000 == 0 {
+				log.Info("collecting", "rows", b.in, "products", pos)
+			}
+		}
+		rec, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return pos, nil
+		}
+		if re, ok := parse.AsRowError(err); ok {
+			b.in++
+			b.dropped[re.Reason]++
+			log.Debug("row dropped", "line", re.Line, "reason", re.Reason, "detail", re.Detail)
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, source.ErrTransient) || errors.Is(err, stages.ErrPermanent) {
+				return pos, fmt.Errorf("after %d rows: %w", b.in, err)
+			}
+			return pos, stages.Permanentf("after %d rows: %v", b.in, err)
+		}
+		b.in++
+		prod, reason := m.Map(rec)
+		if reason != "" {
+			b.dropped[reason]++
+			log.Debug("row dropped", "line", rec.Line, "reason", reason)
+			continue
+		}
+		if err := w.Write(prod); err != nil {
+			return pos, err
+		}
+		if err := ids.add(maphash.String(seed, prod.ID), pos); err != nil {
+			return pos, err
+		}
+		pos++
+	}
+}
+
+// copyWithout is build's second pass: a new spool file in dir holding the
+// catalog f without the products at the positions in drop (the earlier
+// occurrences of duplicate ids). The caller closes the file.
+func copyWithout(ctx context.Context, f *os.File, drop bitmap, dir string, job stages.Job, in int64) (_ *os.File, err error) {
+	out, err := spool.Create(dir, "feedbatch-collect-*.parquet")
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
-		if b.file != out {
+		if err != nil {
 			out.Close()
 		}
 	}()
 	fi, err := f.Stat()
 	if err != nil {
-		return b, err
+		return nil, err
 	}
 	r, err := catalog.NewReader(f, fi.Size())
 	if err != nil {
-		return b, err
+		return nil, err
 	}
 	defer r.Close()
-	w2 := catalog.NewWriter(out)
-	setMeta(w2, job)
-	w2.SetMetadata("items_in", strconv.FormatInt(b.in, 10))
+	w := catalog.NewWriter(out)
+	setMeta(w, job)
+	w.SetMetadata("items_in", strconv.FormatInt(in, 10))
 	for i := uint64(0); ; i++ {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return b, err
+				return nil, err
 			}
 		}
 		prod, err := r.Next()
@@ -551,20 +569,19 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 			break
 		}
 		if err != nil {
-			return b, err
+			return nil, err
 		}
 		if drop.has(i) {
 			continue
 		}
-		if err := w2.Write(prod); err != nil {
-			return b, err
+		if err := w.Write(prod); err != nil {
+			return nil, err
 		}
 	}
-	if err := w2.Close(); err != nil {
-		return b, err
+	if err := w.Close(); err != nil {
+		return nil, err
 	}
-	b.file = out
-	return b, nil
+	return out, nil
 }
 
 func setMeta(w *catalog.Writer, job stages.Job) {
