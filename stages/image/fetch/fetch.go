@@ -25,19 +25,19 @@ import (
 // Reasons name why a fetch failed; they are the drop reasons the image
 // stage counts. Error.Reason holds one of them, or "http_<status>".
 const (
-	ReasonSSRF         = "ssrf_refused"
-	ReasonTimeout      = "timeout"
-	ReasonTooLarge     = "too_large"
-	ReasonBadURL       = "bad_url"
-	ReasonRedirects    = "too_many_redirects"
-	ReasonNetwork      = "network_error"
-	ReasonNotFound     = "http_404"
-	reasonHTTPPrefix   = "http_"
-	defaultUserAgent   = "feedbatch-image/1"
-	defaultMaxBytes    = 20 << 20
-	defaultRedirects   = 5
-	defaultHeaderWait  = 15 * time.Second
-	defaultTotalWait   = 60 * time.Second
+	ReasonSSRF        = "ssrf_refused"
+	ReasonTimeout     = "timeout"
+	ReasonTooLarge    = "too_large"
+	ReasonBadURL      = "bad_url"
+	ReasonRedirects   = "too_many_redirects"
+	ReasonNetwork     = "network_error"
+	ReasonNotFound    = "http_404"
+	reasonHTTPPrefix  = "http_"
+	defaultUserAgent  = "feedbatch-image/1"
+	defaultMaxBytes   = 20 << 20
+	defaultRedirects  = 5
+	defaultHeaderWait = 15 * time.Second
+	defaultTotalWait  = 60 * time.Second
 )
 
 // Error is a failed fetch with the reason it is counted under.
