@@ -150,8 +150,9 @@ type options struct {
 	includeExtras bool
 }
 
-func parseOptions(row manifest.Row) (options, error) {
-	o := options{
+// defaultOptions are the options of a row that sets none.
+func defaultOptions(row manifest.Row) options {
+	return options{
 		revalidate:    true,
 		concurrency:   8 * runtime.GOMAXPROCS(0),
 		perHost:       16,
@@ -165,6 +166,23 @@ func parseOptions(row manifest.Row) (options, error) {
 		timeout:       60 * time.Second,
 		includeExtras: row.Image.Additional,
 	}
+}
+
+// parsePorts parses image.ports ("80,443").
+func parsePorts(v string) ([]uint16, error) {
+	var ports []uint16
+	for p := range strings.SplitSeq(v, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("option image.ports=%q: want ports like 80,443", v)
+		}
+		ports = append(ports, uint16(n))
+	}
+	return ports, nil
+}
+
+func parseOptions(row manifest.Row) (options, error) {
+	o := defaultOptions(row)
 	spec, err := specFor(row)
 	if err != nil {
 		return o, err
@@ -221,14 +239,11 @@ func parseOptions(row manifest.Row) (options, error) {
 		o.timeout = d
 	}
 	if v, ok := opt("ports"); ok {
-		for p := range strings.SplitSeq(v, ",") {
-			n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
-			if err != nil || n == 0 {
-				errs = append(errs, fmt.Errorf("option image.ports=%q: want ports like 80,443", v))
-				break
-			}
-			o.ports = append(o.ports, uint16(n))
+		ports, err := parsePorts(v)
+		if err != nil {
+			errs = append(errs, err)
 		}
+		o.ports = ports
 	}
 	o.mirror, _ = opt("mirror")
 	return o, errors.Join(errs...)
@@ -327,13 +342,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if c, ok := src.(interface{ CloseIdleConnections() }); ok {
 		defer c.CloseIdleConnections()
 	}
-	old, err := LoadIndex(ctx, job.Store, row.ShopID)
-	if errors.Is(err, ErrBadIndex) {
-		// Rebuild it: outputs are content-addressed, so known images are
-		// found in the store again without decoding.
-		log.Warn("image index unreadable, rebuilding it", "err", err)
-		old, err = &Index{Entries: map[string]Entry{}}, nil
-	}
+	old, err := loadOrRebuild(ctx, job.Store, row.ShopID, log)
 	if err != nil {
 		return res, err
 	}
@@ -355,16 +364,10 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if err != nil {
 		return res, err
 	}
-	failed := res.Counts[CountFailed]
-	if total > 0 && float64(failed)/float64(total) > o.maxFailShare {
-		err := fmt.Errorf("%d of %d images failed (%.0f%% > image.max_fail_share %.0f%%): %v",
-			failed, total, 100*float64(failed)/float64(total), 100*o.maxFailShare, res.Dropped)
-		// Mostly timeouts/5xx/network: the source may be back on retry.
-		if 2*res.Counts[CountTransient] > failed {
-			return res, err
-		}
-		return res, stages.Permanent(err)
+	if err := checkFailShare(res, total, o.maxFailShare); err != nil {
+		return res, err
 	}
+	failed := res.Counts[CountFailed]
 	wrote, n, err := r.next.save(ctx, job.Store, row.ShopID, old)
 	if err != nil {
 		return res, err
@@ -383,6 +386,34 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	log.Info("image done", "images", total, "out", res.ItemsOut, "processed", res.Counts[CountProcessed],
 		"reused", res.Counts[CountReused], "failed", failed, "index_written", wrote)
 	return res, nil
+}
+
+// loadOrRebuild reads the shop's index; an unreadable one is rebuilt from
+// nothing: outputs are content-addressed, so known images are found in the
+// store again without decoding.
+func loadOrRebuild(ctx context.Context, st store.Store, shopID string, log *slog.Logger) (*Index, error) {
+	old, err := LoadIndex(ctx, st, shopID)
+	if errors.Is(err, ErrBadIndex) {
+		log.Warn("image index unreadable, rebuilding it", "err", err)
+		return &Index{Entries: map[string]Entry{}}, nil
+	}
+	return old, err
+}
+
+// checkFailShare fails the run when more than maxShare of its total images
+// failed: retryably when most failures were transient (timeouts, 5xx,
+// network: the source may be back on retry), else permanently.
+func checkFailShare(res stages.Result, total int64, maxShare float64) error {
+	failed := res.Counts[CountFailed]
+	if total == 0 || float64(failed)/float64(total) <= maxShare {
+		return nil
+	}
+	err := fmt.Errorf("%d of %d images failed (%.0f%% > image.max_fail_share %.0f%%): %v",
+		failed, total, 100*float64(failed)/float64(total), 100*maxShare, res.Dropped)
+	if 2*res.Counts[CountTransient] > failed {
+		return err
+	}
+	return stages.Permanent(err)
 }
 
 func (s *Stage) source(st store.Store, o options) (source, error) {
