@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -323,7 +324,7 @@ func (b batchEngine) Children(ctx context.Context, j Job, indexes []int64) ([]ru
 				c.LogStream = aws.ToString(d.Container.LogStreamName)
 			}
 			if n := len(d.Attempts); n > 0 && d.Attempts[n-1].Container != nil {
-				c.ExitCode = cmpOrPtr(d.Attempts[n-1].Container.ExitCode, c.ExitCode)
+				c.ExitCode = cmp.Or(d.Attempts[n-1].Container.ExitCode, c.ExitCode)
 				if s := aws.ToString(d.Attempts[n-1].Container.LogStreamName); s != "" {
 					c.LogStream = s
 				}
@@ -335,13 +336,6 @@ func (b batchEngine) Children(ctx context.Context, j Job, indexes []int64) ([]ru
 		}
 	}
 	return out, nil
-}
-
-func cmpOrPtr(a, b *int32) *int32 {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func skipped(o Outcome) Outcome {
