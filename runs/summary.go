@@ -79,95 +79,114 @@ const maxReasons = 10
 
 // BuildSummary sums up a run model.
 func BuildSummary(m *Model) Summary {
-	s := Summary{Run: m.Run, Shops: len(m.Shops), Reruns: len(m.Reruns), Finished: true, EngineError: m.EngineError}
+	b := summer{s: Summary{Run: m.Run, Shops: len(m.Shops), Reruns: len(m.Reruns), Finished: true, EngineError: m.EngineError},
+		reasons: map[[2]string][]int64{}, failed: make([][]int64, len(m.Steps)), skipped: make([][]int64, len(m.Steps)),
+		plats: map[string]*PlatformSummary{}, platFailed: map[string][]int64{}}
 	if m.Record != nil {
-		s.Start = m.Record.CreatedAt
+		b.s.Start = m.Record.CreatedAt
 	}
-	type acc struct {
-		indexes []int64
-	}
-	reasons := map[[2]string]*acc{}
-	failedIdx := make([][]int64, len(m.Steps))
-	skippedIdx := make([][]int64, len(m.Steps))
-	plats := map[string]*PlatformSummary{}
-	platFailed := map[string][]int64{}
 	for _, step := range m.Steps {
-		s.Stages = append(s.Stages, StageSummary{Stage: step.Name})
+		b.s.Stages = append(b.s.Stages, StageSummary{Stage: step.Name})
 	}
 	for _, sh := range m.Shops {
 		shopFailed := false
 		for si, story := range sh.Stories {
-			st := &s.Stages[si]
-			switch story.State {
-			case Succeeded:
-				st.Succeeded++
-			case Failed:
-				st.Failed++
-				failedIdx[si] = append(failedIdx[si], sh.Index)
-			case Skipped:
-				st.Skipped++
-				skippedIdx[si] = append(skippedIdx[si], sh.Index)
-			case Cancelled:
-				st.Cancelled++
-			case Running:
-				st.Running++
-			default:
-				st.Pending++
-			}
-			if !story.State.Terminal() {
-				s.Finished = false
-			}
-			if story.State == Failed || story.State == Skipped {
-				shopFailed = true
-			}
+			b.count(si, sh.Index, story.State)
+			shopFailed = shopFailed || story.State == Failed || story.State == Skipped
 			for _, a := range story.History {
-				start, end := a.times()
-				if !start.IsZero() && (s.Start.IsZero() || start.Before(s.Start)) {
-					s.Start = start
-				}
-				if end.After(s.End) {
-					s.End = end
-				}
+				b.times(&a)
 			}
-			a := story.Latest()
-			if a == nil {
-				continue
-			}
-			if story.State == Failed {
-				k := [2]string{story.Stage, ReasonText(story.Stage, sh.ShopID, a.Reason())}
-				if reasons[k] == nil {
-					reasons[k] = &acc{}
-				}
-				reasons[k].indexes = append(reasons[k].indexes, sh.Index)
-			}
-			if a.Result == nil {
-				continue
-			}
-			for p, pr := range a.Result.Platforms {
-				ps := plats[p]
-				if ps == nil {
-					ps = &PlatformSummary{Platform: p}
-					plats[p] = ps
-				}
-				if pr.Status == stages.PlatformPublished {
-					ps.Published++
-					ps.Items += pr.Items
-				} else {
-					ps.Failed++
-					platFailed[p] = append(platFailed[p], sh.Index)
-				}
+			if a := story.Latest(); a != nil {
+				b.latest(sh, story, a)
 			}
 		}
 		if shopFailed {
-			s.FailedShops++
+			b.s.FailedShops++
 		}
 	}
-	for si := range s.Stages {
-		s.Stages[si].FailedIndexes = engine.FormatIndexes(failedIdx[si])
-		s.Stages[si].SkippedIndexes = engine.FormatIndexes(skippedIdx[si])
+	return b.finish(m)
+}
+
+// summer accumulates a Summary.
+type summer struct {
+	s               Summary
+	reasons         map[[2]string][]int64 // (stage, reason) -> shops
+	failed, skipped [][]int64             // per stage
+	plats           map[string]*PlatformSummary
+	platFailed      map[string][]int64
+}
+
+// count adds a story's state to its stage's counts.
+func (b *summer) count(si int, index int64, state State) {
+	st := &b.s.Stages[si]
+	switch state {
+	case Succeeded:
+		st.Succeeded++
+	case Failed:
+		st.Failed++
+		b.failed[si] = append(b.failed[si], index)
+	case Skipped:
+		st.Skipped++
+		b.skipped[si] = append(b.skipped[si], index)
+	case Cancelled:
+		st.Cancelled++
+	case Running:
+		st.Running++
+	default:
+		st.Pending++
 	}
-	for k, a := range reasons {
-		s.Reasons = append(s.Reasons, ReasonCount{Stage: k[0], Reason: k[1], Shops: len(a.indexes), Indexes: engine.FormatIndexes(a.indexes)})
+	if !state.Terminal() {
+		b.s.Finished = false
+	}
+}
+
+// times widens the run's start and end to the attempt's.
+func (b *summer) times(a *Attempt) {
+	start, end := a.times()
+	if !start.IsZero() && (b.s.Start.IsZero() || start.Before(b.s.Start)) {
+		b.s.Start = start
+	}
+	if end.After(b.s.End) {
+		b.s.End = end
+	}
+}
+
+// latest adds the failure reason and the per-platform results of a story's
+// latest attempt.
+func (b *summer) latest(sh Shop, story Story, a *Attempt) {
+	if story.State == Failed {
+		k := [2]string{story.Stage, ReasonText(story.Stage, sh.ShopID, a.Reason())}
+		b.reasons[k] = append(b.reasons[k], sh.Index)
+	}
+	if a.Result == nil {
+		return
+	}
+	for p, pr := range a.Result.Platforms {
+		ps := b.plats[p]
+		if ps == nil {
+			ps = &PlatformSummary{Platform: p}
+			b.plats[p] = ps
+		}
+		if pr.Status == stages.PlatformPublished {
+			ps.Published++
+			ps.Items += pr.Items
+		} else {
+			ps.Failed++
+			b.platFailed[p] = append(b.platFailed[p], sh.Index)
+		}
+	}
+}
+
+// finish compresses the index lists, sorts and cuts the reasons, and sets
+// the duration and the re-run command.
+func (b *summer) finish(m *Model) Summary {
+	s := b.s
+	for si := range s.Stages {
+		s.Stages[si].FailedIndexes = engine.FormatIndexes(b.failed[si])
+		s.Stages[si].SkippedIndexes = engine.FormatIndexes(b.skipped[si])
+	}
+	for k, idx := range b.reasons {
+		s.Reasons = append(s.Reasons, ReasonCount{Stage: k[0], Reason: k[1], Shops: len(idx), Indexes: engine.FormatIndexes(idx)})
 	}
 	slices.SortFunc(s.Reasons, func(a, b ReasonCount) int {
 		return cmp.Or(b.Shops-a.Shops, m.StageIndex(a.Stage)-m.StageIndex(b.Stage), strings.Compare(a.Reason, b.Reason))
@@ -175,9 +194,9 @@ func BuildSummary(m *Model) Summary {
 	if len(s.Reasons) > maxReasons {
 		s.Reasons = s.Reasons[:maxReasons]
 	}
-	for _, p := range slices.Sorted(maps.Keys(plats)) {
-		ps := plats[p]
-		ps.FailedIndexes = engine.FormatIndexes(platFailed[p])
+	for _, p := range slices.Sorted(maps.Keys(b.plats)) {
+		ps := b.plats[p]
+		ps.FailedIndexes = engine.FormatIndexes(b.platFailed[p])
 		s.Feeds = append(s.Feeds, *ps)
 	}
 	if !s.Finished {
