@@ -60,6 +60,10 @@ type Job struct {
 	Attempt int
 	// Force bypasses safety guards such as the feed's drop guard.
 	Force bool
+	// Config is Row.Options parsed and checked against every declared
+	// option (the child's entry point fills it; see JobConfig). Stages read
+	// their settings here, not from the environment.
+	Config Config
 }
 
 // Stage does one shop's work for one step of the pipeline.
