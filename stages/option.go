@@ -117,7 +117,7 @@ func (o Option) Want() string {
 		}
 		return " from " + f(o.Min) + " to " + f(o.Max)
 	}
-	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	switch o.Kind {
 	case KindBool:
 		return "true or false"

@@ -53,8 +53,8 @@ func init() {
 		Name:       "naver",
 		Currencies: []string{"KRW"},
 		Options: []stages.Option{
-			stages.Int(optNaverDefaultShipping, 0, 0, 1_000_000,
-				"shipping cost in won for items whose cost the catalog does not give (unset: such items are dropped)"),
+			{Name: optNaverDefaultShipping, Kind: stages.KindInt, Min: 0, Max: 1_000_000, Bounded: true,
+				Doc: "shipping cost in won for items whose cost the catalog does not give (unset: such items are dropped)"},
 		},
 	}, newNaver)
 }
