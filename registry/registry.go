@@ -216,6 +216,10 @@ var (
 )
 
 func validate(file string, entries []entry, baseDir string) ([]Shop, []error) {
+	// The options a shop may set: every stage's and platform's. Unknown
+	// names and bad values are refused here, before anything is submitted,
+	// instead of failing every child.
+	declared := all.Options()
 	var errs []error
 	firstLine := map[string]int{}
 	shops := make([]Shop, 0, len(entries))
@@ -345,10 +349,6 @@ func isPostgres(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
-// declared are the options a shop may set: every stage's and platform's
-// (stages/all). Unknown names and bad values are refused here, before
-// anything is submitted, instead of failing every child.
-var declared = all.Options()
 
 // checkSource checks s.URL and makes a relative path absolute (file://).
 // It returns a reason, or "".

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -749,8 +750,21 @@ func TestImageMap(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	if diff := cmp.Diff([]string{"failing", "google", "meta", "naver"}, Platforms()); diff != "" {
-		t.Errorf("platforms (-want +got):\n%s", diff)
+	for _, want := range []string{"failing", "google", "meta", "naver"} {
+		if !slices.Contains(Platforms(), want) {
+			t.Errorf("platform %s not registered: %v", want, Platforms())
+		}
+	}
+	if diff := cmp.Diff(Platforms(), platform.Names()); diff != "" {
+		t.Errorf("feed writers and platform specs differ (-feed +platform):\n%s", diff)
+	}
+	for name, min := range map[string]int{"google": 500, "meta": 500, "naver": 0} {
+		if s, _ := platform.Lookup(name); s.MinImageSide != min {
+			t.Errorf("%s: minimum image side %d, want %d", name, s.MinImageSide, min)
+		}
+	}
+	if s, _ := platform.Lookup("naver"); s.Accepts("USD") || !s.Accepts("KRW") {
+		t.Errorf("naver currencies %v, want KRW only", s.Currencies)
 	}
 	defer func() {
 		if recover() == nil {

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 
+	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -24,3 +25,14 @@ func LoadImageIndex(ctx context.Context, st store.Store, shopID string) (stages.
 }
 
 var _ stages.ImageIndexLoader = LoadImageIndex
+
+// SpecFor is the spec a row's images are made to, as a string ("800x800-
+// q85-ffffff-v3"): the row's image spec with defaults filled in and raised
+// to the largest minimum of its platforms (stages/platform).
+func SpecFor(row manifest.Row) (string, error) {
+	s, err := specFor(row)
+	if err != nil {
+		return "", err
+	}
+	return s.String(), nil
+}

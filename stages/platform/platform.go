@@ -93,9 +93,11 @@ func (s Spec) Accepts(currency string) bool {
 	return currency == "" || len(s.Currencies) == 0 || slices.Contains(s.Currencies, currency)
 }
 
-// The feed stage's per-platform figures in its result record: Counts
+// The per-platform figures in a result record (the feed stage's): Counts
 // "<platform>_items" and "<platform>_raw_bytes", Dropped
-// "<platform>/<reason>". Only this file spells the format out.
+// "<platform>/<reason>". These forms are reserved for them: other figures
+// do not end in _items or _raw_bytes, other drop reasons have no '/'. Only
+// this file spells the format out.
 
 // ItemsKey is the Counts key of the items a platform's feed holds.
 func ItemsKey(name string) string { return name + "_items" }
@@ -118,8 +120,9 @@ type Figures struct {
 	Dropped map[string]int64
 }
 
-// FromResult reads the per-platform figures of a feed result record,
-// sorted by platform. Dropped keys without a platform are under "all".
+// FromResult reads the per-platform figures of a result record, sorted by
+// platform; none for a stage that records none. It reads the format alone,
+// so it needs no platform registered.
 func FromResult(res stages.Result) []Figures {
 	m := map[string]*Figures{}
 	get := func(p string) *Figures {
@@ -137,11 +140,9 @@ func FromResult(res stages.Result) []Figures {
 		}
 	}
 	for k, n := range res.Dropped {
-		p, r, ok := strings.Cut(k, "/")
-		if !ok {
-			p, r = "all", k
+		if p, r, ok := strings.Cut(k, "/"); ok {
+			get(p).Dropped[r] += n
 		}
-		get(p).Dropped[r] += n
 	}
 	out := make([]Figures, 0, len(m))
 	for _, p := range slices.Sorted(maps.Keys(m)) {
