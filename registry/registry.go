@@ -349,7 +349,6 @@ func isPostgres(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
-
 // checkSource checks s.URL and makes a relative path absolute (file://).
 // It returns a reason, or "".
 func checkSource(s *manifest.Source, baseDir string) string {
