@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -84,5 +86,69 @@ func TestStageJobConfig(t *testing.T) {
 	}
 	if res.Status != stages.StatusFailed || !res.Permanent || !strings.Contains(res.Error, "feed.max_drop_shar") {
 		t.Errorf("result record: %+v", res)
+	}
+}
+
+// TestRefusedBeforeSubmission: manifest build and plan refuse, before
+// anything is written or submitted, what would certainly fail: an unknown
+// option (with a hint), a bad value, a naver shop not in KRW, a local
+// catalog that does not exist; every problem with its line, at once.
+func TestRefusedBeforeSubmission(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "catalogs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "catalogs", "ok.csv"), []byte("id,title\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := filepath.Join(dir, "shops.yaml")
+	if err := os.WriteFile(reg, []byte(`shops:
+  - id: typo
+    source: catalogs/ok.csv
+    platforms: [google]
+    options:
+      feed.max_drop_shar: "0.3"
+  - id: naver-usd
+    source: catalogs/ok.csv
+    platforms: [naver]
+    currency: USD
+  - id: missing
+    source: catalogs/nope.csv
+    platforms: [google]
+    options: {image.timeout: forever}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	wants := []string{
+		"4 problem(s)",
+		`shops.yaml:6: shop "typo": options: feed.max_drop_shar="0.3": unknown option (did you mean feed.max_drop_share?)`,
+		`shops.yaml:10: shop "naver-usd": currency: currency USD: platform naver takes only KRW`,
+		`shops.yaml:12: shop "missing": source.url: "catalogs/nope.csv": no such file`,
+		`shops.yaml:14: shop "missing": options: image.timeout="forever": want a duration`,
+	}
+	for _, args := range [][]string{
+		{"--root", root, "manifest", "build", "--registry", reg, "--out", filepath.Join(dir, "m.parquet")},
+		{"--root", root, "plan", "--engine", "local", "--registry", reg, "--run", "2026-11-23"},
+	} {
+		t.Run(args[2], func(t *testing.T) {
+			// An endpoint nothing listens on: the plan must stop before it.
+			t.Setenv("FEEDBATCH_BATCH_ENDPOINT", "http://127.0.0.1:9")
+			_, stderr, code := runCapture(t, args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d:\n%s", code, exitUsage, stderr)
+			}
+			for _, w := range wants {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "m.parquet")); err == nil {
+				t.Error("a manifest was written")
+			}
+			if _, err := os.Stat(filepath.Join(root, "runs", "2026-11-23")); err == nil {
+				t.Error("the run was planned")
+			}
+		})
 	}
 }
