@@ -219,9 +219,9 @@ func NewOptions(decls ...[]Option) Options {
 
 // hasStage reports whether a declared option shares k's stage (the part
 // before the first dot).
-func (os Options) hasStage(k string) bool {
+func (opts Options) hasStage(k string) bool {
 	st, _, _ := strings.Cut(k, ".")
-	for name := range os {
+	for name := range opts {
 		if strings.HasPrefix(name, st+".") {
 			return true
 		}
@@ -230,10 +230,10 @@ func (os Options) hasStage(k string) bool {
 }
 
 // Sorted lists the declarations by name.
-func (os Options) Sorted() []Option {
-	out := make([]Option, 0, len(os))
-	for _, k := range slices.Sorted(maps.Keys(os)) {
-		out = append(out, os[k])
+func (opts Options) Sorted() []Option {
+	out := make([]Option, 0, len(opts))
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		out = append(out, opts[k])
 	}
 	return out
 }
@@ -254,14 +254,14 @@ func (e *OptionError) Error() string {
 // Parse checks every entry of raw and returns the typed Config. Every
 // problem is returned (errors.Join of *OptionError, sorted by name): an
 // unknown name, with the closest declared one as a hint, or a bad value.
-func (os Options) Parse(raw map[string]string) (Config, error) {
-	c := Config{decl: os, vals: make(map[string]any, len(raw))}
+func (opts Options) Parse(raw map[string]string) (Config, error) {
+	c := Config{decl: opts, vals: make(map[string]any, len(raw))}
 	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
-		o, ok := os[k]
+		o, ok := opts[k]
 		if !ok {
 			reason := "unknown option"
-			if near := os.closest(k); near != "" {
+			if near := opts.closest(k); near != "" {
 				reason += " (did you mean " + near + "?)"
 			}
 			errs = append(errs, &OptionError{Name: k, Value: raw[k], Reason: reason})
@@ -305,9 +305,9 @@ func (e optionErrors) Unwrap() []error { return e }
 
 // closest is the declared name nearest to k (edit distance at most a third
 // of k's length, at least 1), or "".
-func (os Options) closest(k string) string {
+func (opts Options) closest(k string) string {
 	best, bestD := "", max(len(k)/3, 1)+1
-	for _, name := range slices.Sorted(maps.Keys(os)) {
+	for _, name := range slices.Sorted(maps.Keys(opts)) {
 		if d := editDistance(k, name, bestD); d < bestD {
 			best, bestD = name, d
 		}

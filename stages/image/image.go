@@ -16,7 +16,7 @@
 // Version 2); CPU per image does not grow with the concurrency, because
 // decodes never exceed GOMAXPROCS.
 //
-// Options (Row.Options):
+// Options (Row.Options; declared in Options, listed by `feedbatch options`):
 //
 //	image.mirror          file:///dir, store:prefix or <root>/prefix: read https://host/p from <mirror>/host/p
 //	image.revalidate      "true" (default): conditional GET for known images; "false": trust the index, no requests
