@@ -24,6 +24,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/platform"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -402,7 +403,7 @@ func (rep *Report) summarise(stageIdx map[string]int) {
 			if state == Failed {
 				t.reason(rep.Stages[si], s.ID, last.Error)
 			}
-			t.platforms(rep.Stages[si], state, last)
+			t.platforms(state, last)
 		}
 	}
 	t.finish(stageIdx)
@@ -448,12 +449,26 @@ func (t *tally) reason(stage, shop, msg string) {
 	t.reasons[k].shops++
 }
 
-// platforms adds a per-platform result: Result.Platforms wherever a stage
-// records it (each platform publishes on its own: a failed child may have
-// published some); for older feed records, the "<platform>_items" counts
-// of a successful child. Dropped items by "<platform>/<reason>" are the
-// feed stage's.
-func (t *tally) platforms(stage, state string, last stages.Result) {
+// platforms adds a result's per-platform figures (stages/platform reads
+// them, whichever stage records them) and publish results: Result.Platforms
+// where the child records it (each platform publishes on its own: a failed
+// child may have published some), else the rendered figures of a
+// successful child.
+func (t *tally) platforms(state string, last stages.Result) {
+	for _, f := range platform.FromResult(last) {
+		pt := platTotals(t.plat, f.Platform)
+		if t.platReasons[f.Platform] == nil {
+			t.platReasons[f.Platform] = map[string]int64{}
+		}
+		for r, n := range f.Dropped {
+			pt.Dropped += n
+			t.platReasons[f.Platform][r] += n
+		}
+		if len(last.Platforms) == 0 && state == Succeeded && f.Rendered {
+			pt.Shops++
+			pt.Published += f.Items
+		}
+	}
 	for p, pr := range last.Platforms {
 		pt := platTotals(t.plat, p)
 		if pr.Status == stages.PlatformPublished {
@@ -461,30 +476,6 @@ func (t *tally) platforms(stage, state string, last stages.Result) {
 			pt.Published += pr.Items
 		} else {
 			pt.Failed++
-		}
-	}
-	if stage != "feed" {
-		return
-	}
-	for k, n := range last.Dropped {
-		p, r, ok := strings.Cut(k, "/")
-		if !ok {
-			p, r = "all", k
-		}
-		pt := platTotals(t.plat, p)
-		pt.Dropped += n
-		if t.platReasons[p] == nil {
-			t.platReasons[p] = map[string]int64{}
-		}
-		t.platReasons[p][r] += n
-	}
-	if len(last.Platforms) == 0 && state == Succeeded {
-		for k, n := range last.Counts {
-			if p, ok := strings.CutSuffix(k, "_items"); ok {
-				pt := platTotals(t.plat, p)
-				pt.Shops++
-				pt.Published += n
-			}
 		}
 	}
 }
