@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/engine/local"
-	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages/all"
 	"github.com/feedbatch/feedbatch/store"
@@ -69,9 +67,6 @@ func logsAction(c *cli.Context) error {
 	}
 	defer conn.Close()
 	s, err := planner.ReadStatus(ctx, st, conn.batch, in)
-	if errors.Is(err, manifest.ErrIndexOutOfRange) {
-		return usageError{err}
-	}
 	if err != nil {
 		return err
 	}

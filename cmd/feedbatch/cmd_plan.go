@@ -99,9 +99,6 @@ func claimFromFlags(c *cli.Context, kind, queue string, log *slog.Logger) (*plan
 		WaitBusy: true,
 		Log:      log,
 	})
-	if errors.Is(err, planner.ErrRunExists) || errors.Is(err, planner.ErrRunBusy) || errors.Is(err, planner.ErrBadRunID) {
-		return nil, nil, usageError{err}
-	}
 	return p, st, err
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages/all"
 )
@@ -102,8 +101,6 @@ func rerunAction(c *cli.Context) error {
 		// usage error.
 		fmt.Fprintf(c.App.Writer, "run %s: no failed shop to re-run; nothing submitted\n", run)
 		return nil
-	case errors.Is(err, planner.ErrNothingToRun), errors.Is(err, manifest.ErrIndexOutOfRange):
-		return usageError{err}
 	case err != nil:
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/engine"
-	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -107,9 +105,6 @@ func statusAction(c *cli.Context) error {
 		}
 	}
 	s, err := planner.ReadStatus(ctx, st, api, planner.StatusInput{Run: run, Indexes: indexes, ShopIDs: shops, Log: log})
-	if errors.Is(err, manifest.ErrIndexOutOfRange) {
-		return usageError{err}
-	}
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/internal/secret"
+	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/registry"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -46,6 +49,18 @@ type stageError struct{ err error }
 func (e stageError) Error() string { return e.err.Error() }
 func (e stageError) Unwrap() error { return e.err }
 
+// usageSentinels are the errors of the packages below that mean "the
+// command line asked for something that cannot be" (exit 2). Commands
+// return them wrapped, never mapped: exitCode is the one switch.
+var usageSentinels = []error{
+	manifest.ErrIndexOutOfRange, // --index past the run's last shop
+	planner.ErrNothingToRun,     // a re-run selection that chose nothing
+	planner.ErrRunExists,        // run of a run id already submitted
+	planner.ErrRunBusy,          // another planner holds the run
+	planner.ErrBadRunID,         // --run or <run> not usable as an id
+	registry.ErrInvalid,         // a registry with bad lines
+}
+
 // exitCode is the only place that maps errors to exit statuses.
 func exitCode(err error) int {
 	var ue usageError
@@ -67,7 +82,7 @@ func exitCode(err error) int {
 		return stages.ExitRetryable
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
-	case errors.As(err, &ue), errors.As(err, &ec):
+	case errors.As(err, &ue), errors.As(err, &ec), isAny(err, usageSentinels):
 		// urfave/cli's only ExitCoder is "No help topic for 'x'".
 		return exitUsage
 	case errors.Is(err, store.ErrNotFound):
@@ -76,6 +91,15 @@ func exitCode(err error) int {
 		return exitShopsFailed
 	}
 	return exitError
+}
+
+func isAny(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // oneLine makes err fit on one line of a terminal. An interrupted command
