@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/planner"
@@ -128,8 +129,7 @@ func TestStrictCommands(t *testing.T) {
 		{"empty log variables are the defaults", map[string]string{"FEEDBATCH_LOG_FORMAT": "", "FEEDBATCH_LOG_LEVEL": ""}, []string{"engine", "serve", "x"}, exitUsage, "unexpected argument"},
 		{"help for an unknown command", nil, []string{"help", "nosuch"}, exitUsage, "No help topic"},
 		{"help for an unknown subcommand", nil, []string{"manifest", "help", "nosuch"}, exitUsage, "No help topic"},
-		{"global flag after the command", nil, []string{"status", "--root", "x", "r1"}, exitUsage, "--root is a global flag: give it before the command (feedbatch --root ... status)"},
-		{"global flag after the run", nil, []string{"manifest", "show", "r1", "--log-level=debug"}, exitUsage, "--log-level is a global flag"},
+		{"global flag after the run", nil, []string{"status", "r1", "--log-level=verbose"}, exitUsage, "--log-level"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}
@@ -161,6 +161,32 @@ func TestStrictCommands(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "runs")); !os.IsNotExist(err) {
 		t.Errorf("something was planned: %v", err)
+	}
+}
+
+// TestGlobalFlagsAfterTheCommand: --root, --log-level and --log-format
+// work after the command and after its arguments; the last one given wins;
+// nothing after "--" moves.
+func TestGlobalFlagsAfterTheCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+	}{
+		{[]string{"fb", "status", "r1", "--root", "/d"}, []string{"fb", "--root", "/d", "status", "r1"}},
+		{[]string{"fb", "--root", "/a", "status", "--root=/b", "r1", "-log-level", "debug"}, []string{"fb", "--root", "/a", "--root=/b", "-log-level", "debug", "status", "r1"}},
+		{[]string{"fb", "manifest", "show", "r1", "--log-format=json"}, []string{"fb", "--log-format=json", "manifest", "show", "r1"}},
+		{[]string{"fb", "status", "--", "--root", "x"}, []string{"fb", "status", "--", "--root", "x"}},
+		{[]string{"fb", "status", "r1", "--shop", "a"}, []string{"fb", "status", "r1", "--shop", "a"}},
+		{[]string{"fb"}, []string{"fb"}},
+	} {
+		if diff := cmp.Diff(tc.want, hoistGlobalFlags(tc.in)); diff != "" {
+			t.Errorf("hoist %q -want +got:\n%s", tc.in, diff)
+		}
+	}
+	// A mistyped root given after the command is the one searched.
+	dir := t.TempDir()
+	_, errOut, code := runAppOut(t, "status", "2026-12-01", "--root", filepath.Join(dir, "typo"))
+	if code != exitNotFound || !strings.Contains(errOut, filepath.Join(dir, "typo")) {
+		t.Errorf("exit %d, want %d naming the root:\n%s", code, exitNotFound, errOut)
 	}
 }
 
