@@ -197,6 +197,9 @@ func Rerun(ctx context.Context, st store.Store, api BatchAPI, in RerunInput) (*R
 	}
 	log.Info("wrote re-run manifest", "key", rec.Manifest, "shops", len(sub))
 	if err := submitJobs(ctx, api, c, rec, in.Target, log); err != nil {
+		if !errors.Is(err, ErrClaimLost) {
+			c.release(ctx, rec) // Resume takes it over at once
+		}
 		return &RerunPlan{Record: rec, Rows: sub}, fmt.Errorf("rerun %s: %w", in.Run, err)
 	}
 	rec.State = StateSubmitted

@@ -119,6 +119,7 @@ func planAction(c *cli.Context) error {
 	}
 	rec, err := p.Submit(c.Context, conn.batch)
 	if err != nil {
+		submitHint(c, rec)
 		return err
 	}
 	printPlanned(c, rec)

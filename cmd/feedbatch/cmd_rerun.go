@@ -92,7 +92,7 @@ func rerunAction(c *cli.Context) error {
 		Target:  planner.Target{Queue: conn.queue, JobDefinitions: defs, Root: root, Force: c.Bool("force")},
 		Engine:  conn.kind,
 		Version: version,
-		Config:  map[string]string{"index": c.String("index"), "shop": c.String("shop"), "failed": fmt.Sprint(c.Bool("failed")), "stage": strings.Join(stageNames, ","), "force": fmt.Sprint(c.Bool("force"))},
+		Config:  rerunConfig(c, stageNames, defs),
 		Log:     log,
 	})
 	switch {
@@ -102,6 +102,9 @@ func rerunAction(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "run %s: no failed shop to re-run; nothing submitted\n", run)
 		return nil
 	case err != nil:
+		if p != nil {
+			submitHint(c, p.Record)
+		}
 		return err
 	}
 	printRerun(c.App.Writer, p, dry)
@@ -109,6 +112,17 @@ func rerunAction(c *cli.Context) error {
 		return nil
 	}
 	return waitAndReport(c, conn, st, p.Record)
+}
+
+// rerunConfig is what a re-run records of its command line: the selection
+// and, for planner.Resume, the job definitions and --force.
+func rerunConfig(c *cli.Context, stageNames []string, defs map[string]string) map[string]string {
+	cfg := map[string]string{"index": c.String("index"), "shop": c.String("shop"), "failed": fmt.Sprint(c.Bool("failed")),
+		"stage": strings.Join(stageNames, ","), "force": fmt.Sprint(c.Bool("force"))}
+	for s, d := range defs {
+		cfg["job_definition."+s] = d
+	}
+	return cfg
 }
 
 func printRerun(w io.Writer, p *planner.RerunPlan, dry bool) {
