@@ -3,12 +3,14 @@ package planner
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
 
@@ -112,5 +114,41 @@ func TestResumeInterruptedRerun(t *testing.T) {
 		if env(s)["FEEDBATCH_FORCE"] != "1" {
 			t.Errorf("%s lost the re-run's --force", *s.JobName)
 		}
+	}
+}
+
+// TestRerunFromCurrent: with Current (the registry now), the chosen shops'
+// rows take its settings and keep their origin index; the plan lists what
+// changed; a chosen shop no longer in the registry is refused.
+func TestRerunFromCurrent(t *testing.T) {
+	st, f, _ := failedRun(t)
+	current := map[string]manifest.Row{}
+	for _, r := range testRows(50) {
+		current[r.ShopID] = r
+	}
+	fixed := current["shop-00017"]
+	fixed.Platforms = []string{"meta"}
+	current["shop-00017"] = fixed
+	in := RerunInput{Run: "2026-11-23", Indexes: []int64{17, 20}, Current: current, Steps: testSteps,
+		Target: Target{Queue: "feedbatch", Root: "file:///data"}, Now: func() time.Time { return testNow }, Log: planInput(1).Log}
+	p, err := Rerun(t.Context(), st, f, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 1 || p.Changes[0].ShopID != "shop-00017" || !slices.Equal(p.Changes[0].Fields, []string{"platforms"}) {
+		t.Errorf("changes: %+v", p.Changes)
+	}
+	rows, _, err := manifest.ReadAll(t.Context(), st, p.Record.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].OriginIndex != 17 || rows[0].Index != 0 || rows[0].OriginRun != "2026-11-23" ||
+		!slices.Equal(rows[0].Platforms, []string{"meta"}) || !slices.Equal(rows[1].Platforms, []string{"google"}) {
+		t.Errorf("re-run rows: %+v", rows)
+	}
+	delete(current, "shop-00020")
+	in.DryRun = true
+	if _, err := Rerun(t.Context(), st, f, in); !errors.Is(err, ErrNotInRegistry) {
+		t.Errorf("shop gone from the registry: %v", err)
 	}
 }
