@@ -9,7 +9,8 @@ import "fmt"
 //	errors.Is(err, store.ErrNotFound)               // any missing key
 //	nf, ok := errors.AsType[*store.NotFoundError](err) // which one, where
 type NotFoundError struct {
-	// Key is the key that was looked up.
+	// Key is the key that was looked up; "" when the root itself does not
+	// exist.
 	Key string
 	// Root is the store's root as a URL (file:///dir, s3://bucket/prefix).
 	Root string
@@ -19,6 +20,9 @@ type NotFoundError struct {
 }
 
 func (e *NotFoundError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("root %s does not exist", e.Root)
+	}
 	if e.Root == "" {
 		return fmt.Sprintf("%s: not found", e.Key)
 	}

@@ -78,13 +78,21 @@ func cancelAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		var all []string
 		for _, rec := range append([]*planner.Record{origin}, reruns...) {
 			for _, j := range rec.Jobs {
 				if j.JobID != "" {
-					ids = append(ids, j.JobID)
+					all = append(all, j.JobID)
 				}
 			}
 		}
+		if ids, err = unfinished(c, conn.batch, all); err != nil {
+			return fmt.Errorf("cancel %s: %w", run, err)
+		}
+	}
+	if len(ids) == 0 {
+		fmt.Fprintf(c.App.Writer, "run %s: nothing to cancel, the chosen jobs have finished\n", run)
+		return nil
 	}
 	for _, id := range ids {
 		if _, err := conn.batch.TerminateJob(ctx, &batch.TerminateJobInput{JobId: aws.String(id), Reason: aws.String(cancelReason)}); err != nil {
@@ -111,22 +119,31 @@ func cancelAction(c *cli.Context) error {
 // cancelWait bounds how long cancel waits for the terminated jobs to stop.
 const cancelWait = time.Minute
 
+// unfinished are the jobs of ids the engine knows and has not finished.
+func unfinished(c *cli.Context, api *batch.Client, ids []string) ([]string, error) {
+	var left []string
+	for start := 0; start < len(ids); start += 100 {
+		out, err := api.DescribeJobs(c.Context, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
+		if err != nil {
+			return nil, fmt.Errorf("describe jobs: %w", err)
+		}
+		for _, d := range out.Jobs {
+			if d.Status != types.JobStatusSucceeded && d.Status != types.JobStatusFailed {
+				left = append(left, aws.ToString(d.JobId))
+			}
+		}
+	}
+	return left, nil
+}
+
 // waitTerminal waits until every job of ids has stopped, so that an
 // in-process engine is not closed under children still being stopped.
 func waitTerminal(c *cli.Context, api *batch.Client, ids []string) error {
 	deadline := time.Now().Add(cancelWait)
 	for len(ids) > 0 {
-		var left []string
-		for start := 0; start < len(ids); start += 100 {
-			out, err := api.DescribeJobs(c.Context, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
-			if err != nil {
-				return fmt.Errorf("describe jobs: %w", err)
-			}
-			for _, d := range out.Jobs {
-				if d.Status != types.JobStatusSucceeded && d.Status != types.JobStatusFailed {
-					left = append(left, aws.ToString(d.JobId))
-				}
-			}
+		left, err := unfinished(c, api, ids)
+		if err != nil {
+			return err
 		}
 		if ids = left; len(ids) == 0 {
 			return nil

@@ -60,6 +60,15 @@ func TestRunsCancelFollow(t *testing.T) {
 		t.Errorf("runs while running: exit %d:\n%s%s", code, out, stderr)
 	}
 
+	// One shop first: its unfinished children alone.
+	out, stderr, code = runAppOut(t, append([]string{"cancel", run, "--index", "2", "--root", root}, engineArgs...)...)
+	if code != 0 || !strings.Contains(out, "run live (chosen shops): terminated") {
+		t.Fatalf("cancel --index 2 exit %d:\n%s%s", code, out, stderr)
+	}
+	out, _, _ = runAppOut(t, append([]string{"status", run, "--index", "2", "--root", root}, engineArgs...)...)
+	if !strings.Contains(out, cancelReason) {
+		t.Errorf("status --index 2 after cancel --index 2:\n%s", out)
+	}
 	out, stderr, code = runAppOut(t, append([]string{"cancel", run, "--root", root}, engineArgs...)...)
 	if code != 0 || !strings.Contains(out, "terminated") {
 		t.Fatalf("cancel exit %d:\n%s%s", code, out, stderr)

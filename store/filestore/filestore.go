@@ -82,7 +82,7 @@ func OpenExisting(dir string) (*Store, error) {
 	}
 	fi, err := os.Stat(abs)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("root file://%s does not exist: %w", abs, store.ErrNotFound)
+		return nil, &store.NotFoundError{Root: (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()}
 	}
 	if err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("root file://%s is not a directory", abs)
