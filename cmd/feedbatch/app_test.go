@@ -87,6 +87,10 @@ func TestOneLine(t *testing.T) {
 		{"lines are items", errors.Join(errors.New("a"), errors.New(" b\t c\n"), errors.New("d")), "a; b c; d"},
 		{"list after a colon", fmt.Errorf("registry: 2 problem(s):\n%w", errors.Join(errors.New("x:1: bad"), errors.New("x:2: worse"))),
 			"registry: 2 problem(s): x:1: bad; x:2: worse"},
+		{"sdk chain", errors.New(`cancel live: describe jobs: operation error Batch: DescribeJobs, exceeded maximum number of attempts, 8, https response error StatusCode: 0, RequestID: , request send failed, Post "http://127.0.0.1:43599/v1/describejobs": dial tcp 127.0.0.1:43599: connect: connection refused`),
+			`cancel live: describe jobs: Batch DescribeJobs: Post "http://127.0.0.1:43599/v1/describejobs": dial tcp 127.0.0.1:43599: connect: connection refused`},
+		{"sdk api error", errors.New(`submit fb-x: operation error Batch: SubmitJob, https response error StatusCode: 400, RequestID: 12-ab, ClientException: bad queue`),
+			`submit fb-x: Batch SubmitJob: ClientException: bad queue`},
 		{"interrupted", fmt.Errorf("describe jobs: operation error Batch: DescribeJobs, canceled, %w", context.Canceled), "interrupted"},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -125,5 +126,11 @@ func oneLine(err error) string {
 		}
 		b.WriteString(line)
 	}
-	return b.String()
+	return sdkChain.ReplaceAllString(b.String(), "$1 $2: ")
 }
+
+// sdkChain is the AWS SDK's wrapping of a request error ("operation error
+// Batch: DescribeJobs, exceeded maximum number of attempts, 8, https
+// response error StatusCode: 0, RequestID: , request send failed, "): one
+// line says "Batch DescribeJobs: " and what went wrong.
+var sdkChain = regexp.MustCompile(`operation error ([A-Za-z0-9 ]+): ([A-Za-z0-9]+), (?:exceeded maximum number of attempts, \d+, )?(?:https? response error StatusCode: \d+, RequestID: [^,]*, )?(?:request send failed, )?`)
