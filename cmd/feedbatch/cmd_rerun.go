@@ -212,7 +212,7 @@ func printRerun(w io.Writer, p *planner.RerunPlan, dry bool) {
 			if len(j.DependsOn) > 0 {
 				deps = " after " + strings.Join(j.DependsOn, ",")
 			}
-			fmt.Fprintf(w, "    %-8s %s %s%s %s\n", j.Stage, j.Name, kind, deps, j.JobID)
+			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("    %-8s %s %s%s %s", j.Stage, j.Name, kind, deps, j.JobID), " "))
 		}
 	}
 }
