@@ -239,14 +239,17 @@ func where(o planner.Outcome) string {
 	return "run"
 }
 
+// essentialExited is AWS Batch's statusReason of every container exit.
+const essentialExited = "Essential container in task exited"
+
 // reasonText is why a shop's stage ended as it did: the child's own error
 // when it recorded one, else the engine's reason. AWS Batch says "Essential
 // container in task exited" for every exit, so that says nothing beside the
 // child's error. Where a person asked for some shops (full), the whole
 // reason; in a listing of every shop, the first 120 characters.
 func reasonText(o planner.Outcome, full bool) string {
-	r := o.Reason
-	if o.State == "SUCCEEDED" || (o.Error != "" && r == "Essential container in task exited") {
+	r := strings.TrimPrefix(o.Reason, essentialExited+": ")
+	if o.State == "SUCCEEDED" || (o.Error != "" && r == essentialExited) {
 		r = ""
 	}
 	if o.Error != "" {

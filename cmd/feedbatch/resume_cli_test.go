@@ -72,6 +72,9 @@ func TestInterruptedSubmissionResumes(t *testing.T) {
 	if want := "run cut: submission interrupted (1 of 3 jobs submitted); feedbatch status cut --wait submits the rest"; !strings.Contains(errOut, want) {
 		t.Errorf("status does not say %q:\n%s", want, errOut)
 	}
+	if out, _, _ := runAppOut(t, "--root", root, "runs", "--no-engine"); !strings.Contains(out, " interrupted ") {
+		t.Errorf("runs does not list the run as interrupted:\n%s", out)
+	}
 	out, errOut, code := runAppOut(t, append([]string{"--root", root, "status", run, "--wait"}, engineArgs...)...)
 	if code != exitShopsFailed || !strings.Contains(out, "failed feed: 4") || !strings.Contains(errOut, "submission resumed") {
 		t.Fatalf("status --wait exit %d, want %d:\n%s%s", code, exitShopsFailed, out, errOut)
