@@ -159,8 +159,8 @@ func hoistGlobalFlags(args []string) []string {
 	// The leading global flags, up to the command.
 	i := 1
 	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		if _, inline := globalFlagName(args[i]); !inline {
-			i++ // its value (or an unknown flag's, which the app refuses)
+		if name, inline := globalFlagName(args[i]); name != "" && !inline {
+			i++ // its value
 		}
 		i++
 	}

@@ -181,6 +181,8 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 		{[]string{"fb", "status", "--", "--root", "x"}, []string{"fb", "status", "--", "--root", "x"}},
 		{[]string{"fb", "status", "r1", "--shop", "a"}, []string{"fb", "status", "r1", "--shop", "a"}},
 		{[]string{"fb"}, []string{"fb"}},
+		{[]string{"fb", "--help"}, []string{"fb", "--help"}},
+		{[]string{"fb", "-h", "status", "--root", "/d"}, []string{"fb", "-h", "--root", "/d", "status"}},
 	} {
 		if diff := cmp.Diff(tc.want, hoistGlobalFlags(tc.in)); diff != "" {
 			t.Errorf("hoist %q -want +got:\n%s", tc.in, diff)
