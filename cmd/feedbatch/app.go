@@ -176,12 +176,14 @@ func hoistGlobalFlags(args []string) []string {
 			break
 		}
 		name, inline := globalFlagName(a)
-		if name == "" || j == i {
+		if name == "" || j == i || (!inline && (j+1 >= len(args) || args[j+1] == "--")) {
+			// Not a global flag, or one without its value: the command
+			// refuses it where it is.
 			rest = append(rest, a)
 			continue
 		}
 		moved = append(moved, a)
-		if !inline && j+1 < len(args) {
+		if !inline {
 			j++
 			moved = append(moved, args[j])
 		}

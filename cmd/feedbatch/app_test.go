@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -315,4 +316,30 @@ func TestProgressSkipped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzHoistGlobalFlags: hoisting only reorders the command line: the same
+// arguments, the program name first, everything from "--" on in place.
+func FuzzHoistGlobalFlags(f *testing.F) {
+	f.Add("status r1 --root /d --shop a")
+	f.Add("--root /a status --root=/b -- --root x")
+	f.Add("manifest show r1 --log-level")
+	f.Fuzz(func(t *testing.T, line string) {
+		args := append([]string{"fb"}, strings.Fields(line)...)
+		got := hoistGlobalFlags(slices.Clone(args))
+		if len(got) != len(args) || got[0] != "fb" {
+			t.Fatalf("hoist %q = %q", args, got)
+		}
+		a, b := slices.Clone(args), slices.Clone(got)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			t.Fatalf("hoist %q = %q: not the same arguments", args, got)
+		}
+		if i := slices.Index(args, "--"); i > 0 {
+			if j := slices.Index(got, "--"); j < 0 || !slices.Equal(args[i:], got[len(got)-(len(args)-i):]) {
+				t.Fatalf("hoist %q = %q: moved what follows --", args, got)
+			}
+		}
+	})
 }
