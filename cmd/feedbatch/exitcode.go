@@ -103,6 +103,27 @@ func isAny(err error, targets []error) bool {
 	return false
 }
 
+// errorText is what the binary prints for a failed command: one line,
+// except for a registry's problems, which are listed one per line under
+// the first (the operator fixes them all before the next try).
+func errorText(err error) string {
+	if !errors.Is(err, registry.ErrInvalid) {
+		return oneLine(err)
+	}
+	var b strings.Builder
+	for line := range strings.Lines(secret.RedactText(err.Error())) {
+		line = strings.Join(strings.Fields(line), " ")
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n  ")
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
 // oneLine makes err fit on one line of a terminal. An interrupted command
 // says so, rather than showing whichever request the interrupt cut short.
 func oneLine(err error) string {
