@@ -27,6 +27,9 @@ func RunDir(run string) string { return runs.RunDir(run) }
 // RecordKey is runs/<run>/run.json.
 func RecordKey(run string) string { return runs.RecordKey(run) }
 
+// RerunRecordKey is runs/<run>/reruns/<k>/run.json.
+func RerunRecordKey(run string, k int) string { return runs.RerunRecordKey(run, k) }
+
 // ReadRecord reads the run.json at key (see runs.ReadRecord).
 func ReadRecord(ctx context.Context, st store.Store, key string) (*Record, error) {
 	return runs.ReadRecord(ctx, st, key)
