@@ -554,7 +554,15 @@ func TestStageContract(t *testing.T) {
 		st := memstore.New()
 		writeCatalog(t, st, "s1", "r1", sample())
 		return newJob(t, st, "r1", "google", "meta", "naver")
-	})
+	}, stagetest.Change(func(t *testing.T, job stages.Job) stages.Job {
+		// The next day's catalog: every title changed, so every feed is new.
+		ps := sample()
+		for i := range ps {
+			ps[i].Title += " (new)"
+		}
+		writeCatalog(t, job.Store, "s1", "r2", ps)
+		return newJob(t, job.Store, "r2", "google", "meta", "naver")
+	}))
 }
 
 func TestGuard(t *testing.T) {
