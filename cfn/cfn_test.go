@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
@@ -234,10 +235,7 @@ func FuzzParse(f *testing.F) {
 
 // TestCfnLint runs cfn-lint on the template; CI installs it.
 func TestCfnLint(t *testing.T) {
-	lint, err := exec.LookPath("cfn-lint")
-	if err != nil {
-		t.Skip("cfn-lint not on PATH (pip install cfn-lint); CI runs it")
-	}
+	lint := testtool.Require(t, testtool.CfnLint)
 	cmd := exec.CommandContext(t.Context(), lint, "--regions", "eu-west-1", "us-east-1", "ap-northeast-2", "--", "template.yaml")
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {

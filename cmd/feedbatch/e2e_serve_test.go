@@ -20,6 +20,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/delivery"
 	"github.com/feedbatch/feedbatch/examples"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/stages/collect/parse"
 )
 
@@ -197,13 +198,7 @@ func TestServeExamples(t *testing.T) {
 	}
 
 	// curl, with the ETag it got: 304.
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("curl not on PATH in CI")
-		}
-		return
-	}
+	curl := testtool.Require(t, testtool.Curl)
 	hdr, err := exec.CommandContext(t.Context(), curl, "-sS", "--noproxy", "*", "-o", "/dev/null", "-D", "-", feeds[0].URL).Output()
 	if err != nil {
 		t.Fatalf("curl: %v", err)

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/image"
@@ -309,13 +310,7 @@ func TestRoundTrip(t *testing.T) {
 // TestXMLLint checks the Google feed with libxml2's parser, an independent
 // implementation, when xmllint is installed (Debian: libxml2-utils).
 func TestXMLLint(t *testing.T) {
-	bin, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint not on PATH in CI (.ci/run installs libxml2-utils)")
-		}
-		t.Skip("xmllint not on PATH (apt-get install libxml2-utils); skipping the libxml2 check")
-	}
+	bin := testtool.Require(t, testtool.Xmllint)
 	files, _ := render(t, append(sample(), hostile()...))
 	path := filepath.Join(t.TempDir(), "google.xml")
 	if err := os.WriteFile(path, gunzip(t, files["google"]), 0o644); err != nil {

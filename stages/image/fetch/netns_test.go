@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/feedbatch/feedbatch/internal/testtool"
 )
 
 // envNetns marks the test binary's run inside its own network namespace.
@@ -27,13 +29,8 @@ func TestSSRFRefusal(t *testing.T) {
 	if os.Getenv(envNetns) != "" {
 		t.Skip("inside the namespace")
 	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("unshare not installed (util-linux): cannot isolate the SSRF test")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed: cannot set up the SSRF test's network namespace")
-	}
+	unshare := testtool.Require(t, testtool.Unshare)
+	testtool.Require(t, testtool.IP)
 	script := `set -e
 ip link set lo up
 ip addr add 10.0.0.1/32 dev lo
@@ -41,9 +38,6 @@ ip addr add 169.254.169.254/32 dev lo
 ip addr add 100.64.0.1/32 dev lo
 ip -6 addr add fd00:ec2::254/128 dev lo || true
 exec "$0" -test.run '^TestSSRFInNetns$' -test.v -test.count=1`
-	if probe := exec.Command(unshare, "-rn", "true"); probe.Run() != nil {
-		t.Skip("unshare -rn not permitted here (user namespaces disabled?): cannot isolate the SSRF test")
-	}
 	cmd := exec.CommandContext(t.Context(), unshare, "-rn", "sh", "-c", script, os.Args[0])
 	cmd.Env = append(os.Environ(), envNetns+"=1")
 	out, err := cmd.CombinedOutput()
