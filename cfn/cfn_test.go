@@ -2,9 +2,7 @@ package cfn
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -246,15 +244,7 @@ func TestCfnLint(t *testing.T) {
 // TestCommandsAreFeedbatchCommands builds the binary and runs every job
 // definition's command with --help: each must be a real subcommand.
 func TestCommandsAreFeedbatchCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "feedbatch")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../cmd/feedbatch")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testtool.Feedbatch(t, "")
 	defs, err := JobDefinitions()
 	if err != nil {
 		t.Fatal(err)
