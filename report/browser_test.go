@@ -245,11 +245,10 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
-// TestBrowserLargeRun loads a 10,000-shop report and times it.
+// TestBrowserLargeRun loads a 10,000-shop report and times it; a scale
+// test (FEEDBATCH_SCALE=1).
 func TestBrowserLargeRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10,000 shops")
-	}
+	testtool.Scale(t)
 	ctx := browser(t)
 	_, page := writeFileRun(t, 10_000)
 	start := time.Now()

@@ -37,6 +37,7 @@ func clientEnv(t *testing.T, engineDir string) []string {
 // TestBoto3 runs testdata/boto3_scenarios.py (array, N_TO_N, failure,
 // retry, timeout, cancel, terminate, paging) against the engine.
 func TestBoto3(t *testing.T) {
+	testtool.Slow(t, "drives the engine from python clients")
 	testtool.Require(t, testtool.Boto3)
 	t.Parallel()
 	dir := t.TempDir()
@@ -52,6 +53,7 @@ func TestBoto3(t *testing.T) {
 
 // TestAWSCLI drives the engine with `aws batch ... --endpoint-url`.
 func TestAWSCLI(t *testing.T) {
+	testtool.Slow(t, "drives the engine from python clients")
 	testtool.Require(t, testtool.AWSCLI)
 	t.Parallel()
 	dir := t.TempDir()

@@ -137,3 +137,26 @@ func Missing(t testing.TB, name string, err error) {
 	}
 	t.Skipf("%s not available: %v (%s; CI=1 makes this a failure)", name, err, tl.install)
 }
+
+// EnvScale, set to 1, runs the scale tests (10,000 shops and the like),
+// which take minutes and are not part of `go test ./...`.
+const EnvScale = "FEEDBATCH_SCALE"
+
+// Scale skips t unless FEEDBATCH_SCALE=1: a test at production scale, run
+// on purpose (its figures are in the README's performance table), not on
+// every change. It is not a missing tool: CI=1 does not make it fail.
+func Scale(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvScale) != "1" {
+		t.Skipf("a scale test: set %s=1 to run it", EnvScale)
+	}
+}
+
+// Slow skips t under -short: an end-to-end test that starts processes or
+// servers and takes seconds, kept out of the sub-minute tier.
+func Slow(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: %s", why)
+	}
+}
