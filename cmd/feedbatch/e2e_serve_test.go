@@ -94,6 +94,7 @@ func startServe(t *testing.T, args ...string) string {
 // curl, and reads every fetched feed back with the collect stage's parser:
 // as many records as the feed's meta.json counts, the bytes meta.json hashed.
 func TestServeExamples(t *testing.T) {
+	testtool.Slow(t, "runs the examples end to end")
 	dir := t.TempDir()
 	reg, err := examples.Extract(dir)
 	if err != nil {

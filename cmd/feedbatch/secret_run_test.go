@@ -33,6 +33,7 @@ func testPG() string {
 // manifest, results, report, catalogs, feeds, the engine's journal and child
 // logs) and the command's output: neither value is anywhere.
 func TestRunKeepsSecretsOutOfArtefacts(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline end to end")
 	const (
 		password = "PlantedPassw0rd"
 		apiKey   = "PlantedApiKey123"
