@@ -233,6 +233,7 @@ func FuzzParse(f *testing.F) {
 
 // TestCfnLint runs cfn-lint on the template; CI installs it.
 func TestCfnLint(t *testing.T) {
+	testtool.Slow(t, "cfn-lint takes tens of seconds")
 	lint := testtool.Require(t, testtool.CfnLint)
 	cmd := exec.CommandContext(t.Context(), lint, "--regions", "eu-west-1", "us-east-1", "ap-northeast-2", "--", "template.yaml")
 	out, err := cmd.CombinedOutput()
