@@ -59,7 +59,7 @@ func lookPath(names ...string) func() (string, error) {
 // there.
 var Tools = map[string]tool{
 	Chromium: {find: func() (string, error) {
-		return lookPath(os.Getenv("FEEDBATCH_CHROMIUM"), "chromium", "chromium-browser")()
+		return lookPath(os.Getenv("FEEDBATCH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome")()
 	}, install: "apt-get install chromium, or set FEEDBATCH_CHROMIUM"},
 	Xmllint: {find: lookPath("xmllint"), install: "apt-get install libxml2-utils"},
 	Unshare: {find: func() (string, error) {
