@@ -5,7 +5,8 @@
 // outputs as they were.
 //
 // Each stage's test calls Run with a function that prepares a job (its inputs
-// already in job.Store).
+// already in job.Store) and, for a stage that skips unchanged input, the
+// Change option that gives the next run something new to publish.
 package stagetest
 
 import (
