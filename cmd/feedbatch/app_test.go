@@ -302,6 +302,11 @@ func TestProgressSkipped(t *testing.T) {
 			{Stage: "feed", Total: 8, Succeeded: 5, Failed: 3},
 			{Stage: "image", Total: 8, Succeeded: 6, Failed: 2},
 		}, "collect 8/8 failed 2 | feed 8/8 failed 1 skipped 2 | image 8/8 skipped 2"},
+		{"split by the engine", []planner.StageProgress{
+			{Stage: "collect", Total: 8, Succeeded: 7, Failed: 1, Split: true},
+			{Stage: "feed", Total: 8, Succeeded: 4, Failed: 3, Skipped: 1, Split: true},
+			{Stage: "image", Total: 8, Succeeded: 7, Skipped: 1, Split: true},
+		}, "collect 8/8 failed 1 | feed 8/8 failed 3 skipped 1 | image 8/8 skipped 1"},
 		{"nothing failed", []planner.StageProgress{
 			{Stage: "collect", Total: 2, Succeeded: 2}, {Stage: "feed", Total: 2, Running: 1, Succeeded: 1}, {Stage: "image", Total: 2, Succeeded: 2},
 		}, "collect 2/2 | feed 1/2 running 1 | image 2/2"},
