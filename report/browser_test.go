@@ -197,7 +197,7 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 		tip := eval[string](t, ctx, `document.querySelector('#list .row .cell[data-stage=feed]').title`)
-		if !strings.Contains(tip, "run #5: failed") || !strings.Contains(tip, "re-run 1 #1: failed") {
+		if !strings.Contains(tip, "daily run: failed") || !strings.Contains(tip, "re-run 1 (its row 1): failed") || !strings.Contains(tip, "daily index 5") {
 			t.Errorf("feed tooltip lacks the history:\n%s", tip)
 		}
 		// By name, in Korean.
@@ -226,7 +226,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("stage filter from the table and re-run in the grid", func(t *testing.T) {
 		search(t, ctx, "")
-		do(t, ctx, "running in image", chromedp.Click(chromedp.CSS(`#totals a[data-si="2"][data-c="r"]`)))
+		do(t, ctx, "running in image", chromedp.Click(chromedp.CSS(`#totals button[data-si="2"][data-c="r"]`)))
 		ids := eval[[]string](t, ctx, `[...document.querySelectorAll("#list .row .id")].map(x => x.textContent)`)
 		if diff := cmp.Diff([]string{"shop-003", "shop-007", "shop-017"}, ids); diff != "" {
 			t.Errorf("running in image (-want +got):\n%s", diff)
