@@ -43,7 +43,7 @@ func TestReportOfLocalRunNoBrowser(t *testing.T) {
 		return string(b)
 	}
 	p := page()
-	for _, want := range []string{`"g":"FAILED"`, "exit code 65", `"l":"`} {
+	for _, want := range []string{`"g":"FAILED"`, "exit code 65", `"l":"logs/feed/17.log"`} {
 		if !strings.Contains(p, want) {
 			t.Errorf("page lacks %q", want)
 		}
