@@ -33,11 +33,13 @@ func init() {
 		Usage:     "write or refresh a run's report page (runs/<run>/report.html) and print where it is",
 		ArgsUsage: "<run>",
 		Description: "The report is one static page: a shops x stages grid folded over the run's re-runs,\n" +
-			"totals and durations per stage, feed items per platform, failure reasons, links to feeds\n" +
-			"and logs. Open it from the file system or from S3; it needs no server.",
+			"totals and durations per stage, feed items per platform, failure reasons with every shop,\n" +
+			"index list and re-run command, links to feeds and logs. The logs of failed children are\n" +
+			"copied under runs/<run>/logs/ so that the links work wherever the run is copied. Open it\n" +
+			"from the file system or from S3; it needs no server.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_OPEN"}},
-			&cli.BoolFlag{Name: "engine-state", Value: true, Usage: "ask the engine about children that left no result record, and (local engine, file:// root) link each child's log file", EnvVars: []string{"FEEDBATCH_REPORT_ENGINE_STATE"}},
+			&cli.BoolFlag{Name: "engine-state", Value: true, Usage: "ask the engine about children that left no result record, and copy the logs of failed children under runs/<run>/logs/", EnvVars: []string{"FEEDBATCH_REPORT_ENGINE_STATE"}},
 			engineFlag, engineDirFlag, queueFlag,
 		},
 		Action: reportAction,
