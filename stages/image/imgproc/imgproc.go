@@ -129,7 +129,8 @@ func Config(b []byte, maxPixels int64) (Format, image.Config, error) {
 // MemoryEstimate is roughly how many bytes decoding and rendering an image
 // with this header takes: the decoded pixels at the colour model's size
 // (JPEGs at their reduced decode size, see JPEGScale; progressive JPEGs
-// also keep their coefficients at full size), the RGBA copy and planes of
+// also keep the coefficients that size needs for every block), the RGBA
+// copy and planes of
 // non-YCbCr sources, and the canvas and resize buffers, which scale with
 // the output.
 func MemoryEstimate(cfg image.Config, f Format, s Spec) int64 {
@@ -152,8 +153,14 @@ func MemoryEstimate(cfg image.Config, f Format, s Spec) int64 {
 	if f == JPEG {
 		// The orientation is not known here: take the smaller scale.
 		sc := int64(min(JPEGScale(cfg.Width, cfg.Height, s), JPEGScale(cfg.Height, cfg.Width, s)))
-		// progressive: int32 coefficients, 4:2:0 (6 bytes per pixel)
-		return px*6 + px/(sc*sc)*(bpp+7) + render
+		// Progressive: the coefficients kept between scans (see the jpeg
+		// package's coeffStore), for up to 3 full-size planes: 64/sc² int16
+		// a block, plus a 64-bit non-zero mask when sc > 1.
+		perBlock := 128 / (sc * sc)
+		if sc > 1 {
+			perBlock += 8
+		}
+		return px*3*perBlock/64 + px/(sc*sc)*(bpp+7) + render
 	}
 	// RGBA copy and Y/Cb/Cr planes, of the source or of its box pre-shrink.
 	return px*(bpp+7) + render
