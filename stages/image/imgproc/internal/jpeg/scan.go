@@ -266,7 +266,7 @@ func (d *decoder) processSOS(n int) error {
 								var value uint8
 								found := false
 								if d.bits.n >= lutSize {
-									if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
+									if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&(1<<lutSize-1)]; v != 0 {
 										n := v&0xff - 1
 										d.bits.n -= int32(n)
 										d.bits.m >>= n
