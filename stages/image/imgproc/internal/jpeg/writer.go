@@ -5,7 +5,6 @@
 package jpeg
 
 import (
-	"bufio"
 	"errors"
 	"image"
 	"image/color"
@@ -221,22 +220,15 @@ func init() {
 }
 
 // writer is a buffered writer.
-type writer interface {
-	Flush() error
-	io.Writer
-	io.ByteWriter
-}
-
-// encoder encodes an image to the JPEG format.
+// encoder encodes an image to the JPEG format. The whole file is built in
+// out and written to the io.Writer once, at the end.
 type encoder struct {
-	// w is the writer to write to. err is the first error encountered during
-	// writing. All attempted writes after the first error become no-ops.
-	w   writer
-	err error
+	out []byte
 	// buf is a scratch buffer.
 	buf [16]byte
-	// bits and nBits are accumulated bits to write to w.
-	bits, nBits uint32
+	// acc holds the nAcc (< 32 between calls) bits not yet in out.
+	acc  uint64
+	nAcc uint32
 	// quant is the scaled quantization tables, in zig-zag order.
 	quant [nQuantIndex][blockSize]byte
 	// div and recip are 8*quant and its reciprocal (see divRecip).
@@ -244,43 +236,46 @@ type encoder struct {
 	recip [nQuantIndex][blockSize]uint64
 }
 
-func (e *encoder) flush() {
-	if e.err != nil {
-		return
-	}
-	e.err = e.w.Flush()
-}
+func (e *encoder) write(p []byte) { e.out = append(e.out, p...) }
 
-func (e *encoder) write(p []byte) {
-	if e.err != nil {
-		return
-	}
-	_, e.err = e.w.Write(p)
-}
-
-func (e *encoder) writeByte(b byte) {
-	if e.err != nil {
-		return
-	}
-	e.err = e.w.WriteByte(b)
-}
+func (e *encoder) writeByte(b byte) { e.out = append(e.out, b) }
 
 // emit emits the least significant nBits bits of bits to the bit-stream.
 // The precondition is bits < 1<<nBits && nBits <= 16.
 func (e *encoder) emit(bits, nBits uint32) {
-	nBits += e.nBits
-	bits <<= 32 - nBits
-	bits |= e.bits
-	for nBits >= 8 {
-		b := uint8(bits >> 24)
-		e.writeByte(b)
-		if b == 0xff {
-			e.writeByte(0x00)
-		}
-		bits <<= 8
-		nBits -= 8
+	e.acc = e.acc<<nBits | uint64(bits)
+	e.nAcc += nBits
+	if e.nAcc < 32 {
+		return
 	}
-	e.bits, e.nBits = bits, nBits
+	e.nAcc -= 32
+	w := uint32(e.acc >> e.nAcc)
+	const lo, hi = 0x01010101, 0x80808080
+	if x := ^w; (x-lo)&^x&hi == 0 { // no 0xff byte: no stuffing
+		e.out = append(e.out, byte(w>>24), byte(w>>16), byte(w>>8), byte(w))
+		return
+	}
+	for sh := 24; sh >= 0; sh -= 8 {
+		b := byte(w >> sh)
+		e.out = append(e.out, b)
+		if b == 0xff {
+			e.out = append(e.out, 0x00)
+		}
+	}
+}
+
+// flushBits writes the whole bytes left in the accumulator (after the
+// padding of the last one).
+func (e *encoder) flushBits() {
+	for e.nAcc >= 8 {
+		e.nAcc -= 8
+		b := byte(e.acc >> e.nAcc)
+		e.out = append(e.out, b)
+		if b == 0xff {
+			e.out = append(e.out, 0x00)
+		}
+	}
+	e.acc, e.nAcc = 0, 0
 }
 
 // emitHuff emits the given value with the given Huffman encoder.
@@ -619,6 +614,7 @@ func (e *encoder) writeSOS(m image.Image) {
 	}
 	// Pad the last byte with 1's.
 	e.emit(0x7f, 7)
+	e.flushBits()
 }
 
 // planePath420 enables writeSOS420; tests turn it off to compare.
@@ -646,6 +642,7 @@ func (e *encoder) writeSOS420(m *image.YCbCr) {
 	}
 	// Pad the last byte with 1's.
 	e.emit(0x7f, 7)
+	e.flushBits()
 }
 
 // DefaultQuality is the default quality encoding parameter.
@@ -665,11 +662,7 @@ func Encode(w io.Writer, m image.Image, o *Options) error {
 		return errors.New("jpeg: image is too large to encode")
 	}
 	var e encoder
-	if ww, ok := w.(writer); ok {
-		e.w = ww
-	} else {
-		e.w = bufio.NewWriter(w)
-	}
+	e.out = make([]byte, 0, 4096+b.Dx()*b.Dy()/4)
 	// Clip quality to [1, 100].
 	quality := DefaultQuality
 	if o != nil {
@@ -729,6 +722,6 @@ func Encode(w io.Writer, m image.Image, o *Options) error {
 	e.buf[0] = 0xff
 	e.buf[1] = 0xd9
 	e.write(e.buf[:2])
-	e.flush()
-	return e.err
+	_, err := w.Write(e.out)
+	return err
 }
