@@ -127,16 +127,30 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 	}
 	acc := make([]int32, dst.w)
 	n = wy.n
+	w := dst.w
 	for y := range dst.h {
 		for x := range acc {
 			acc[x] = round
 		}
 		base := int(wy.start[y]) - r0
-		for k, wk := range wy.w[y*n : y*n+n] {
+		ws := wy.w[y*n : y*n+n]
+		k := 0
+		for ; k+4 <= n; k += 4 { // four rows a pass: a quarter of the acc traffic
+			w0, w1, w2, w3 := ws[k], ws[k+1], ws[k+2], ws[k+3]
+			i0 := tmp[(base+k)*w:][:len(acc)]
+			i1 := tmp[(base+k+1)*w:][:len(acc)]
+			i2 := tmp[(base+k+2)*w:][:len(acc)]
+			i3 := tmp[(base+k+3)*w:][:len(acc)]
+			for x := range acc {
+				acc[x] += int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3
+			}
+		}
+		for ; k < n; k++ {
+			wk := ws[k]
 			if wk == 0 {
 				continue
 			}
-			in := tmp[(base+k)*dst.w:][:len(acc)]
+			in := tmp[(base+k)*w:][:len(acc)]
 			for x, v := range in {
 				acc[x] += int32(v) * wk
 			}

@@ -74,3 +74,67 @@ func (s *coeffStore) save(i int, b *block) {
 		}
 	}
 }
+
+// lowIndex[n][k] is the index of natural-order coefficient k in a block's
+// n x n corner in coeffStore.low, or -1 when outside it.
+var lowIndex = func() (t [9][blockSize]int8) {
+	for _, n := range []int{1, 2, 4, 8} {
+		for k := range blockSize {
+			x, y := k%8, k/8
+			t[n][k] = -1
+			if x < n && y < n {
+				t[n][k] = int8(y*n + x)
+			}
+		}
+	}
+	return t
+}()
+
+// loadBand is load for the zig-zag band [zigStart, zigEnd] alone, all a
+// scan reads or writes; the rest of b is left as it is.
+func (s *coeffStore) loadBand(i int, b *block, zigStart, zigEnd int32) {
+	n := s.n
+	nn := n * n
+	low := s.low[i*nn : (i+1)*nn]
+	li := &lowIndex[n]
+	var m uint64
+	if n < 8 {
+		m = s.nz[i]
+	}
+	for zig := zigStart; zig <= zigEnd; zig++ {
+		k := unzig[zig]
+		if j := li[k]; j >= 0 {
+			b[k] = int32(low[j])
+		} else {
+			b[k] = int32(m >> k & 1)
+		}
+	}
+}
+
+// saveBand is save for the band [zigStart, zigEnd] alone.
+func (s *coeffStore) saveBand(i int, b *block, zigStart, zigEnd int32) {
+	n := s.n
+	nn := n * n
+	low := s.low[i*nn : (i+1)*nn]
+	li := &lowIndex[n]
+	if n == 8 {
+		for zig := zigStart; zig <= zigEnd; zig++ {
+			k := unzig[zig]
+			low[k] = int16(b[k])
+		}
+		return
+	}
+	m := s.nz[i]
+	for zig := zigStart; zig <= zigEnd; zig++ {
+		k := unzig[zig]
+		if j := li[k]; j >= 0 {
+			low[j] = int16(b[k])
+		}
+		if b[k] != 0 {
+			m |= 1 << k
+		} else {
+			m &^= 1 << k
+		}
+	}
+	s.nz[i] = m
+}

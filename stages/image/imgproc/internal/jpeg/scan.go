@@ -221,7 +221,7 @@ func (d *decoder) processSOS(n int) error {
 
 					// Load the previous partially decoded coefficients, if applicable.
 					if d.progressive {
-						d.progCoeffs[compIndex].load(by*mxx*hi+bx, &b)
+						d.progCoeffs[compIndex].loadBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
 					} else {
 						b = block{}
 					}
@@ -323,7 +323,7 @@ func (d *decoder) processSOS(n int) error {
 
 					if d.progressive {
 						// Save the coefficients.
-						d.progCoeffs[compIndex].save(by*mxx*hi+bx, &b)
+						d.progCoeffs[compIndex].saveBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
 						// At this point, we could call reconstructBlock to dequantize and perform the
 						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
 						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
