@@ -17,7 +17,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
-	"image/png"
+
 	"io"
 	"net/http"
 	"strings"
@@ -28,6 +28,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/feedbatch/feedbatch/stages/image/imgproc/internal/jpeg"
+	"github.com/feedbatch/feedbatch/stages/image/imgproc/internal/png"
 )
 
 // Version names the processing algorithm. It is part of every output's
