@@ -219,12 +219,16 @@ func (d *decoder) processSOS(n int) error {
 						}
 					}
 
-					// Load the previous partially decoded coefficients, if applicable.
-					if d.progressive {
-						d.progCoeffs[compIndex].loadBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
-					} else {
+					// Load the previous partially decoded coefficients, if
+					// applicable: only a refinement scan reads them. A first
+					// scan's band is still zero in the store, and b's band is
+					// kept zero between blocks (see below).
+					if !d.progressive {
 						b = block{}
+					} else if ah != 0 {
+						d.progCoeffs[compIndex].loadBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
 					}
+					wrote := false
 
 					if ah != 0 {
 						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
@@ -248,6 +252,7 @@ func (d *decoder) processSOS(n int) error {
 							}
 							dc[compIndex] += dcDelta
 							b[0] = dc[compIndex] << al
+							wrote = true
 						}
 
 						if zig <= zigEnd && d.eobRun > 0 {
@@ -302,6 +307,7 @@ func (d *decoder) processSOS(n int) error {
 										}
 									}
 									b[unzig[zig]] = ac << al
+									wrote = true
 								} else {
 									if val0 != 0x0f {
 										d.eobRun = uint16(1 << val0)
@@ -322,8 +328,17 @@ func (d *decoder) processSOS(n int) error {
 					}
 
 					if d.progressive {
-						// Save the coefficients.
-						d.progCoeffs[compIndex].saveBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
+						// Save the coefficients: all of a refinement's band; a
+						// first scan's only when it decoded any (most blocks of
+						// the high bands are in end-of-band runs), then clear them.
+						if ah != 0 {
+							d.progCoeffs[compIndex].saveBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
+						} else if wrote {
+							d.progCoeffs[compIndex].saveBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
+							for zig := zigStart; zig <= zigEnd; zig++ {
+								b[unzig[zig]] = 0
+							}
+						}
 						// At this point, we could call reconstructBlock to dequantize and perform the
 						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
 						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
