@@ -33,7 +33,7 @@ import (
 
 // Version names the processing algorithm. It is part of every output's
 // content address: changing how pixels are produced must change it.
-const Version = "3"
+const Version = "4"
 
 // DefaultMaxPixels is the largest source accepted (Google's 64 megapixels).
 const DefaultMaxPixels = 64 << 20

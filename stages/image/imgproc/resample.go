@@ -180,10 +180,12 @@ func clampShift(v int32) uint8 {
 // blended with the background by its coverage.
 func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step image.Point, bg [3]uint8) {
 	sw, sh := y.w, y.h
-	// Luma: output pixel i (relative to r) has its centre at (i+0.5)*sw/rw - 0.5.
+	// Luma: output pixel i (relative to r) has its centre at (i+0.5)*sw/rw - 0.5
+	// (plus gridShift).
 	ax, ay := float64(sw)/float64(r.Dx()), float64(sh)/float64(r.Dy())
-	wx := makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5)
-	wy := makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5)
+	shx, shy := gridShift(ax), gridShift(ay)
+	wx := makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5+shx)
+	wy := makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5+shy)
 	ydst := plane{pix: canvas.Y, stride: canvas.YStride, w: canvas.Rect.Dx(), h: canvas.Rect.Dy()}.sub(r.Min.X, r.Min.Y, r.Dx(), r.Dy())
 	tmp := resample(ydst, y, wx, wy, nil)
 
@@ -194,8 +196,8 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 	jy0, jy1 := r.Min.Y/2, (r.Max.Y+1)/2
 	cw, ch := jx1-jx0, jy1-jy0
 	cax, cay := 2*ax/float64(step.X), 2*ay/float64(step.Y)
-	cwx := makeWeights(cb.w, cw, cax, (float64(2*jx0+1-r.Min.X))*ax/float64(step.X)-0.5)
-	cwy := makeWeights(cb.h, ch, cay, (float64(2*jy0+1-r.Min.Y))*ay/float64(step.Y)-0.5)
+	cwx := makeWeights(cb.w, cw, cax, ((float64(2*jx0+1-r.Min.X))*ax+shx)/float64(step.X)-0.5)
+	cwy := makeWeights(cb.h, ch, cay, ((float64(2*jy0+1-r.Min.Y))*ay+shy)/float64(step.Y)-0.5)
 	for i, p := range []plane{cb, cr} {
 		pix := canvas.Cb
 		if i == 1 {
@@ -260,4 +262,19 @@ func rgbaPlanes(m *image.RGBA) (y, cb, cr plane) {
 	}
 	mk := func(p []byte) plane { return plane{pix: p, stride: w, w: w, h: h} }
 	return mk(yp), mk(cbp), mk(crp)
+}
+
+// gridShift is where, along an axis with a source samples per output
+// sample, the sampling grid sits relative to the pixel-centre one (in
+// source samples). Reductions use pixel centres; enlargements use libvips'
+// grid (its affine upsize: output sample i reads the source at a*i - 0.5),
+// half an output step earlier, which is what the reference renders and
+// the platforms' own previews look like. Measured by bench/image.sh's SSIM
+// check on set b's enlarged images (mean 0.962 -> 0.982 against libvips,
+// none left below 0.97).
+func gridShift(a float64) float64 {
+	if a < 1 {
+		return -0.5 * a
+	}
+	return 0
 }
