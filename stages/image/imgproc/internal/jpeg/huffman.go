@@ -27,6 +27,11 @@ type huffman struct {
 	// are 1 plus the code length, or 0 if the value is too large to fit in
 	// lutSize bits.
 	lut [1 << lutSize]uint16
+	// fastAC (AC tables only) decodes a whole coefficient from the next
+	// lutSize bits when its code and extra bits fit in them: the value in
+	// the high 16 bits, the zero run in bits 8-11, the bits used in the
+	// low 8; 0 when they do not fit (or for end-of-band and ZRL codes).
+	fastAC [1 << lutSize]int32
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -196,6 +201,26 @@ func (d *decoder) processDHT(n int) error {
 				}
 				code++
 				x++
+			}
+		}
+
+		// Derive the combined AC look-up table.
+		clear(h.fastAC[:])
+		if tc == acTable {
+			for p, v := range h.lut {
+				if v == 0 {
+					continue
+				}
+				l, sym := uint32(v&0xff-1), v>>8
+				size := uint32(sym & 0x0f)
+				if size == 0 || l+size > lutSize {
+					continue
+				}
+				r := int32(p>>(lutSize-l-size)) & (1<<size - 1)
+				if r < 1<<(size-1) {
+					r += -1<<size + 1
+				}
+				h.fastAC[p] = r<<16 | int32(sym>>4)<<8 | int32(l+size)
 			}
 		}
 

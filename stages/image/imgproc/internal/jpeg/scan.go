@@ -268,6 +268,21 @@ func (d *decoder) processSOS(n int) error {
 								if d.bits.n < 16 {
 									d.refill()
 								}
+								if d.bits.n >= lutSize {
+									// Code and extra bits in one look-up.
+									if f := huff.fastAC[(d.bits.a>>uint32(d.bits.n-lutSize))&(1<<lutSize-1)]; f != 0 {
+										n := f & 0xff
+										d.bits.n -= n
+										d.bits.m >>= uint32(n)
+										zig += f >> 8 & 0x0f
+										if zig > zigEnd {
+											break
+										}
+										b[unzig[zig]] = f >> 16 << al
+										wrote = true
+										continue
+									}
+								}
 								var value uint8
 								found := false
 								if d.bits.n >= lutSize {
