@@ -234,6 +234,12 @@ type encoder struct {
 	// div and recip are 8*quant and its reciprocal (see divRecip).
 	div   [nQuantIndex][blockSize]int32
 	recip [nQuantIndex][blockSize]uint64
+	// flat caches flatDC's answer by table and sample value (state 0:
+	// not computed yet, 1: DC only, 2: has AC terms).
+	flat [nQuantIndex][256]struct {
+		dc    int32
+		state uint8
+	}
 }
 
 func (e *encoder) write(p []byte) { e.out = append(e.out, p...) }
@@ -371,6 +377,11 @@ func (e *encoder) writeDHT(nComponent int) {
 // returning the post-quantized DC value of the DCT-transformed block. b is in
 // natural (not zig-zag) order.
 func (e *encoder) writeBlock(b *block, q quantIndex, prevDC int32) int32 {
+	if dc, ok := e.flatDC(b, q); ok { // letterbox padding, flat backgrounds
+		e.emitHuffRLE(huffIndex(2*q+0), 0, dc-prevDC)
+		e.emitHuff(huffIndex(2*q+1), 0x00)
+		return dc
+	}
 	fdct(b)
 	// Emit the DC delta.
 	dv, rc := &e.div[q], &e.recip[q]
@@ -395,6 +406,35 @@ func (e *encoder) writeBlock(b *block, q quantIndex, prevDC int32) int32 {
 		e.emitHuff(h, 0x00)
 	}
 	return dc
+}
+
+// flatDC reports whether all samples of b are equal and, if they are,
+// the quantized DC coefficient that writeBlock would find for it, whose
+// AC coefficients then all quantize to zero (checked once per value and
+// table, by the full transform, so the output is unchanged).
+func (e *encoder) flatDC(b *block, q quantIndex) (int32, bool) {
+	v := b[0]
+	for _, x := range b[1:] {
+		if x != v {
+			return 0, false
+		}
+	}
+	if v < 0 || v > 255 {
+		return 0, false
+	}
+	c := &e.flat[q][v]
+	if c.state == 0 {
+		t := *b
+		fdct(&t)
+		c.state = 1
+		for zig := 1; zig < blockSize; zig++ {
+			if divRecip(t[unzig[zig]], e.div[q][zig], e.recip[q][zig]) != 0 {
+				c.state = 2 // not flat after all: take the full path
+			}
+		}
+		c.dc = divRecip(t[0], e.div[q][0], e.recip[q][0])
+	}
+	return c.dc, c.state == 1
 }
 
 // toYCbCr converts the 8x8 region of m whose top-left corner is p to its
