@@ -335,7 +335,10 @@ func render(src image.Image, s Spec, o int) *image.YCbCr {
 		}
 	}
 	if yp.pix == nil {
-		yp, cbp, crp = rgbaPlanes(opaqueRGBA(src, s.Background))
+		var ok bool
+		if yp, cbp, crp, ok = compositePlanes(src, s.Background); !ok {
+			yp, cbp, crp = rgbaPlanes(opaqueRGBA(src, s.Background))
+		}
 		step = image.Pt(1, 1)
 	}
 	renderPlanes(canvas, r, yp, cbp, crp, step, bg)
@@ -367,9 +370,33 @@ func boxShrink(src image.Image, k int, bg color.RGBA) *image.RGBA {
 	sw, sh := sb.Dx(), sb.Dy()
 	dw, dh := (sw+k-1)/k, (sh+k-1)/k
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	acc := make([]uint32, dw*3)
+	if row := compositor(src, bg); row != nil { // one composited row at a time, no band copy
+		rgb := make([]byte, 3*sw)
+		blk := make([]int32, sw) // output column of each source column, times 3
+		for x := range sw {
+			blk[x] = int32(x / k * 3)
+		}
+		for dy := range dh {
+			y0 := sb.Min.Y + dy*k
+			rows := min(k, sb.Max.Y-y0)
+			clear(acc)
+			for y := range rows {
+				row(y0+y, rgb)
+				for x, i := range blk {
+					p := rgb[3*x : 3*x+3 : 3*x+3]
+					a := acc[i : i+3 : i+3]
+					a[0] += uint32(p[0])
+					a[1] += uint32(p[1])
+					a[2] += uint32(p[2])
+				}
+			}
+			boxStore(dst, dy, acc, k, rows, sw)
+		}
+		return dst
+	}
 	band := image.NewRGBA(image.Rect(0, 0, sw, k))
 	bgU := image.NewUniform(bg)
-	acc := make([]uint32, dw*3)
 	for dy := 0; dy < dh; dy++ {
 		y0 := sb.Min.Y + dy*k
 		rows := min(k, sb.Max.Y-y0)
@@ -387,18 +414,24 @@ func boxShrink(src image.Image, k int, bg color.RGBA) *image.RGBA {
 				acc[i+2] += uint32(p[2])
 			}
 		}
-		out := dst.Pix[dy*dst.Stride:]
-		for dx := range dw {
-			cols := min(k, sw-dx*k)
-			n := uint32(cols * rows)
-			i := dx * 3
-			out[dx*4] = uint8((acc[i] + n/2) / n)
-			out[dx*4+1] = uint8((acc[i+1] + n/2) / n)
-			out[dx*4+2] = uint8((acc[i+2] + n/2) / n)
-			out[dx*4+3] = 255
-		}
+		boxStore(dst, dy, acc, k, rows, sw)
 	}
 	return dst
+}
+
+// boxStore writes output row dy of boxShrink: the sums in acc (RGB per
+// output column) over rows source rows, divided by each block's size.
+func boxStore(dst *image.RGBA, dy int, acc []uint32, k, rows, sw int) {
+	out := dst.Pix[dy*dst.Stride:]
+	for dx := range dst.Rect.Dx() {
+		cols := min(k, sw-dx*k)
+		n := uint32(cols * rows)
+		i := dx * 3
+		out[dx*4] = uint8((acc[i] + n/2) / n)
+		out[dx*4+1] = uint8((acc[i+1] + n/2) / n)
+		out[dx*4+2] = uint8((acc[i+2] + n/2) / n)
+		out[dx*4+3] = 255
+	}
 }
 
 // chromaStep is how many luma samples one chroma sample spans; zero for
