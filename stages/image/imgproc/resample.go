@@ -81,6 +81,33 @@ func makeWeights(srcLen, count int, a, b float64) weights {
 	return wt
 }
 
+// padTaps widens w to 4 or 8 taps (zero weights added) when it has at
+// most that many and the source is long enough: resample's horizontal pass
+// then runs an unrolled loop.
+func padTaps(w weights, srcLen int) weights {
+	var m int
+	switch {
+	case w.n <= 4 && srcLen >= 4:
+		m = 4
+	case w.n <= 8 && srcLen >= 8:
+		m = 8
+	default:
+		return w
+	}
+	if m == w.n {
+		return w
+	}
+	count := len(w.start)
+	p := weights{n: m, start: make([]int32, count), w: make([]int32, count*m)}
+	for i := range count {
+		s := int(w.start[i])
+		s2 := min(s, srcLen-m) // s+n <= srcLen, so the taps fit at s-s2
+		p.start[i] = int32(s2)
+		copy(p.w[i*m+s-s2:], w.w[i*w.n:(i+1)*w.n])
+	}
+	return p
+}
+
 // plane is an 8-bit sample plane.
 type plane struct {
 	pix    []byte
@@ -110,6 +137,23 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 	for y := r0; y < r1; y++ {
 		row := src.pix[y*src.stride : y*src.stride+src.w]
 		out := tmp[(y-r0)*dst.w : (y-r0+1)*dst.w]
+		switch n { // the widths padTaps makes: unrolled, no bounds checks
+		case 8:
+			for x := range out {
+				s := (*[8]byte)(row[wx.start[x]:])
+				w := (*[8]int32)(wx.w[x*8:])
+				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+					int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6] + int32(s[7])*w[7])
+			}
+			continue
+		case 4:
+			for x := range out {
+				s := (*[4]byte)(row[wx.start[x]:])
+				w := (*[4]int32)(wx.w[x*4:])
+				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3])
+			}
+			continue
+		}
 		for x := range out {
 			s := row[wx.start[x]:][:n]
 			w := wx.w[x*n:][:n]
@@ -184,7 +228,7 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 	// (plus gridShift).
 	ax, ay := float64(sw)/float64(r.Dx()), float64(sh)/float64(r.Dy())
 	shx, shy := gridShift(ax), gridShift(ay)
-	wx := makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5+shx)
+	wx := padTaps(makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5+shx), sw)
 	wy := makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5+shy)
 	ydst := plane{pix: canvas.Y, stride: canvas.YStride, w: canvas.Rect.Dx(), h: canvas.Rect.Dy()}.sub(r.Min.X, r.Min.Y, r.Dx(), r.Dy())
 	tmp := resample(ydst, y, wx, wy, nil)
@@ -196,7 +240,7 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 	jy0, jy1 := r.Min.Y/2, (r.Max.Y+1)/2
 	cw, ch := jx1-jx0, jy1-jy0
 	cax, cay := 2*ax/float64(step.X), 2*ay/float64(step.Y)
-	cwx := makeWeights(cb.w, cw, cax, ((float64(2*jx0+1-r.Min.X))*ax+shx)/float64(step.X)-0.5)
+	cwx := padTaps(makeWeights(cb.w, cw, cax, ((float64(2*jx0+1-r.Min.X))*ax+shx)/float64(step.X)-0.5), cb.w)
 	cwy := makeWeights(cb.h, ch, cay, ((float64(2*jy0+1-r.Min.Y))*ay+shy)/float64(step.Y)-0.5)
 	for i, p := range []plane{cb, cr} {
 		pix := canvas.Cb
