@@ -284,7 +284,7 @@ func BenchmarkResample(b *testing.B) {
 		b.Run(fmt.Sprintf("%d-taps", px.n), func(b *testing.B) {
 			var tmp []byte
 			for b.Loop() {
-				tmp = resample(dst, src, px, wx, tmp)
+				tmp = resample(dst, src, px, px, tmp)
 			}
 		})
 	}
@@ -299,12 +299,16 @@ func TestPadTaps(t *testing.T) {
 		}
 		a := float64(tc.src) / float64(tc.dst)
 		wx := makeWeights(tc.src, tc.dst, a, 0.5*a-0.5+gridShift(a))
-		wy := makeWeights(4, 4, 1, 0)
-		want := plane{pix: make([]byte, tc.dst*4), stride: tc.dst, w: tc.dst, h: 4}
-		got := plane{pix: make([]byte, tc.dst*4), stride: tc.dst, w: tc.dst, h: 4}
-		resample(want, src, wx, wy, nil)
+		// The same weights vertically: a square source.
+		src = plane{pix: make([]byte, tc.src*tc.src), stride: tc.src, w: tc.src, h: tc.src}
+		for i := range src.pix {
+			src.pix[i] = uint8(i * 37 % 253)
+		}
+		want := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		got := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		resample(want, src, wx, wx, nil)
 		p := padTaps(wx, tc.src)
-		resample(got, src, p, wy, nil)
+		resample(got, src, p, p, nil)
 		if !bytes.Equal(got.pix, want.pix) {
 			t.Errorf("%d -> %d: %d taps padded to %d resample differently", tc.src, tc.dst, wx.n, p.n)
 		}
