@@ -50,31 +50,6 @@ func (s *coeffStore) load(i int, b *block) {
 	}
 }
 
-// save stores b as block i.
-func (s *coeffStore) save(i int, b *block) {
-	n := s.n
-	if n == 8 {
-		low := s.low[i*64 : i*64+64 : i*64+64]
-		for k := range low {
-			low[k] = int16(b[k])
-		}
-		return
-	}
-	var m uint64
-	for k, v := range b {
-		if v != 0 {
-			m |= 1 << k
-		}
-	}
-	s.nz[i] = m
-	low := s.low[i*n*n : (i+1)*n*n]
-	for y := range n {
-		for x := range n {
-			low[y*n+x] = int16(b[y*8+x])
-		}
-	}
-}
-
 // lowIndex[n][k] is the index of natural-order coefficient k in a block's
 // n x n corner in coeffStore.low, or -1 when outside it.
 var lowIndex = func() (t [9][blockSize]int8) {
@@ -90,28 +65,8 @@ var lowIndex = func() (t [9][blockSize]int8) {
 	return t
 }()
 
-// loadBand is load for the zig-zag band [zigStart, zigEnd] alone, all a
-// scan reads or writes; the rest of b is left as it is.
-func (s *coeffStore) loadBand(i int, b *block, zigStart, zigEnd int32) {
-	n := s.n
-	nn := n * n
-	low := s.low[i*nn : (i+1)*nn]
-	li := &lowIndex[n]
-	var m uint64
-	if n < 8 {
-		m = s.nz[i]
-	}
-	for zig := zigStart; zig <= zigEnd; zig++ {
-		k := unzig[zig]
-		if j := li[k]; j >= 0 {
-			b[k] = int32(low[j])
-		} else {
-			b[k] = int32(m >> k & 1)
-		}
-	}
-}
-
-// saveBand is save for the band [zigStart, zigEnd] alone.
+// saveBand stores the band [zigStart, zigEnd] of b as block i's (all a
+// first scan writes).
 func (s *coeffStore) saveBand(i int, b *block, zigStart, zigEnd int32) {
 	n := s.n
 	nn := n * n
@@ -137,4 +92,55 @@ func (s *coeffStore) saveBand(i int, b *block, zigStart, zigEnd int32) {
 		}
 	}
 	s.nz[i] = m
+}
+
+// storeBlock is block i of a coeffStore, read and written in place by a
+// refinement scan (refineStored), so that it needs no load and save of its
+// band. Coefficients outside the low corner read 1 when non-zero.
+type storeBlock struct {
+	s    *coeffStore
+	low  []int16
+	li   *[blockSize]int8
+	mask uint64
+}
+
+func (s *coeffStore) block(i int) storeBlock {
+	nn := s.n * s.n
+	sb := storeBlock{s: s, low: s.low[i*nn : (i+1)*nn], li: &lowIndex[s.n]}
+	if s.n < 8 {
+		sb.mask = s.nz[i]
+	}
+	return sb
+}
+
+func (b *storeBlock) get(k int) int32 {
+	if b.s.n == 8 {
+		return int32(b.low[k])
+	}
+	if j := b.li[k]; j >= 0 {
+		return int32(b.low[j])
+	}
+	return int32(b.mask >> k & 1)
+}
+
+func (b *storeBlock) set(k int, v int32) {
+	if b.s.n == 8 {
+		b.low[k] = int16(v)
+		return
+	}
+	if j := b.li[k]; j >= 0 {
+		b.low[j] = int16(v)
+	}
+	if v != 0 {
+		b.mask |= 1 << k
+	} else {
+		b.mask &^= 1 << k
+	}
+}
+
+// done writes the non-zero mask back.
+func (b *storeBlock) done(i int) {
+	if b.s.n < 8 {
+		b.s.nz[i] = b.mask
+	}
 }

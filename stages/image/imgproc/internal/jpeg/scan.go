@@ -225,15 +225,18 @@ func (d *decoder) processSOS(n int) error {
 					// kept zero between blocks (see below).
 					if !d.progressive {
 						b = block{}
-					} else if ah != 0 {
-						d.progCoeffs[compIndex].loadBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
 					}
 					wrote := false
 
 					if ah != 0 {
-						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+						// Refinement (progressive only): in place in the store.
+						bi := by*mxx*hi + bx
+						sb := d.progCoeffs[compIndex].block(bi)
+						if err := d.refine(&sb, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
+						sb.done(bi)
+						continue
 					} else {
 						zig := zigStart
 						if zig == 0 {
@@ -398,8 +401,8 @@ func (d *decoder) processSOS(n int) error {
 }
 
 // refine decodes a successive approximation refinement block, as specified in
-// section G.1.2.
-func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) error {
+// section G.1.2, in place in a block of the coefficient store.
+func (d *decoder) refine(b *storeBlock, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -410,7 +413,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 			return err
 		}
 		if bit {
-			b[0] |= delta
+			b.set(0, b.get(0)|delta)
 		}
 		return nil
 	}
@@ -462,7 +465,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 				return FormatError("too many coefficients")
 			}
 			if z != 0 {
-				b[unzig[zig]] = z
+				b.set(unzig[zig], z)
 			}
 		}
 	}
@@ -477,10 +480,11 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 
 // refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
 // the first nz zero entries are skipped over.
-func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32, error) {
+func (d *decoder) refineNonZeroes(b *storeBlock, zig, zigEnd, nz, delta int32) (int32, error) {
 	for ; zig <= zigEnd; zig++ {
 		u := unzig[zig]
-		if b[u] == 0 {
+		v := b.get(u)
+		if v == 0 {
 			if nz == 0 {
 				break
 			}
@@ -494,10 +498,10 @@ func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32
 		if !bit {
 			continue
 		}
-		if b[u] >= 0 {
-			b[u] += delta
+		if v >= 0 {
+			b.set(u, v+delta)
 		} else {
-			b[u] -= delta
+			b.set(u, v-delta)
 		}
 	}
 	return zig, nil
