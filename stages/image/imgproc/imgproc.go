@@ -283,11 +283,14 @@ func (s Spec) Fit(w, h int) image.Rectangle {
 // Pipeline (chosen by BenchmarkResize, TestKernelQuality and the SSIM
 // check of bench/image.sh against libvips): JPEGs are decoded by Process
 // at 1/2, 1/4 or 1/8 of their size when that still covers the box (a
-// reduced inverse DCT, see internal/jpeg); other sources at least twice
-// the box are shrunk by an integer box average (on the Y/Cb/Cr planes for
-// YCbCr sources); then a separable Catmull-Rom filter with precomputed
-// fixed-point weights resamples the Y, Cb and Cr planes straight into the
-// canvas planes. RGB sources are converted to planes once, at the reduced
+// reduced inverse DCT, see internal/jpeg; progressive ones too); other
+// sources at least twice the box are shrunk by an integer box average (on
+// the Y/Cb/Cr planes for YCbCr sources; NRGBA, RGBA and paletted sources
+// composited onto the background row by row on the way in); then a
+// separable Catmull-Rom filter with precomputed fixed-point weights
+// resamples the Y, Cb and Cr planes straight into the canvas planes, on
+// pixel centres when reducing and on libvips' grid when enlarging (see
+// gridShift). RGB sources are converted to planes once, at the reduced
 // size.
 func Render(src image.Image, s Spec) *image.YCbCr { return render(src, s, 1) }
 
