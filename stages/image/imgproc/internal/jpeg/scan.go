@@ -481,27 +481,41 @@ func (d *decoder) refine(b *storeBlock, h *huffman, zigStart, zigEnd, delta int3
 // refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
 // the first nz zero entries are skipped over.
 func (d *decoder) refineNonZeroes(b *storeBlock, zig, zigEnd, nz, delta int32) (int32, error) {
+	full := b.s.n == 8
 	for ; zig <= zigEnd; zig++ {
 		u := unzig[zig]
-		v := b.get(u)
-		if v == 0 {
-			if nz == 0 {
-				break
+		// j is u's place in b.low, -1 when outside the kept corner (its
+		// magnitude is never read: only its non-zero bit, which stays).
+		j := u
+		if full {
+			if b.low[u] == 0 {
+				if nz == 0 {
+					break
+				}
+				nz--
+				continue
 			}
-			nz--
-			continue
+		} else {
+			if b.mask>>u&1 == 0 {
+				if nz == 0 {
+					break
+				}
+				nz--
+				continue
+			}
+			j = int(b.li[u])
 		}
 		bit, err := d.decodeBit()
 		if err != nil {
 			return 0, err
 		}
-		if !bit {
+		if !bit || j < 0 {
 			continue
 		}
-		if v >= 0 {
-			b.set(u, v+delta)
+		if v := b.low[j]; v >= 0 {
+			b.low[j] = v + int16(delta)
 		} else {
-			b.set(u, v-delta)
+			b.low[j] = v - int16(delta)
 		}
 	}
 	return zig, nil
