@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"io"
+	mbits "math/bits"
 )
 
 // div returns a/b rounded to the nearest integer, instead of rounded to zero.
@@ -247,7 +248,7 @@ func (e *encoder) write(p []byte) { e.out = append(e.out, p...) }
 func (e *encoder) writeByte(b byte) { e.out = append(e.out, b) }
 
 // emit emits the least significant nBits bits of bits to the bit-stream.
-// The precondition is bits < 1<<nBits && nBits <= 16.
+// The precondition is bits < 1<<nBits && nBits <= 32.
 func (e *encoder) emit(bits, nBits uint32) {
 	e.acc = e.acc<<nBits | uint64(bits)
 	e.nAcc += nBits
@@ -303,10 +304,9 @@ func (e *encoder) emitHuffRLE(h huffIndex, runLength, value int32) {
 	} else {
 		nBits = 8 + uint32(bitCount[a>>8])
 	}
-	e.emitHuff(h, runLength<<4|int32(nBits))
-	if nBits > 0 {
-		e.emit(uint32(b)&(1<<nBits-1), nBits)
-	}
+	// The code and the value's bits in one emit (at most 16 + 15 bits).
+	x := theHuffmanLUT[h][runLength<<4|int32(nBits)]
+	e.emit((x&(1<<24-1))<<nBits|uint32(b)&(1<<nBits-1), x>>24+nBits)
 }
 
 // writeMarkerHeader writes the header for a marker with the given length.
@@ -387,22 +387,31 @@ func (e *encoder) writeBlock(b *block, q quantIndex, prevDC int32) int32 {
 	dv, rc := &e.div[q], &e.recip[q]
 	dc := divRecip(b[0], dv[0], rc[0])
 	e.emitHuffRLE(huffIndex(2*q+0), 0, dc-prevDC)
-	// Emit the AC components.
-	h, runLength := huffIndex(2*q+1), int32(0)
+	// Quantize the AC components (zig-zag order) and note the non-zero
+	// ones, then emit the runs between them.
+	var qz [blockSize]int32
+	var nz uint64
 	for zig := 1; zig < blockSize; zig++ {
-		ac := divRecip(b[unzig[zig]], dv[zig], rc[zig])
-		if ac == 0 {
-			runLength++
-		} else {
-			for runLength > 15 {
-				e.emitHuff(h, 0xf0)
-				runLength -= 16
-			}
-			e.emitHuffRLE(h, runLength, ac)
-			runLength = 0
+		a := b[unzig[zig]]
+		sign := a >> 31 // 0 or -1
+		v := int32((uint64((a^sign)-sign+dv[zig]>>1) * rc[zig]) >> 32)
+		if v != 0 {
+			qz[zig] = (v ^ sign) - sign
+			nz |= 1 << zig
 		}
 	}
-	if runLength > 0 {
+	h, last := huffIndex(2*q+1), 0
+	for ; nz != 0; nz &= nz - 1 {
+		zig := mbits.TrailingZeros64(nz)
+		run := int32(zig - last - 1)
+		for run > 15 {
+			e.emitHuff(h, 0xf0)
+			run -= 16
+		}
+		e.emitHuffRLE(h, run, qz[zig])
+		last = zig
+	}
+	if last < blockSize-1 {
 		e.emitHuff(h, 0x00)
 	}
 	return dc
