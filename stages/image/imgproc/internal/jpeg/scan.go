@@ -578,6 +578,15 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 		idct2(b, qt, dst, stride)
 		return nil
 	case 4:
+		if b[1]|b[2]|b[3]|b[8]|b[9]|b[10]|b[11]|b[16]|b[17]|b[18]|b[19]|b[24]|b[25]|b[26]|b[27] == 0 {
+			// DC only (smooth areas, backdrops): idct4's value, without its passes.
+			v := dcOnly4(b[0] * qt[0])
+			for y := range 4 {
+				d := dst[y*stride : y*stride+4 : y*stride+4]
+				d[0], d[1], d[2], d[3] = v, v, v, v
+			}
+			return nil
+		}
 		idct4(b, qt, dst, stride)
 		return nil
 	}
