@@ -346,12 +346,11 @@ func (d *decoder) processSOS(n int) error {
 					}
 
 					if d.progressive {
-						// Save the coefficients: all of a refinement's band; a
-						// first scan's only when it decoded any (most blocks of
-						// the high bands are in end-of-band runs), then clear them.
-						if ah != 0 {
-							d.progCoeffs[compIndex].saveBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
-						} else if wrote {
+						// Save the coefficients of a first scan (refinements
+						// work in place, above) only when it decoded any: most
+						// blocks of the high bands are in end-of-band runs.
+						// Then clear them, for the next block.
+						if wrote {
 							d.progCoeffs[compIndex].saveBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
 							for zig := zigStart; zig <= zigEnd; zig++ {
 								b[unzig[zig]] = 0
