@@ -17,6 +17,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"sync"
 
 	"io"
 	"net/http"
@@ -292,13 +293,29 @@ func (s Spec) Fit(w, h int) image.Rectangle {
 // pixel centres when reducing and on libvips' grid when enlarging (see
 // gridShift). RGB sources are converted to planes once, at the reduced
 // size.
-func Render(src image.Image, s Spec) *image.YCbCr { return render(src, s, 1) }
+func Render(src image.Image, s Spec) *image.YCbCr {
+	return render(src, s, 1, image.NewYCbCr(image.Rect(0, 0, s.Width, s.Height), image.YCbCrSubsampleRatio420))
+}
+
+// canvasPool keeps Process's canvases (4:2:0, of the last sizes used)
+// between images: with the resample buffer, the largest allocations of a
+// JPEG's render, and what sets how often the garbage collector runs.
+var canvasPool sync.Pool
+
+// getCanvas is a canvas of the spec's size, from canvasPool when one fits.
+// Its pixels are stale: render paints all of them.
+func getCanvas(s Spec) *image.YCbCr {
+	r := image.Rect(0, 0, s.Width, s.Height)
+	if c, ok := canvasPool.Get().(*image.YCbCr); ok && c.Rect == r {
+		return c
+	}
+	return image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+}
 
 // render is Render for a source stored with EXIF orientation o (see
 // Orientation): the image is turned upright after the box pre-shrink, when
 // it is small.
-func render(src image.Image, s Spec, o int) *image.YCbCr {
-	canvas := image.NewYCbCr(image.Rect(0, 0, s.Width, s.Height), image.YCbCrSubsampleRatio420)
+func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
 	bg := bgYCbCr(s.Background)
 	fillYCbCr(canvas, bg)
 	sb := src.Bounds()
@@ -542,13 +559,13 @@ func Process(b []byte, s Spec, maxPixels int64) (Result, error) {
 	if err != nil {
 		return Result{Format: f}, err
 	}
-	out := render(img, s, o)
-	var buf bytes.Buffer
-	buf.Grow(s.Width * s.Height / 4)
-	if err := Encode(&buf, out, s.Quality); err != nil {
+	out := render(img, s, o, getCanvas(s))
+	enc, err := jpeg.EncodeBytes(out, &jpeg.Options{Quality: s.Quality})
+	canvasPool.Put(out)
+	if err != nil {
 		return Result{Format: f}, fmt.Errorf("encode jpeg: %w", err)
 	}
-	return Result{Format: f, SourceWidth: w, SourceHeight: h, Width: s.Width, Height: s.Height, JPEG: buf.Bytes()}, nil
+	return Result{Format: f, SourceWidth: w, SourceHeight: h, Width: s.Width, Height: s.Height, JPEG: enc}, nil
 }
 
 // JPEGScale is the largest of 1, 2, 4 and 8 by which a w x h (upright)

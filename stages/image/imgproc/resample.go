@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"sync"
 )
 
 // The resampler works on 8-bit planes (Y, Cb, Cr) with precomputed
@@ -236,6 +237,9 @@ func clampShift(v int32) uint8 {
 	return uint8(v)
 }
 
+// tmpPool keeps resample's intermediate buffers between images.
+var tmpPool sync.Pool
+
 // renderPlanes draws src (planes of size sw x sh, chroma subsampled by
 // step) into the 4:2:0 canvas at rectangle r. Luma lands on whole pixels;
 // a chroma sample of the canvas that the image only partly covers is
@@ -249,7 +253,12 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 	wx := padTaps(makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5+shx), sw)
 	wy := padTaps(makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5+shy), sh)
 	ydst := plane{pix: canvas.Y, stride: canvas.YStride, w: canvas.Rect.Dx(), h: canvas.Rect.Dy()}.sub(r.Min.X, r.Min.Y, r.Dx(), r.Dy())
-	tmp := resample(ydst, y, wx, wy, nil)
+	tmpp, _ := tmpPool.Get().(*[]byte)
+	if tmpp == nil {
+		tmpp = new([]byte)
+	}
+	defer tmpPool.Put(tmpp)
+	tmp := resample(ydst, y, wx, wy, *tmpp)
 
 	// Chroma: canvas chroma sample j covers luma [2j, 2j+2). Those touched
 	// by r are j0..j1-1; their centres, in source chroma sample coordinates:
@@ -269,6 +278,7 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 		tmp = resample(cdst, p, cwx, cwy, tmp)
 		blendEdges(cdst, r, jx0, jy0, bg[1+i])
 	}
+	*tmpp = tmp
 }
 
 // blendEdges mixes the background into chroma samples (of the plane d,

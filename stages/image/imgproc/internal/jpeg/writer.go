@@ -706,9 +706,19 @@ type Options struct {
 // Encode writes the Image m to w in JPEG 4:2:0 baseline format with the given
 // options. Default parameters are used if a nil *[Options] is passed.
 func Encode(w io.Writer, m image.Image, o *Options) error {
+	out, err := EncodeBytes(m, o)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// EncodeBytes is Encode into a new slice, without copying it to a writer.
+func EncodeBytes(m image.Image, o *Options) ([]byte, error) {
 	b := m.Bounds()
 	if b.Dx() >= 1<<16 || b.Dy() >= 1<<16 {
-		return errors.New("jpeg: image is too large to encode")
+		return nil, errors.New("jpeg: image is too large to encode")
 	}
 	var e encoder
 	e.out = make([]byte, 0, 4096+b.Dx()*b.Dy()/4)
@@ -771,6 +781,5 @@ func Encode(w io.Writer, m image.Image, o *Options) error {
 	e.buf[0] = 0xff
 	e.buf[1] = 0xd9
 	e.write(e.buf[:2])
-	_, err := w.Write(e.out)
-	return err
+	return e.out, nil
 }
