@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/store"
@@ -32,7 +33,7 @@ func runAppOut(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	app.Writer, app.ErrWriter = &out, &errOut
 	err := app.RunContext(t.Context(), append([]string{"feedbatch"}, args...))
 	if err != nil {
-		fmt.Fprintf(&errOut, "feedbatch: %s\n", oneLine(err))
+		fmt.Fprintf(&errOut, "feedbatch: %s\n", errorText(err))
 	}
 	if testing.Verbose() {
 		t.Logf("feedbatch %s: exit %d\n%s%s", strings.Join(args, " "), exitCode(err), out.String(), errOut.String())
@@ -167,6 +168,7 @@ func upTo(n int64, except ...int64) []int64 {
 // a dry run, a re-run of exactly the failed shops, and a second plan of the
 // same run id that submits nothing.
 func TestRunFailRerunStatus(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline end to end")
 	const n, run = 60, "e2e"
 	dir := t.TempDir()
 	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
@@ -299,6 +301,7 @@ func mustStore(t *testing.T, root string) store.Store {
 // index. FEEDBATCH_E2E_SHOPS sets the count (default 300, which keeps the
 // test short on two cores; 10,000 is one full array: see README).
 func TestRunManyShopsLosesNoIndex(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline over hundreds of shops")
 	n := 300
 	if s := os.Getenv("FEEDBATCH_E2E_SHOPS"); s != "" {
 		v, err := strconv.Atoi(s)
@@ -306,9 +309,6 @@ func TestRunManyShopsLosesNoIndex(t *testing.T) {
 			t.Fatalf("FEEDBATCH_E2E_SHOPS=%q", s)
 		}
 		n = v
-	}
-	if testing.Short() {
-		n = min(n, 100)
 	}
 	const run = "many"
 	dir := t.TempDir()
@@ -340,11 +340,17 @@ func TestRunManyShopsLosesNoIndex(t *testing.T) {
 // links point at a closed loopback port, which the image stage's SSRF guard
 // refuses without a packet leaving the machine.
 func TestRunRealStagesFromTemplate(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline end to end")
 	dir := t.TempDir()
 	catalog := "id,title,description,link,image_link,price,availability,brand,gtin\n" +
 		"A1,Red Shirt,Soft cotton,https://shop.example/a1,https://127.0.0.1:1/a1.jpg,59.00 EUR,in stock,Acme,0012345678905\n" +
 		"A2,Blue Shirt,Warm wool,https://shop.example/a2,https://127.0.0.1:1/a2.jpg,19.50 EUR,out of stock,Acme,\n"
 	if err := os.WriteFile(filepath.Join(dir, "shop.csv"), []byte(catalog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// shop-b's catalog has no usable row: collect fails (a missing file
+	// would be refused before the run is planned).
+	if err := os.WriteFile(filepath.Join(dir, "broken.csv"), []byte("id,title\nB1,Thing\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	shops := `shops:
@@ -357,7 +363,7 @@ func TestRunRealStagesFromTemplate(t *testing.T) {
     options: {image.max_fail_share: "1"}
   - id: shop-b
     name: Shop B
-    source: missing.csv
+    source: broken.csv
     platforms: [google]
     country: DE
     currency: EUR
@@ -384,7 +390,7 @@ func TestRunRealStagesFromTemplate(t *testing.T) {
 		}
 	}
 	out, _, code = runAppOut(t, "--root", root, "logs", "real", "--stage", "collect", "--shop", "shop-b")
-	if code != 0 || !strings.Contains(out, "missing.csv") {
+	if code != 0 || !strings.Contains(out, "stage failed") {
 		t.Errorf("logs exit %d:\n%s", code, out)
 	}
 }
