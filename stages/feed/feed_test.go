@@ -654,6 +654,11 @@ func TestGuardPerPlatform(t *testing.T) {
 	if diff := cmp.Diff([]string{"shops/s1/feeds/google.xml.gz", "shops/s1/feeds/google.meta.json"}, res.Outputs); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}
+	// The result says so per platform.
+	if g, n := res.Platforms["google"], res.Platforms["naver"]; g.Status != stages.PlatformPublished || g.Items != 10 ||
+		n.Status != stages.PlatformFailed || !strings.Contains(n.Reason, "previous feed kept") {
+		t.Errorf("platforms %+v", res.Platforms)
+	}
 }
 
 func TestFailedRenderKeepsPreviousFeed(t *testing.T) {
