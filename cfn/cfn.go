@@ -180,7 +180,7 @@ func (r resolver) jobDefinition(id string, p *yaml.Node) (JobDefinition, error) 
 		return d, fmt.Errorf("no JobDefinitionName")
 	}
 	if t := str(get(p, "Type"), "Type"); t != "container" && err == nil {
-		return d, fmt.Errorf("Type %q, want container", t)
+		return d, fmt.Errorf("job definition type %q, want container", t)
 	}
 	d.Stage = str(get(get(p, "Tags"), "stage"), "Tags.stage")
 	for _, n := range seq(get(p, "PlatformCapabilities")) {

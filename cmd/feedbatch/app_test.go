@@ -21,17 +21,17 @@ import (
 )
 
 // runApp runs the CLI in-process and returns its error and exit code.
-func runApp(t *testing.T, args ...string) (error, int) {
+func runApp(t *testing.T, args ...string) (int, error) {
 	t.Helper()
 	app := newApp()
 	app.Writer = io.Discard
 	app.ErrWriter = io.Discard
 	err := app.RunContext(t.Context(), append([]string{"feedbatch"}, args...))
-	return err, exitCode(err)
+	return exitCode(err), err
 }
 
 func TestUnknownCommandIsUsageError(t *testing.T) {
-	err, code := runApp(t, "no-such-command")
+	code, err := runApp(t, "no-such-command")
 	if code != exitUsage {
 		t.Fatalf("exit %d, want %d (err %v)", code, exitUsage, err)
 	}
@@ -43,7 +43,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			if c.Usage == "" {
 				t.Errorf("command %q has no usage text", c.Name)
 			}
-			if err, code := runApp(t, c.Name, "--help"); code != exitOK {
+			if code, err := runApp(t, c.Name, "--help"); code != exitOK {
 				t.Errorf("%s --help: exit %d: %v", c.Name, code, err)
 			}
 		})
