@@ -22,7 +22,9 @@ type SNS struct {
 }
 
 // NewSNS returns an SNS sender for topicARN.
-func NewSNS(client *sns.Client, topicARN string) *SNS { return &SNS{Client: client, TopicARN: topicARN} }
+func NewSNS(client *sns.Client, topicARN string) *SNS {
+	return &SNS{Client: client, TopicARN: topicARN}
+}
 
 // maxSubject is SNS's limit on Subject: 100 characters, ASCII only.
 const maxSubject = 100
