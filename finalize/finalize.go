@@ -119,15 +119,6 @@ func (f *Finalizer) Run(ctx context.Context, in Input) (Outcome, error) {
 		return out, fmt.Errorf("%s: %w", what(in.Run, in.Rerun), ErrNotFinished)
 	}
 	claim := NotifiedKey(in.Run, in.Rerun)
-	if out.Finished && f.Notify != nil {
-		// Cheap early exit for the duplicate events; the conditional write
-		// below is what decides.
-		if _, err := f.Store.Stat(ctx, claim); err == nil {
-			log.Info("already finalized", "claim", claim)
-			out.AlreadyNotified = true
-			return out, nil
-		}
-	}
 	sum, err := f.write(ctx, in.Run, in.Rerun, out.Finished, now)
 	if err != nil {
 		return out, err
@@ -139,6 +130,9 @@ func (f *Finalizer) Run(ctx context.Context, in Input) (Outcome, error) {
 	won, err := f.claim(ctx, claim, now)
 	if err != nil || !won {
 		out.AlreadyNotified = !won && err == nil
+		if out.AlreadyNotified {
+			log.Info("already notified", "claim", claim)
+		}
 		return out, err
 	}
 	if err := f.send(ctx, claim, f.message(sum, false), log); err != nil {

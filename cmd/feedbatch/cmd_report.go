@@ -107,6 +107,11 @@ func reportEngine(ctx context.Context, c *cli.Context, st store.Store, run strin
 // result record get their state from the engine, and with the local engine
 // and a file:// root each child's log file is linked.
 func writeReport(ctx context.Context, c *cli.Context, st store.Store, spec rootSpec, run string, conn *batchConn, log *slog.Logger) (string, error) {
+	return report.WriteWith(ctx, st, run, reportOptions(c, st, spec, run, conn, log))
+}
+
+// reportOptions are writeReport's options.
+func reportOptions(c *cli.Context, st store.Store, spec rootSpec, run string, conn *batchConn, log *slog.Logger) report.Options {
 	opts := report.Options{Logger: log}
 	if conn != nil {
 		opts.ChildStates = func(ctx context.Context) ([]report.ChildState, error) {
@@ -134,7 +139,7 @@ func writeReport(ctx context.Context, c *cli.Context, st store.Store, spec rootS
 			opts.LogLinks = localLogLinks(c, conn, filepath.Join(spec.dir, "runs", run))
 		}
 	}
-	return report.WriteWith(ctx, st, run, opts)
+	return opts
 }
 
 // reportLocation is the page's file:// or s3:// URL.

@@ -23,6 +23,7 @@ func init() {
 			"the chosen stages and their downstream stages over it. --failed starts each shop at its first failed stage.",
 		Flags: []cli.Flag{
 			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag, jobDefsFlag, registerFlag, pollFlag, waitFlag,
+			notifyWebhookFlag, notifySNSFlag, reportURLFlag,
 			&cli.StringFlag{Name: "index", Usage: "daily-run indexes to re-run (17,40-45)", EnvVars: []string{"FEEDBATCH_RERUN_INDEX"}},
 			&cli.StringFlag{Name: "shop", Usage: "shop ids to re-run (comma-separated)", EnvVars: []string{"FEEDBATCH_RERUN_SHOP"}},
 			&cli.BoolFlag{Name: "failed", Usage: "re-run every shop whose latest outcome failed, from its first failed stage", EnvVars: []string{"FEEDBATCH_RERUN_FAILED"}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/finalize"
 	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
@@ -22,6 +23,7 @@ const (
 	exitUsage       = 2
 	exitNotFound    = 3
 	exitShopsFailed = 4
+	exitNotFinished = 5 // finalize --if-finished: a stage job is not terminal yet
 	exitCanceled    = 130
 )
 
@@ -74,6 +76,8 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, errShopsFailed):
 		return exitShopsFailed
+	case errors.Is(err, finalize.ErrNotFinished):
+		return exitNotFinished
 	}
 	return exitError
 }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/feedbatch/feedbatch/finalize"
+	"github.com/feedbatch/feedbatch/planner"
+)
+
+// webhookSink is a loopback Slack-compatible webhook that keeps every text.
+type webhookSink struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p struct{ Text string }
+	b, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(b, &p); err != nil {
+		http.Error(w, "not JSON", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.texts = append(s.texts, p.Text)
+	s.mu.Unlock()
+	io.WriteString(w, "ok")
+}
+
+func (s *webhookSink) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.texts...)
+}
+
+func readSummaryFile(t *testing.T, root, run string) finalize.Summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(finalize.SummaryKey(run))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s finalize.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("summary.json: %v\n%s", err, b)
+	}
+	return s
+}
+
+// TestRunFinalizesOnce: a local run with failures writes summary.json and
+// calls the webhook once; finalizing again (by run id, by a stage job's id)
+// calls it no more; the re-run of the failed shops finalizes (and notifies)
+// too; the deadline check of a finished run sends nothing.
+func TestRunFinalizesOnce(t *testing.T) {
+	const n, run = 8, "fin"
+	dir := t.TempDir()
+	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
+	registerShStages(t, engDir, run, "2,5")
+	fakeRegistry(t, n)
+	t.Setenv(envBatchEndpoint, "")
+	sink := &webhookSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	t.Setenv("FEEDBATCH_NOTIFY_WEBHOOK", srv.URL+"/services/T0/B0/x")
+	t.Setenv("FEEDBATCH_REPORT_URL", "https://reports.example/prod/")
+	common := []string{"--root", root}
+	engineArgs := []string{"--engine", "local", "--engine-dir", engDir}
+	runArgs := append(engineArgs, "--register=false", "--poll", "50ms")
+
+	out, errOut, code := runAppOut(t, append(common, append([]string{"run", "--run", run}, runArgs...)...)...)
+	if code != exitShopsFailed {
+		t.Fatalf("run exit %d, want %d\n%s%s", code, exitShopsFailed, out, errOut)
+	}
+	texts := sink.all()
+	if len(texts) != 1 {
+		t.Fatalf("%d webhook calls after the run, want 1: %q", len(texts), texts)
+	}
+	for _, want := range []string{
+		"feedbatch run fin: finished, 2 of 8 shops failed",
+		"feed: 6 succeeded, 2 failed, 0 skipped (failed indexes 2,5)",
+		"https://reports.example/prod/runs/fin/report.html",
+		"feedbatch rerun fin --failed",
+	} {
+		if !strings.Contains(texts[0], want) {
+			t.Errorf("message lacks %q:\n%s", want, texts[0])
+		}
+	}
+	s := readSummaryFile(t, root, run)
+	if !s.Finished || s.Shops != n || s.FailedShops != 2 || s.Stages[1].Stage != "feed" || s.Stages[1].FailedIndexes != "2,5" || s.Stages[2].Succeeded != n {
+		t.Errorf("summary.json: %+v", s)
+	}
+
+	// Duplicate events: finalize twice more, once through a stage job's id.
+	rec, err := planner.ReadRecord(t.Context(), mustStore(t, root), planner.RecordKey(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"finalize", run, "--if-finished"},
+		{"finalize", "--job-id", rec.Jobs[1].JobID, "--if-finished"},
+	} {
+		out, errOut, code = runAppOut(t, append(common, append(args, engineArgs...)...)...)
+		if code != 0 || !strings.Contains(out, "run fin: finalized; already notified") {
+			t.Errorf("%s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	if got := len(sink.all()); got != 1 {
+		t.Fatalf("%d webhook calls after finalizing again, want 1", got)
+	}
+
+	// The re-run of the failed shops finalizes too: one more message.
+	out, errOut, code = runAppOut(t, append(common, append([]string{"rerun", run, "--failed"}, runArgs...)...)...)
+	if code != 0 {
+		t.Fatalf("rerun exit %d\n%s%s", code, out, errOut)
+	}
+	texts = sink.all()
+	if len(texts) != 2 || !strings.Contains(texts[1], "feedbatch re-run 1 of fin: finished, all 8 shops succeeded") {
+		t.Fatalf("webhook texts after the re-run: %q", texts)
+	}
+	if s := readSummaryFile(t, root, run); s.Rerun != 1 || s.FailedShops != 0 || s.RerunCommand != "" {
+		t.Errorf("summary.json after the re-run: %+v", s)
+	}
+
+	// The deadline check of a finished run is quiet.
+	out, errOut, code = runAppOut(t, append(common, append([]string{"finalize", run, "--late"}, engineArgs...)...)...)
+	if code != 0 || !strings.Contains(out, "finished before the deadline") || len(sink.all()) != 2 {
+		t.Errorf("finalize --late: exit %d, %d calls\n%s%s", code, len(sink.all()), out, errOut)
+	}
+}
+
+func TestFinalizeUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"finalize", "a", "b"},
+		{"finalize", "bad/run"},
+		{"finalize", "r", "--rerun", "-1"},
+		{"finalize", "r", "--notify-webhook", "ftp://x/y"},
+		{"finalize", "r", "--notify-sns-topic", "topic"},
+	} {
+		if _, errOut, code := runAppOut(t, append([]string{"--root", t.TempDir()}, args...)...); code != exitUsage {
+			t.Errorf("%s: exit %d, want %d\n%s", strings.Join(args, " "), code, exitUsage, errOut)
+		}
+	}
+	if got := exitCode(fmt.Errorf("run x: %w", finalize.ErrNotFinished)); got != exitNotFinished || exitNotFinished != 5 {
+		t.Errorf("not finished: exit %d, want 5", got)
+	}
+}
