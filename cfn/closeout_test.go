@@ -365,7 +365,7 @@ func TestFinalizeTarget(t *testing.T) {
 	in := strings.ReplaceAll(get(get(ds, "Target"), "Input").Value, "${JobQueue.JobQueueArn}", testQueueARN)
 	var submit struct {
 		JobName, JobQueue, JobDefinition string
-		ContainerOverrides              struct{ Command []string }
+		ContainerOverrides               struct{ Command []string }
 	}
 	if err := json.Unmarshal([]byte(in), &submit); err != nil {
 		t.Fatalf("deadline input %q: %v", in, err)
