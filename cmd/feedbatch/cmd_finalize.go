@@ -109,7 +109,10 @@ func finalizeAction(c *cli.Context) error {
 			return err
 		}
 	}
-	if run == "" {
+	switch {
+	case run == "" && c.Bool("late"):
+		run = lateRun(ctx, st, time.Now())
+	case run == "":
 		run = planner.DefaultRunID(time.Now())
 	}
 	var conn *batchConn
@@ -292,4 +295,20 @@ func finalizeAfterWait(c *cli.Context, conn *batchConn, st store.Store, spec roo
 		return out.ReportKey, nil
 	}
 	return out.ReportKey, err
+}
+
+// lateRun is the run a deadline check without a run id is about: today's
+// (UTC date) run, or, when today has none, yesterday's if it was planned
+// less than a day ago (a schedule in a time zone ahead of UTC plans early
+// in its day, on the previous UTC date).
+func lateRun(ctx context.Context, st store.Store, now time.Time) string {
+	today := planner.DefaultRunID(now)
+	if _, err := planner.ReadRecord(ctx, st, planner.RecordKey(today)); err == nil {
+		return today
+	}
+	y := planner.DefaultRunID(now.Add(-24 * time.Hour))
+	if rec, err := planner.ReadRecord(ctx, st, planner.RecordKey(y)); err == nil && now.Sub(rec.CreatedAt) < 24*time.Hour {
+		return y
+	}
+	return today
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,9 +12,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+
+	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/finalize"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/store/memstore"
 )
 
 // webhookSink is a loopback Slack-compatible webhook that keeps every text.
@@ -149,5 +157,102 @@ func TestFinalizeUsage(t *testing.T) {
 	}
 	if got := exitCode(fmt.Errorf("run x: %w", finalize.ErrNotFinished)); got != exitNotFinished || exitNotFinished != 5 {
 		t.Errorf("not finished: exit %d, want 5", got)
+	}
+}
+
+func TestLateRun(t *testing.T) {
+	st := memstore.New()
+	now := time.Date(2026, 11, 23, 23, 0, 0, 0, time.UTC)
+	if got := lateRun(t.Context(), st, now); got != "2026-11-23" {
+		t.Errorf("no run at all: %q, want today's", got)
+	}
+	put := func(run string, created time.Time) {
+		b, _ := json.Marshal(planner.Record{RunID: run, CreatedAt: created})
+		if err := st.Put(t.Context(), planner.RecordKey(run), bytes.NewReader(b), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("2026-11-22", now.Add(-30*time.Hour))
+	if got := lateRun(t.Context(), st, now); got != "2026-11-23" {
+		t.Errorf("yesterday's run is old: %q, want today's (never planned)", got)
+	}
+	put("2026-11-22", now.Add(-6*time.Hour)) // planned 02:00 in UTC+9
+	if got := lateRun(t.Context(), st, now); got != "2026-11-22" {
+		t.Errorf("recent run of yesterday's date: %q", got)
+	}
+	put("2026-11-23", now.Add(-time.Hour))
+	if got := lateRun(t.Context(), st, now); got != "2026-11-23" {
+		t.Errorf("today's run: %q", got)
+	}
+}
+
+// TestFinalizeIfFinished: a planned run whose jobs have not run yet is not
+// finished: --if-finished writes nothing and exits 5; without it the report
+// and summary are written as they stand and nobody is notified.
+func TestFinalizeIfFinished(t *testing.T) {
+	const run = "unfinished"
+	dir := t.TempDir()
+	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
+	eng, ep, err := local.Start(t.Context(), local.Config{Dir: engDir, VCPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	api := local.BatchClient(ep, eng.Credentials())
+	for _, stage := range []string{"collect", "feed", "image"} {
+		if _, err := api.RegisterJobDefinition(t.Context(), &batch.RegisterJobDefinitionInput{
+			JobDefinitionName: aws.String(planner.DefaultJobDefinition(stage)),
+			Type:              types.JobDefinitionTypeContainer,
+			ContainerProperties: &types.ContainerProperties{
+				Image:                aws.String("local"),
+				Command:              []string{"sleep", "600"},
+				ResourceRequirements: []types.ResourceRequirement{{Type: types.ResourceTypeVcpu, Value: aws.String("1")}, {Type: types.ResourceTypeMemory, Value: aws.String("16")}},
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(envEngineCredentials, filepath.Join(engDir, local.CredentialsName))
+	t.Setenv(envBatchEndpoint, ep)
+	fakeRegistry(t, 3)
+	sink := &webhookSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	common := []string{"--root", root}
+	awsArgs := []string{"--engine", "aws"}
+	out, errOut, code := runAppOut(t, append(common, append([]string{"plan", "--run", run}, awsArgs...)...)...)
+	if code != 0 {
+		t.Fatalf("plan exit %d\n%s%s", code, out, errOut)
+	}
+	rec, err := planner.ReadRecord(t.Context(), mustStore(t, root), planner.RecordKey(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the rule's job runs it: the run found from a stage job's id.
+	args := append(common, append([]string{"finalize", "--job-id", rec.Jobs[0].JobID, "--if-finished", "--notify-webhook", srv.URL}, awsArgs...)...)
+	out, errOut, code = runAppOut(t, args...)
+	if code != exitNotFinished || !strings.Contains(errOut, "run unfinished: finalize: not finished") {
+		t.Fatalf("finalize --if-finished of an unfinished run: exit %d, want %d\n%s%s", code, exitNotFinished, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "runs", run, "summary.json")); !os.IsNotExist(err) {
+		t.Errorf("summary.json written: %v", err)
+	}
+	out, errOut, code = runAppOut(t, append(common, append([]string{"finalize", run, "--notify-webhook", srv.URL}, awsArgs...)...)...)
+	if code != 0 || !strings.Contains(out, "not finished; report and summary written as they stand") {
+		t.Fatalf("finalize: exit %d\n%s%s", code, out, errOut)
+	}
+	if s := readSummaryFile(t, root, run); s.Finished || s.Stages[0].Pending != 3 {
+		t.Errorf("summary of an unfinished run: %+v", s)
+	}
+	// The deadline passes: one late message, however often it is checked.
+	for range 2 {
+		out, errOut, code = runAppOut(t, append(common, append([]string{"finalize", run, "--late", "--notify-webhook", srv.URL}, awsArgs...)...)...)
+		if code != 0 {
+			t.Fatalf("finalize --late: exit %d\n%s%s", code, out, errOut)
+		}
+	}
+	texts := sink.all()
+	if len(texts) != 1 || !strings.Contains(texts[0], "feedbatch run unfinished: LATE, not finished") {
+		t.Errorf("webhook texts: %q", texts)
 	}
 }
