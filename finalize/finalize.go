@@ -28,6 +28,10 @@ import (
 // terminal yet. Errors will be checked using errors.Is.
 var ErrNotFinished = errors.New("finalize: not finished")
 
+// ErrNotify wraps a failed notification (its claim was given back, so
+// another try can send it).
+var ErrNotify = errors.New("finalize: notification not sent")
+
 // SummaryKey is runs/<run>/summary.json.
 func SummaryKey(run string) string { return planner.RunDir(run) + "/summary.json" }
 
@@ -256,7 +260,7 @@ func (f *Finalizer) send(ctx context.Context, claim string, m notify.Message, lo
 	if derr := f.Store.Delete(rctx, claim); derr != nil {
 		log.Error("notification failed and its claim could not be released: delete it to notify again", "claim", claim, "err", derr)
 	}
-	return fmt.Errorf("finalize %s: %w", m.Run, err)
+	return fmt.Errorf("finalize %s: %w: %w", m.Run, ErrNotify, err)
 }
 
 func (f *Finalizer) message(sum *Summary, late bool) notify.Message {

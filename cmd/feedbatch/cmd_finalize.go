@@ -39,7 +39,7 @@ var (
 	}
 	reportURLFlag = &cli.StringFlag{
 		Name:    "report-url",
-		Usage:   "base URL under which the root's keys can be opened; the message links <base>/runs/<run>/report.html (default: the report's s3:// or file:// location)",
+		Usage:   "base URL under which the root's keys open; the message links <base>runs/<run>/report.html (a \"/\" is added unless it ends in / or =; default: the report's s3:// or file:// location)",
 		EnvVars: []string{"FEEDBATCH_REPORT_URL"},
 	}
 )
@@ -204,12 +204,7 @@ func newFinalizer(c *cli.Context, st store.Store, spec rootSpec, conn *batchConn
 			}
 			return finalize.FromReport(built), nil
 		},
-		ReportURL: func(key string) string {
-			if base := c.String(reportURLFlag.Name); base != "" {
-				return strings.TrimSuffix(base, "/") + "/" + key
-			}
-			return reportLocation(spec, key)
-		},
+		ReportURL: func(key string) string { return reportURL(c.String(reportURLFlag.Name), spec, key) },
 	}
 	if conn != nil {
 		f.Finished = finalize.EngineChecker(conn.batch)
@@ -286,7 +281,9 @@ func finalizeAfterWait(c *cli.Context, conn *batchConn, st store.Store, spec roo
 	log := slog.Default()
 	n, err := notifierFromFlags(ctx, c)
 	if err != nil {
-		return "", err
+		// The report and summary still matter more than the message.
+		log.Warn("nobody will be notified", "err", err)
+		n = nil
 	}
 	run := cmp.Or(rec.OriginRun, rec.RunID)
 	out, err := newFinalizer(c, st, spec, conn, n, log).Run(ctx, finalize.Input{Run: run, Rerun: rec.Rerun})
@@ -311,4 +308,17 @@ func lateRun(ctx context.Context, st store.Store, now time.Time) string {
 		return y
 	}
 	return today
+}
+
+// reportURL is the link to key: base followed by the key (with a "/"
+// between them unless base ends in "/" or "=", as a query such as the S3
+// console's ?prefix= does), else the key's s3:// or file:// location.
+func reportURL(base string, spec rootSpec, key string) string {
+	switch {
+	case base == "":
+		return reportLocation(spec, key)
+	case strings.HasSuffix(base, "/"), strings.HasSuffix(base, "="):
+		return base + key
+	}
+	return base + "/" + key
 }

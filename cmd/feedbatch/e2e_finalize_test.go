@@ -158,6 +158,20 @@ func TestFinalizeUsage(t *testing.T) {
 	if got := exitCode(fmt.Errorf("run x: %w", finalize.ErrNotFinished)); got != exitNotFinished || exitNotFinished != 5 {
 		t.Errorf("not finished: exit %d, want 5", got)
 	}
+	if got := exitCode(fmt.Errorf("run x: %w: HTTP 503", finalize.ErrNotify)); got != 75 {
+		t.Errorf("notification not sent: exit %d, want 75 (retried by the job definition)", got)
+	}
+	spec, _ := parseRoot("s3://b/prod/")
+	for base, want := range map[string]string{
+		"":                                 "s3://b/prod/runs/r/report.html",
+		"https://x.example/p":              "https://x.example/p/runs/r/report.html",
+		"https://x.example/p/":             "https://x.example/p/runs/r/report.html",
+		"https://console.example/?prefix=": "https://console.example/?prefix=runs/r/report.html",
+	} {
+		if got := reportURL(base, spec, "runs/r/report.html"); got != want {
+			t.Errorf("reportURL(%q) = %q, want %q", base, got, want)
+		}
+	}
 }
 
 func TestLateRun(t *testing.T) {

@@ -78,6 +78,9 @@ func exitCode(err error) int {
 		return exitShopsFailed
 	case errors.Is(err, finalize.ErrNotFinished):
 		return exitNotFinished
+	case errors.Is(err, finalize.ErrNotify):
+		// The finalize job definition retries it (its claim was released).
+		return stages.ExitRetryable
 	}
 	return exitError
 }
