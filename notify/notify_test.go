@@ -261,3 +261,21 @@ func TestSNSUnknownTopic(t *testing.T) {
 		t.Fatalf("publish to a missing topic: %v", err)
 	}
 }
+
+// FuzzSubject: whatever a run id or reason holds, the SNS subject is
+// printable ASCII of at most 100 characters (SNS rejects anything else).
+func FuzzSubject(f *testing.F) {
+	f.Add("feedbatch run 2026-11-23: finished")
+	f.Add("서울\n\x00" + strings.Repeat("x", 200))
+	f.Fuzz(func(t *testing.T, s string) {
+		got := subject(s)
+		if len(got) > maxSubject {
+			t.Fatalf("subject of %d bytes", len(got))
+		}
+		for _, b := range []byte(got) {
+			if b < 0x20 || b > 0x7e {
+				t.Fatalf("byte %#x in subject %q", b, got)
+			}
+		}
+	})
+}
