@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/feedbatch/feedbatch/internal/ctxio"
 	"github.com/feedbatch/feedbatch/internal/pqcheck"
 	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/store"
@@ -238,7 +239,7 @@ func Open(ctx context.Context, st store.Store, key string) (*Reader, error) {
 		return nil, fmt.Errorf("catalog %s: %w", key, err)
 	}
 	cleanup := func() { tmp.Close() }
-	n, err := io.Copy(tmp, ctxReader{ctx, rc})
+	n, err := io.Copy(tmp, ctxio.Reader(ctx, rc))
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("catalog %s: read: %w", key, err)
@@ -341,17 +342,4 @@ func Read(ctx context.Context, st store.Store, key string, fn func(Product) erro
 			return err
 		}
 	}
-}
-
-// ctxReader stops a copy when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

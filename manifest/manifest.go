@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -152,7 +153,7 @@ func checkRows(rows []Row) error {
 
 func metaKV(m Meta, count int64) map[string]string {
 	kv := map[string]string{
-		MetaSchemaVersion: cmpOr(m.SchemaVersion, SchemaVersion),
+		MetaSchemaVersion: cmp.Or(m.SchemaVersion, SchemaVersion),
 		MetaRunID:         m.RunID,
 		MetaCount:         strconv.FormatInt(count, 10),
 	}
@@ -204,13 +205,6 @@ func parseMeta(lookup func(string) (string, bool), keys []string) (Meta, error) 
 		}
 	}
 	return m, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // normalize makes empty maps and slices nil, so rows compare equal however

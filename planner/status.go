@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -369,7 +370,7 @@ func engineOutcomes(ctx context.Context, api Watcher, rec *Record, local []int64
 					o.LogStream = aws.ToString(d.Container.LogStreamName)
 				}
 				if n := len(d.Attempts); n > 0 && d.Attempts[n-1].Container != nil {
-					o.ExitCode = cmpOrPtr(d.Attempts[n-1].Container.ExitCode, o.ExitCode)
+					o.ExitCode = cmp.Or(d.Attempts[n-1].Container.ExitCode, o.ExitCode)
 					if s := aws.ToString(d.Attempts[n-1].Container.LogStreamName); s != "" {
 						o.LogStream = s
 					}
@@ -382,13 +383,6 @@ func engineOutcomes(ctx context.Context, api Watcher, rec *Record, local []int64
 		}
 	}
 	return nil
-}
-
-func cmpOrPtr(a, b *int32) *int32 {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func skipped(o Outcome) Outcome {

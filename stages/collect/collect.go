@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/internal/retry"
+	"github.com/feedbatch/feedbatch/internal/safehttp"
 	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
@@ -94,7 +96,7 @@ type Stage struct {
 func New() *Stage {
 	s := &Stage{}
 	if v := os.Getenv(source.EnvAllowNets); v != "" {
-		nets, err := source.ParseAllowNets(v)
+		nets, err := safehttp.ParseAllowNets(v)
 		if err == nil {
 			s.Fetcher.AllowNets = nets
 		} else {
@@ -154,22 +156,14 @@ const readAttempts = 3
 // times; failed requests are retried inside the fetcher.
 func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) {
 	log := s.log(job)
-	backoff := cmp.Or(s.Fetcher.Backoff, time.Second)
-	for attempt := 1; ; attempt++ {
-		res, err := s.runOnce(ctx, job)
-		if !errors.Is(err, errSourceRead) || attempt == readAttempts || ctx.Err() != nil {
-			return res, err
-		}
-		d := backoff << (attempt - 1)
-		log.Warn("source read broke; fetching again", "attempt", attempt+1, "delay", d, "err", err)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, err
-		case <-t.C:
-		}
-	}
+	return retry.Do(ctx, retry.Policy{
+		Attempts:  readAttempts,
+		Base:      cmp.Or(s.Fetcher.Backoff, time.Second),
+		Retryable: func(err error) bool { return errors.Is(err, errSourceRead) },
+		OnRetry: func(next int, d time.Duration, err error) {
+			log.Warn("source read broke; fetching again", "attempt", next, "delay", d, "err", err)
+		},
+	}, func(ctx context.Context) (stages.Result, error) { return s.runOnce(ctx, job) })
 }
 
 func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, error) {
@@ -213,72 +207,103 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 	conf := configHash(row)
 	prev := s.loadState(ctx, job.Store, row.ShopID, conf, log)
 
-	var (
-		p        parse.Parser
-		body     *countingReader
-		validate source.Validators
-		closeFn  func()
-	)
-	if source.IsSQL(row.Source.URL) {
-		q, err := source.OpenSQL(ctx, s.Fetcher.Secrets, row.Source.URL, row.Source.Query)
-		if err != nil {
-			return res, err
-		}
-		closeFn = func() { q.Close(context.WithoutCancel(ctx)) }
-		if err := mapper.CheckColumns(q.Columns()); err != nil {
-			closeFn()
-			return res, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
-		}
-		p = q
-	} else {
-		f, err := s.Fetcher.Fetch(ctx, row.Source.URL, prev.Validators)
-		if err != nil {
-			return res, err
-		}
-		if f.NotModified {
-			return s.reuse(ctx, job, key, prev, f.Validators, log)
-		}
-		body = &countingReader{r: f.Body, max: maxSource}
-		closeFn = func() { f.Body.Close() }
-		validate = f.Validators
-		pp, det, err := parse.Open(body, parse.Settings{Format: row.Source.Format, Options: row.Source.Options})
-		if err != nil {
-			closeFn()
-			if body.err != nil {
-				return res, fmt.Errorf("source %s: %w: %w", source.Redact(row.Source.URL), errSourceRead, body.err)
-			}
-			return res, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
-		}
-		log.Info("source opened", "url", source.Redact(row.Source.URL), "format", det.Format,
-			"compressed", det.Compressed, "encoding", det.Encoding, "delimiter", det.Delimiter)
-		if c, ok := pp.(*parse.CSV); ok {
-			if err := mapper.CheckColumns(c.Header()); err != nil {
-				closeFn()
-				return res, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
-			}
-		}
-		p = pp
+	src, err := s.open(ctx, row, mapper, prev.Validators, maxSource, log)
+	if err != nil {
+		return res, err
 	}
-	defer closeFn()
+	if src.notModified {
+		return s.reuse(ctx, job, key, prev, src.validators, log)
+	}
+	defer src.close()
 
-	b, err := s.build(ctx, p, mapper, s.TempDir, job, log)
+	b, err := s.build(ctx, src.parser, mapper, s.TempDir, job, log)
 	if b.file != nil {
 		defer b.file.Close()
 	}
 	res.ItemsIn, res.Dropped, res.Counts = b.in, b.dropped, mapper.Counts
-	if body != nil {
-		res.Counts["source_bytes"] = body.n
+	if src.body != nil {
+		res.Counts["source_bytes"] = src.body.n
 	}
 	if len(res.Counts) == 0 {
 		res.Counts = nil
 	}
 	if err != nil {
-		if body != nil && body.err != nil && !errors.Is(body.err, io.EOF) {
+		if src.body != nil && src.body.err != nil && !errors.Is(src.body.err, io.EOF) {
 			// The connection broke: worth another attempt.
-			return res, fmt.Errorf("source %s: %w: %w", source.Redact(row.Source.URL), errSourceRead, body.err)
+			return res, fmt.Errorf("source %s: %w: %w", source.Redact(row.Source.URL), errSourceRead, src.body.err)
 		}
 		return res, err
 	}
+	if err := checkBad(b, maxBad); err != nil {
+		return res, err
+	}
+	if err := s.publish(ctx, job.Store, key, b, &res, log); err != nil {
+		return res, err
+	}
+	if src.body != nil {
+		st := sourceState{Validators: src.validators, Config: conf, CatalogKey: key, ItemsIn: b.in, ItemsOut: b.out,
+			Dropped: b.dropped, FetchedAt: time.Now().UTC()}
+		s.saveState(ctx, job.Store, row.ShopID, st, log)
+	}
+	return res, nil
+}
+
+// opened is an open source: rows to parse, and for URL sources the counted
+// body and the version's validators.
+type opened struct {
+	parser      parse.Parser
+	body        *countingReader // nil for SQL sources
+	validators  source.Validators
+	close       func()
+	notModified bool // the source is the version prev named; nothing is open
+}
+
+// open opens the row's source: a PostgreSQL query, or a URL fetched
+// conditionally on prev, sniffed and checked against the mapping.
+func (s *Stage) open(ctx context.Context, row manifest.Row, mapper *mapping.Mapper, prev source.Validators, maxSource int64, log *slog.Logger) (opened, error) {
+	if source.IsSQL(row.Source.URL) {
+		q, err := source.OpenSQL(ctx, s.Fetcher.Secrets, row.Source.URL, row.Source.Query)
+		if err != nil {
+			return opened{}, err
+		}
+		closeFn := func() { q.Close(context.WithoutCancel(ctx)) }
+		if err := mapper.CheckColumns(q.Columns()); err != nil {
+			closeFn()
+			return opened{}, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
+		}
+		return opened{parser: q, close: closeFn}, nil
+	}
+	f, err := s.Fetcher.Fetch(ctx, row.Source.URL, prev)
+	if err != nil {
+		return opened{}, err
+	}
+	if f.NotModified {
+		return opened{notModified: true, validators: f.Validators}, nil
+	}
+	body := &countingReader{r: f.Body, max: maxSource}
+	closeFn := func() { f.Body.Close() }
+	p, det, err := parse.Open(body, parse.Settings{Format: row.Source.Format, Options: row.Source.Options})
+	if err != nil {
+		closeFn()
+		if body.err != nil {
+			return opened{}, fmt.Errorf("source %s: %w: %w", source.Redact(row.Source.URL), errSourceRead, body.err)
+		}
+		return opened{}, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
+	}
+	log.Info("source opened", "url", source.Redact(row.Source.URL), "format", det.Format,
+		"compressed", det.Compressed, "encoding", det.Encoding, "delimiter", det.Delimiter)
+	if c, ok := p.(*parse.CSV); ok {
+		if err := mapper.CheckColumns(c.Header()); err != nil {
+			closeFn()
+			return opened{}, stages.Permanentf("source %s: %v", source.Redact(row.Source.URL), err)
+		}
+	}
+	return opened{parser: p, body: body, validators: f.Validators, close: closeFn}, nil
+}
+
+// checkBad refuses a catalog whose share of bad rows passes maxBad, or that
+// has no products.
+func checkBad(b built, maxBad float64) error {
 	bad := int64(0)
 	for reason, n := range b.dropped {
 		if reason != ReasonDuplicateID {
@@ -286,29 +311,27 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 		}
 	}
 	if b.in > 0 && float64(bad)/float64(b.in) > maxBad {
-		return res, stages.Permanentf("%d of %d rows are bad (%.1f%%, the shop's limit is %.1f%%): %s; nothing published",
+		return stages.Permanentf("%d of %d rows are bad (%.1f%%, the shop's limit is %.1f%%): %s; nothing published",
 			bad, b.in, 100*float64(bad)/float64(b.in), 100*maxBad, topReasons(b.dropped))
 	}
 	if b.out == 0 {
-		return res, stages.Permanentf("the source has no usable products (%d rows read%s); nothing published", b.in, reasonsSuffix(b.dropped))
+		return stages.Permanentf("the source has no usable products (%d rows read%s); nothing published", b.in, reasonsSuffix(b.dropped))
 	}
+	return nil
+}
 
+// publish puts the built catalog at key and records it in res.
+func (s *Stage) publish(ctx context.Context, st store.Store, key string, b built, res *stages.Result, log *slog.Logger) error {
 	fi, err := b.file.Stat()
 	if err != nil {
-		return res, err
+		return err
 	}
-	if err := job.Store.Put(ctx, key, io.NewSectionReader(b.file, 0, fi.Size()), &store.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
-		return res, fmt.Errorf("publish %s: %w", key, err)
+	if err := st.Put(ctx, key, io.NewSectionReader(b.file, 0, fi.Size()), &store.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+		return fmt.Errorf("publish %s: %w", key, err)
 	}
 	res.ItemsOut, res.Bytes, res.Outputs = b.out, fi.Size(), []string{key}
 	log.Info("catalog published", "key", key, "items_in", b.in, "items_out", b.out, "bytes", fi.Size(), "dropped", b.dropped)
-
-	if body != nil {
-		st := sourceState{Validators: validate, Config: conf, CatalogKey: key, ItemsIn: b.in, ItemsOut: b.out,
-			Dropped: b.dropped, FetchedAt: time.Now().UTC()}
-		s.saveState(ctx, job.Store, row.ShopID, st, log)
-	}
-	return res, nil
+	return nil
 }
 
 func isTrue(v string) bool {
@@ -428,51 +451,10 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 		return b, err
 	}
 	defer ids.f.Close()
-	seed := maphash.MakeSeed()
-	var pos uint64
-	for {
-		if b.in%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				ids.close()
-				return b, err
-			}
-			if b.in > 0 && b.in%200_000 == 0 {
-				log.Info("collecting", "rows", b.in, "products", pos)
-			}
-		}
-		rec, err := p.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if re, ok := parse.AsRowError(err); ok {
-			b.in++
-			b.dropped[re.Reason]++
-			log.Debug("row dropped", "line", re.Line, "reason", re.Reason, "detail", re.Detail)
-			continue
-		}
-		if err != nil {
-			ids.close()
-			if errors.Is(err, source.ErrTransient) || errors.Is(err, stages.ErrPermanent) {
-				return b, fmt.Errorf("after %d rows: %w", b.in, err)
-			}
-			return b, stages.Permanentf("after %d rows: %v", b.in, err)
-		}
-		b.in++
-		prod, reason := m.Map(rec)
-		if reason != "" {
-			b.dropped[reason]++
-			log.Debug("row dropped", "line", rec.Line, "reason", reason)
-			continue
-		}
-		if err := w.Write(prod); err != nil {
-			ids.close()
-			return b, err
-		}
-		if err := ids.add(maphash.String(seed, prod.ID), pos); err != nil {
-			ids.close()
-			return b, err
-		}
-		pos++
+	pos, err := writeRows(ctx, p, m, w, ids, &b, log)
+	if err != nil {
+		ids.close()
+		return b, err
 	}
 	if err := ids.close(); err != nil {
 		return b, err
@@ -495,32 +477,91 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 	if err := w.Close(); err != nil {
 		return b, err
 	}
-	// Second pass: copy without the earlier occurrences of duplicate ids.
-	out, err := spool.Create(dir, "feedbatch-collect-*.parquet")
+	out, err := copyWithout(ctx, f, drop, dir, job, b.in)
 	if err != nil {
 		return b, err
 	}
+	b.file = out
+	return b, nil
+}
+
+// writeRows is build's first pass: every row of p is mapped and written to
+// w (bad rows counted in b), and each product's id hash and position to
+// ids. It returns the number of products written.
+func writeRows(ctx context.Context, p parse.Parser, m *mapping.Mapper, w *catalog.Writer, ids *pairWriter, b *built, log *slog.Logger) (uint64, error) {
+	seed := maphash.MakeSeed()
+	var pos uint64
+	for {
+		if b.in%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return pos, err
+			}
+			if b.in > 0 && b.in%200_000 == 0 {
+				log.Info("collecting", "rows", b.in, "products", pos)
+			}
+		}
+		rec, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return pos, nil
+		}
+		if re, ok := parse.AsRowError(err); ok {
+			b.in++
+			b.dropped[re.Reason]++
+			log.Debug("row dropped", "line", re.Line, "reason", re.Reason, "detail", re.Detail)
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, source.ErrTransient) || errors.Is(err, stages.ErrPermanent) {
+				return pos, fmt.Errorf("after %d rows: %w", b.in, err)
+			}
+			return pos, stages.Permanentf("after %d rows: %v", b.in, err)
+		}
+		b.in++
+		prod, reason := m.Map(rec)
+		if reason != "" {
+			b.dropped[reason]++
+			log.Debug("row dropped", "line", rec.Line, "reason", reason)
+			continue
+		}
+		if err := w.Write(prod); err != nil {
+			return pos, err
+		}
+		if err := ids.add(maphash.String(seed, prod.ID), pos); err != nil {
+			return pos, err
+		}
+		pos++
+	}
+}
+
+// copyWithout is build's second pass: a new spool file in dir holding the
+// catalog f without the products at the positions in drop (the earlier
+// occurrences of duplicate ids). The caller closes the file.
+func copyWithout(ctx context.Context, f *os.File, drop bitmap, dir string, job stages.Job, in int64) (_ *os.File, err error) {
+	out, err := spool.Create(dir, "feedbatch-collect-*.parquet")
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
-		if b.file != out {
+		if err != nil {
 			out.Close()
 		}
 	}()
 	fi, err := f.Stat()
 	if err != nil {
-		return b, err
+		return nil, err
 	}
 	r, err := catalog.NewReader(f, fi.Size())
 	if err != nil {
-		return b, err
+		return nil, err
 	}
 	defer r.Close()
-	w2 := catalog.NewWriter(out)
-	setMeta(w2, job)
-	w2.SetMetadata("items_in", strconv.FormatInt(b.in, 10))
+	w := catalog.NewWriter(out)
+	setMeta(w, job)
+	w.SetMetadata("items_in", strconv.FormatInt(in, 10))
 	for i := uint64(0); ; i++ {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return b, err
+				return nil, err
 			}
 		}
 		prod, err := r.Next()
@@ -528,20 +569,19 @@ func (s *Stage) build(ctx context.Context, p parse.Parser, m *mapping.Mapper, di
 			break
 		}
 		if err != nil {
-			return b, err
+			return nil, err
 		}
 		if drop.has(i) {
 			continue
 		}
-		if err := w2.Write(prod); err != nil {
-			return b, err
+		if err := w.Write(prod); err != nil {
+			return nil, err
 		}
 	}
-	if err := w2.Close(); err != nil {
-		return b, err
+	if err := w.Close(); err != nil {
+		return nil, err
 	}
-	b.file = out
-	return b, nil
+	return out, nil
 }
 
 func setMeta(w *catalog.Writer, job stages.Job) {

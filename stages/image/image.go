@@ -66,9 +66,10 @@ import (
 
 	"github.com/feedbatch/feedbatch/catalog"
 	"github.com/feedbatch/feedbatch/delivery"
+	"github.com/feedbatch/feedbatch/internal/retry"
+	"github.com/feedbatch/feedbatch/internal/safehttp"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
-	collectsource "github.com/feedbatch/feedbatch/stages/collect/source"
 	"github.com/feedbatch/feedbatch/stages/image/fetch"
 	"github.com/feedbatch/feedbatch/stages/image/imgproc"
 	"github.com/feedbatch/feedbatch/store"
@@ -118,7 +119,7 @@ type Stage struct {
 func New() *Stage {
 	s := &Stage{}
 	if v := os.Getenv(EnvAllowNets); v != "" {
-		s.cfg.Fetch.Allow, s.allowErr = collectsource.ParseAllowNets(v)
+		s.cfg.Fetch.Allow, s.allowErr = safehttp.ParseAllowNets(v)
 	}
 	return s
 }
@@ -149,8 +150,9 @@ type options struct {
 	includeExtras bool
 }
 
-func parseOptions(row manifest.Row) (options, error) {
-	o := options{
+// defaultOptions are the options of a row that sets none.
+func defaultOptions(row manifest.Row) options {
+	return options{
 		revalidate:    true,
 		concurrency:   8 * runtime.GOMAXPROCS(0),
 		perHost:       16,
@@ -164,6 +166,23 @@ func parseOptions(row manifest.Row) (options, error) {
 		timeout:       60 * time.Second,
 		includeExtras: row.Image.Additional,
 	}
+}
+
+// parsePorts parses image.ports ("80,443").
+func parsePorts(v string) ([]uint16, error) {
+	var ports []uint16
+	for p := range strings.SplitSeq(v, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("option image.ports=%q: want ports like 80,443", v)
+		}
+		ports = append(ports, uint16(n))
+	}
+	return ports, nil
+}
+
+func parseOptions(row manifest.Row) (options, error) {
+	o := defaultOptions(row)
 	spec, err := specFor(row)
 	if err != nil {
 		return o, err
@@ -220,14 +239,11 @@ func parseOptions(row manifest.Row) (options, error) {
 		o.timeout = d
 	}
 	if v, ok := opt("ports"); ok {
-		for p := range strings.SplitSeq(v, ",") {
-			n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
-			if err != nil || n == 0 {
-				errs = append(errs, fmt.Errorf("option image.ports=%q: want ports like 80,443", v))
-				break
-			}
-			o.ports = append(o.ports, uint16(n))
+		ports, err := parsePorts(v)
+		if err != nil {
+			errs = append(errs, err)
 		}
+		o.ports = ports
 	}
 	o.mirror, _ = opt("mirror")
 	return o, errors.Join(errs...)
@@ -326,13 +342,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if c, ok := src.(interface{ CloseIdleConnections() }); ok {
 		defer c.CloseIdleConnections()
 	}
-	old, err := LoadIndex(ctx, job.Store, row.ShopID)
-	if errors.Is(err, ErrBadIndex) {
-		// Rebuild it: outputs are content-addressed, so known images are
-		// found in the store again without decoding.
-		log.Warn("image index unreadable, rebuilding it", "err", err)
-		old, err = &Index{Entries: map[string]Entry{}}, nil
-	}
+	old, err := loadOrRebuild(ctx, job.Store, row.ShopID, log)
 	if err != nil {
 		return res, err
 	}
@@ -354,16 +364,10 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if err != nil {
 		return res, err
 	}
-	failed := res.Counts[CountFailed]
-	if total > 0 && float64(failed)/float64(total) > o.maxFailShare {
-		err := fmt.Errorf("%d of %d images failed (%.0f%% > image.max_fail_share %.0f%%): %v",
-			failed, total, 100*float64(failed)/float64(total), 100*o.maxFailShare, res.Dropped)
-		// Mostly timeouts/5xx/network: the source may be back on retry.
-		if 2*res.Counts[CountTransient] > failed {
-			return res, err
-		}
-		return res, stages.Permanent(err)
+	if err := checkFailShare(res, total, o.maxFailShare); err != nil {
+		return res, err
 	}
+	failed := res.Counts[CountFailed]
 	wrote, n, err := r.next.save(ctx, job.Store, row.ShopID, old)
 	if err != nil {
 		return res, err
@@ -382,6 +386,34 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	log.Info("image done", "images", total, "out", res.ItemsOut, "processed", res.Counts[CountProcessed],
 		"reused", res.Counts[CountReused], "failed", failed, "index_written", wrote)
 	return res, nil
+}
+
+// loadOrRebuild reads the shop's index; an unreadable one is rebuilt from
+// nothing: outputs are content-addressed, so known images are found in the
+// store again without decoding.
+func loadOrRebuild(ctx context.Context, st store.Store, shopID string, log *slog.Logger) (*Index, error) {
+	old, err := LoadIndex(ctx, st, shopID)
+	if errors.Is(err, ErrBadIndex) {
+		log.Warn("image index unreadable, rebuilding it", "err", err)
+		return &Index{Entries: map[string]Entry{}}, nil
+	}
+	return old, err
+}
+
+// checkFailShare fails the run when more than maxShare of its total images
+// failed: retryably when most failures were transient (timeouts, 5xx,
+// network: the source may be back on retry), else permanently.
+func checkFailShare(res stages.Result, total int64, maxShare float64) error {
+	failed := res.Counts[CountFailed]
+	if total == 0 || float64(failed)/float64(total) <= maxShare {
+		return nil
+	}
+	err := fmt.Errorf("%d of %d images failed (%.0f%% > image.max_fail_share %.0f%%): %v",
+		failed, total, 100*float64(failed)/float64(total), 100*maxShare, res.Dropped)
+	if 2*res.Counts[CountTransient] > failed {
+		return err
+	}
+	return stages.Permanent(err)
 }
 
 func (s *Stage) source(st store.Store, o options) (source, error) {
@@ -516,7 +548,9 @@ func (r *runner) drop(reason string, transient bool) {
 	r.c.mu.Unlock()
 }
 
-// one handles one image URL. It returns an error only for failures of the
+// one handles one image URL: download it (conditionally when the previous
+// run kept it), reuse the previous output when the source is unchanged,
+// else produce the image. It returns an error only for failures of the
 // stage itself (store writes, cancellation); bad images are dropped.
 func (r *runner) one(ctx context.Context, rawURL string) error {
 	prev, hasPrev := r.old.Lookup(rawURL)
@@ -526,33 +560,60 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 		r.c.add(CountReused, 1)
 		return nil
 	}
+	resp, handled, err := r.download(ctx, rawURL, prev, hasPrev)
+	if err != nil || handled {
+		return err
+	}
+	r.c.add(CountDownloaded, int64(len(resp.Body)))
+	sum := sha256.Sum256(resp.Body)
+	sha := hex.EncodeToString(sum[:])
+	if hasPrev && prev.SourceSHA256 == sha {
+		r.c.add(CountSameBytes, 1)
+		r.c.add(CountReused, 1)
+		prev.ETag, prev.LastModified = resp.Validators.ETag, resp.Validators.LastModified
+		r.keep(prev)
+		return nil
+	}
+	return r.produce(ctx, Entry{
+		URL: rawURL, Spec: r.specStr, Key: ImageKey(r.job.Row.ShopID, sha, r.specStr),
+		ETag: resp.Validators.ETag, LastModified: resp.Validators.LastModified,
+		SourceSHA256: sha, SourceBytes: int64(len(resp.Body)),
+		Width: r.o.spec.Width, Height: r.o.spec.Height,
+	}, resp.Body)
+}
+
+// download fetches rawURL under the per-host limit, conditionally when the
+// previous run kept it (hasPrev). handled reports that the URL needs no
+// further work: it failed (dropped, or the previous entry kept after a
+// transient failure) or is not modified (previous entry kept).
+func (r *runner) download(ctx context.Context, rawURL string, prev Entry, hasPrev bool) (resp fetch.Response, handled bool, err error) {
 	var v fetch.Validators
 	if hasPrev {
 		v = fetch.Validators{ETag: prev.ETag, LastModified: prev.LastModified}
 	}
 	release, err := r.host(ctx, rawURL)
 	if err != nil {
-		return err
+		return resp, true, err
 	}
-	resp, err := r.get(ctx, rawURL, v)
+	resp, err = r.get(ctx, rawURL, v)
 	release()
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return resp, true, ctx.Err()
 		}
 		fe, ok := errors.AsType[*fetch.Error](err)
 		if !ok {
-			return fmt.Errorf("image %s: %w", rawURL, err)
+			return resp, true, fmt.Errorf("image %s: %w", rawURL, err)
 		}
 		if fe.Transient && hasPrev {
 			r.keep(prev)
 			r.c.add(CountStaleKept, 1)
 			r.log.Warn("image kept from previous run", "url", rawURL, "reason", fe.Reason, "err", err)
-			return nil
+			return resp, true, nil
 		}
 		r.drop(fe.Reason, fe.Transient)
 		r.log.Debug("image dropped", "url", rawURL, "reason", fe.Reason, "err", err)
-		return nil
+		return resp, true, nil
 	}
 	if resp.NotModified && hasPrev {
 		r.c.add(CountNotModified, 1)
@@ -566,38 +627,27 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 			prev.LastModified = resp.Validators.LastModified
 		}
 		r.keep(prev)
-		return nil
+		return resp, true, nil
 	}
 	if resp.NotModified { // 304 to an unconditional request: treat as bad
 		r.drop("http_304", false)
-		return nil
+		return resp, true, nil
 	}
-	r.c.add(CountDownloaded, int64(len(resp.Body)))
-	sum := sha256.Sum256(resp.Body)
-	sha := hex.EncodeToString(sum[:])
-	if hasPrev && prev.SourceSHA256 == sha {
-		r.c.add(CountSameBytes, 1)
-		r.c.add(CountReused, 1)
-		prev.ETag, prev.LastModified = resp.Validators.ETag, resp.Validators.LastModified
-		r.keep(prev)
-		return nil
-	}
-	e := Entry{
-		URL: rawURL, Spec: r.specStr, Key: ImageKey(r.job.Row.ShopID, sha, r.specStr),
-		ETag: resp.Validators.ETag, LastModified: resp.Validators.LastModified,
-		SourceSHA256: sha, SourceBytes: int64(len(resp.Body)),
-		Width: r.o.spec.Width, Height: r.o.spec.Height,
-	}
-	f, cfg, err := imgproc.Config(resp.Body, r.o.maxPixels)
+	return resp, false, nil
+}
+
+// produce makes e's output from the source bytes b, unless the store has
+// it already (same bytes under another URL, or a run that stopped before
+// writing its index), and keeps e. Concurrent workers with the same bytes
+// wait for the first one instead of decoding twice.
+func (r *runner) produce(ctx context.Context, e Entry, b []byte) error {
+	f, cfg, err := imgproc.Config(b, r.o.maxPixels)
 	if err != nil {
 		r.drop(procReason(err), false)
-		r.log.Debug("image dropped", "url", rawURL, "reason", procReason(err), "err", err)
+		r.log.Debug("image dropped", "url", e.URL, "reason", procReason(err), "err", err)
 		return nil
 	}
 	e.SourceFormat, e.SourceWidth, e.SourceHeight = string(f), cfg.Width, cfg.Height
-	// Same bytes under another URL, or a run that stopped before writing
-	// its index: the output is already there. Concurrent workers with the
-	// same bytes wait for the first one instead of decoding twice.
 	if wait, done := r.claim(e.Key); wait != nil {
 		select {
 		case <-wait:
@@ -614,19 +664,19 @@ func (r *runner) one(ctx context.Context, rawURL string) error {
 		r.keep(e)
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("image %s: stat %s: %w", rawURL, e.Key, err)
+		return fmt.Errorf("image %s: stat %s: %w", e.URL, e.Key, err)
 	}
-	out, err := r.process(ctx, resp.Body, cfg, f)
+	out, err := r.process(ctx, b, cfg, f)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		r.drop(procReason(err), false)
-		r.log.Debug("image dropped", "url", rawURL, "reason", procReason(err), "err", err)
+		r.log.Debug("image dropped", "url", e.URL, "reason", procReason(err), "err", err)
 		return nil
 	}
 	if err := r.job.Store.Put(ctx, e.Key, bytes.NewReader(out.JPEG), delivery.PutOptions(e.Key)); err != nil {
-		return fmt.Errorf("image %s: write %s: %w", rawURL, e.Key, err)
+		return fmt.Errorf("image %s: write %s: %w", e.URL, e.Key, err)
 	}
 	r.bytes.Add(int64(len(out.JPEG)))
 	r.c.add(CountProcessed, 1)
@@ -677,27 +727,22 @@ var retryBackoff = time.Second
 // get fetches with up to o.retries retries of transient failures (timeouts,
 // 5xx, 429, network errors).
 func (r *runner) get(ctx context.Context, rawURL string, v fetch.Validators) (fetch.Response, error) {
-	wait := retryBackoff
-	for attempt := 0; ; attempt++ {
+	p := retry.Policy{
+		Attempts: r.o.retries + 1,
+		Base:     retryBackoff,
+		Retryable: func(err error) bool {
+			fe, ok := errors.AsType[*fetch.Error](err)
+			return ok && fe.Transient
+		},
+		OnRetry: func(int, time.Duration, error) { r.c.add(CountRetries, 1) },
+	}
+	return retry.Do(ctx, p, func(ctx context.Context) (fetch.Response, error) {
 		r.c.add(CountRequests, 1)
 		if v != (fetch.Validators{}) {
 			r.c.add(CountConditional, 1)
 		}
-		resp, err := r.src.Get(ctx, rawURL, v)
-		fe, ok := errors.AsType[*fetch.Error](err)
-		if err == nil || !ok || !fe.Transient || attempt >= r.o.retries {
-			return resp, err
-		}
-		r.c.add(CountRetries, 1)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return resp, err
-		}
-		wait *= 2
-	}
+		return r.src.Get(ctx, rawURL, v)
+	})
 }
 
 // claim marks key as being produced by the caller (done must be called

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedbatch/feedbatch/internal/ctxio"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -338,7 +339,7 @@ func (s *Store) writeTemp(ctx context.Context, key string, r io.Reader) (_ strin
 			s.root.Remove(tmp)
 		}
 	}()
-	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(f, ctxio.Reader(ctx, r)); err != nil {
 		return "", err
 	}
 	if err := f.Sync(); err != nil {
@@ -394,19 +395,6 @@ func (s *Store) createTemp() (string, *os.File, error) {
 		return tmp, f, err
 	}
 	return "", nil, errors.New("cannot create temporary file")
-}
-
-// ctxReader fails reads once ctx is done, so a cancelled Put stops early.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // List implements store.Store. Keys come in lexical order: a directory "a" is

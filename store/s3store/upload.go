@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/feedbatch/feedbatch/internal/ctxio"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -38,7 +39,7 @@ func (u *uploader) upload(ctx context.Context, bucket, key string, r io.Reader, 
 		Key:    aws.String(key),
 		// Hide any Seek method: the body is always streamed, and reads
 		// stop as soon as ctx is done.
-		Body: ctxReader{ctx, r},
+		Body: ctxio.Reader(ctx, r),
 	}
 	if opts.IfAbsent {
 		in.IfNoneMatch = aws.String("*")
@@ -60,17 +61,4 @@ func (u *uploader) upload(ctx context.Context, bucket, key string, r io.Reader, 
 		return "", err
 	}
 	return aws.ToString(out.ETag), nil
-}
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -1,5 +1,6 @@
 // Package source fetches a shop's catalog bytes from its source URL:
-// http(s):// with an SSRF-safe client, retries and conditional GET, s3://
+// http(s):// with the project's SSRF-safe client (internal/safehttp),
+// retries (internal/retry) and conditional GET, s3://
 // (any bucket, through the project's S3 store), and file://. PostgreSQL
 // sources are rows, not bytes: see OpenSQL.
 package source
@@ -11,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -21,8 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"code.dny.dev/ssrf"
-
+	"github.com/feedbatch/feedbatch/internal/retry"
+	"github.com/feedbatch/feedbatch/internal/safehttp"
 	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
@@ -141,69 +141,19 @@ func (b *idleBody) Close() error {
 	return err
 }
 
-// ParseAllowNets parses a comma-separated list of CIDR prefixes or addresses.
-func ParseAllowNets(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if !strings.Contains(f, "/") {
-			a, err := netip.ParseAddr(f)
-			if err != nil {
-				return nil, fmt.Errorf("allow-list %q: %w", f, err)
-			}
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, fmt.Errorf("allow-list %q: %w", f, err)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
-}
-
-// NewHTTPClient returns a client whose dialer refuses loopback, private,
-// link-local, metadata (169.254.169.254) and other special-purpose
-// addresses, checked on the resolved address of every connection, so DNS
-// names and redirects cannot reach them either; allow lists prefixes that
-// are let through anyway. It uses no proxy and follows at most 5 redirects.
+// NewHTTPClient returns the safehttp client for sources: any port, the
+// allow-listed private prefixes let through, at most 5 redirects, and
+// patient timeouts (a catalog export may take minutes to start).
 func NewHTTPClient(allow []netip.Prefix) *http.Client {
-	var v4, v6 []netip.Prefix
-	for _, p := range allow {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	g := ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: g.Safe}
-	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       30 * time.Second,
-		MaxIdleConns:          4,
-		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("more than 5 redirects")
-			}
-			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-				return fmt.Errorf("redirect to %s:// refused", req.URL.Scheme)
-			}
-			return nil
-		},
-	}
+	return safehttp.New(safehttp.Config{
+		AnyPort:             true,
+		Allow:               allow,
+		MaxRedirects:        5,
+		DialTimeout:         30 * time.Second,
+		TLSHandshakeTimeout: 15 * time.Second,
+		HeaderTimeout:       2 * time.Minute,
+		MaxIdleConns:        4,
+	})
 }
 
 // Redact is secret.Redact: raw without its credentials, for messages.
@@ -249,92 +199,100 @@ func (f *Fetcher) log() *slog.Logger {
 	return f.Log
 }
 
+// errRetryable marks a failed request that a later attempt may fix
+// (network errors, 429, 5xx).
+type errRetryable struct{ err error }
+
+func (e errRetryable) Error() string { return e.err.Error() }
+func (e errRetryable) Unwrap() error { return e.err }
+
 func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, rawURL string, prev Validators) (*Fetched, error) {
 	client := f.Client
 	if client == nil {
 		client = NewHTTPClient(f.AllowNets)
 	}
-	attempts := f.Attempts
-	if attempts <= 0 {
-		attempts = 4
-	}
-	backoff := f.Backoff
-	if backoff <= 0 {
-		backoff = time.Second
-	}
 	red := Redact(rawURL)
-	var lastErr error
-	for attempt := 1; attempt <= attempts; attempt++ {
-		if attempt > 1 {
-			d := backoff << (attempt - 2)
-			d += time.Duration(rand.Int64N(int64(d)/2 + 1))
-			f.log().Warn("source fetch retry", "url", red, "attempt", attempt, "delay", d, "err", lastErr)
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
-			}
+	p := retry.Policy{
+		Attempts:  cmp.Or(f.Attempts, 4),
+		Base:      cmp.Or(f.Backoff, time.Second),
+		Jitter:    0.5,
+		Retryable: func(err error) bool { _, ok := errors.AsType[errRetryable](err); return ok },
+		OnRetry: func(next int, d time.Duration, err error) {
+			f.log().Warn("source fetch retry", "url", red, "attempt", next, "delay", d, "err", err)
+		},
+	}
+	if p.Attempts < 0 {
+		p.Attempts = 4
+	}
+	fetched, err := retry.Do(ctx, p, func(ctx context.Context) (*Fetched, error) {
+		return f.fetchHTTPOnce(ctx, client, u, rawURL, prev)
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if re, ok := errors.AsType[errRetryable](err); ok {
+		return nil, fmt.Errorf("%w (after %d attempts)", re.err, p.Attempts)
+	}
+	return fetched, err
+}
+
+// fetchHTTPOnce makes one request. Errors worth another attempt are
+// errRetryable; the others are stages.Permanent.
+func (f *Fetcher) fetchHTTPOnce(ctx context.Context, client *http.Client, u *url.URL, rawURL string, prev Validators) (*Fetched, error) {
+	red := Redact(rawURL)
+	rctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		cancel()
+		return nil, stages.Permanentf("source %s: %v", red, secret.Error(err))
+	}
+	req.Header.Set("User-Agent", "feedbatch-collect/1")
+	if prev.ETag != "" {
+		req.Header.Set("If-None-Match", prev.ETag)
+	}
+	if prev.LastModified != "" {
+		req.Header.Set("If-Modified-Since", prev.LastModified)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		cancel()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		rctx, cancel := context.WithCancel(ctx)
-		req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			cancel()
-			return nil, stages.Permanentf("source %s: %v", red, secret.Error(err))
+		if errors.Is(err, safehttp.ErrRefused) {
+			return nil, stages.Permanentf("source %s: refused: the address is private, loopback, link-local or otherwise not public (%v)", red, secret.Error(err))
 		}
-		req.Header.Set("User-Agent", "feedbatch-collect/1")
-		if prev.ETag != "" {
-			req.Header.Set("If-None-Match", prev.ETag)
+		if dnsErr, ok := errors.AsType[*net.DNSError](err); ok && dnsErr.IsNotFound {
+			return nil, stages.Permanentf("source %s: host %s does not exist", red, dnsErr.Name)
 		}
-		if prev.LastModified != "" {
-			req.Header.Set("If-Modified-Since", prev.LastModified)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			cancel()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedNetwork) || errors.Is(err, ssrf.ErrProhibitedPort) {
-				return nil, stages.Permanentf("source %s: refused: the address is private, loopback, link-local or otherwise not public (%v)", red, secret.Error(err))
-			}
-			var dnsErr *net.DNSError
-			if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-				return nil, stages.Permanentf("source %s: host %s does not exist", red, dnsErr.Name)
-			}
-			lastErr = fmt.Errorf("source %s: %w", red, secret.Error(err))
-			continue
-		}
-		switch {
-		case resp.StatusCode == http.StatusNotModified:
-			resp.Body.Close()
-			cancel()
-			return &Fetched{NotModified: true, Validators: prev}, nil
-		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			idle := cmp.Or(f.IdleTimeout, 2*time.Minute)
-			return &Fetched{Body: newIdleBody(resp.Body, idle, cancel), Validators: Validators{
-				URL:          rawURL,
-				ETag:         resp.Header.Get("ETag"),
-				LastModified: resp.Header.Get("Last-Modified"),
-			}}, nil
-		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, errRetryable{fmt.Errorf("source %s: %w", red, secret.Error(err))}
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
 		resp.Body.Close()
 		cancel()
-		switch {
-		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-			return nil, stages.Permanentf("source %s: HTTP %s: the catalog is not there; check the shop's source URL", red, resp.Status)
-		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-			return nil, stages.Permanentf("source %s: HTTP %s: access denied; the shop must allow the fetch or give credentials", red, resp.Status)
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			lastErr = fmt.Errorf("source %s: HTTP %s", red, resp.Status)
-			continue
-		default:
-			return nil, stages.Permanentf("source %s: HTTP %s", red, resp.Status)
-		}
+		return &Fetched{NotModified: true, Validators: prev}, nil
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		idle := cmp.Or(f.IdleTimeout, 2*time.Minute)
+		return &Fetched{Body: newIdleBody(resp.Body, idle, cancel), Validators: Validators{
+			URL:          rawURL,
+			ETag:         resp.Header.Get("ETag"),
+			LastModified: resp.Header.Get("Last-Modified"),
+		}}, nil
 	}
-	return nil, fmt.Errorf("%w (after %d attempts)", lastErr, attempts)
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	cancel()
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return nil, stages.Permanentf("source %s: HTTP %s: the catalog is not there; check the shop's source URL", red, resp.Status)
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, stages.Permanentf("source %s: HTTP %s: access denied; the shop must allow the fetch or give credentials", red, resp.Status)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return nil, errRetryable{fmt.Errorf("source %s: HTTP %s", red, resp.Status)}
+	default:
+		return nil, stages.Permanentf("source %s: HTTP %s", red, resp.Status)
+	}
 }
 
 func fetchFile(u *url.URL, rawURL string, prev Validators) (*Fetched, error) {

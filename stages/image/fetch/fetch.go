@@ -1,8 +1,8 @@
-// Package fetch downloads outside resources (product images) safely: an
-// SSRF-guarded HTTP client that checks the destination address of every
-// connection at dial time (after DNS, after every redirect), with port, scheme
-// and redirect limits, a byte limit, header and total timeouts, and
-// conditional GETs.
+// Package fetch downloads product images through the project's SSRF-safe
+// client (internal/safehttp: the destination address of every connection is
+// checked at dial time, after DNS and after every redirect; port, scheme and
+// redirect limits), with a byte limit, header and total timeouts,
+// conditional GETs, and a drop reason for every failure.
 package fetch
 
 import (
@@ -16,31 +16,28 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
 
-	"code.dny.dev/ssrf"
-
+	"github.com/feedbatch/feedbatch/internal/safehttp"
 	"github.com/feedbatch/feedbatch/internal/secret"
 )
 
 // Reasons name why a fetch failed; they are the drop reasons the image
 // stage counts. Error.Reason holds one of them, or "http_<status>".
 const (
-	ReasonSSRF         = "ssrf_refused"
-	ReasonTimeout      = "timeout"
-	ReasonTooLarge     = "too_large"
-	ReasonBadURL       = "bad_url"
-	ReasonRedirects    = "too_many_redirects"
-	ReasonNetwork      = "network_error"
-	ReasonNotFound     = "http_404"
-	reasonHTTPPrefix   = "http_"
-	defaultUserAgent   = "feedbatch-image/1"
-	defaultMaxBytes    = 20 << 20
-	defaultRedirects   = 5
-	defaultHeaderWait  = 15 * time.Second
-	defaultTotalWait   = 60 * time.Second
-	defaultDialTimeout = 10 * time.Second
+	ReasonSSRF        = "ssrf_refused"
+	ReasonTimeout     = "timeout"
+	ReasonTooLarge    = "too_large"
+	ReasonBadURL      = "bad_url"
+	ReasonRedirects   = "too_many_redirects"
+	ReasonNetwork     = "network_error"
+	ReasonNotFound    = "http_404"
+	reasonHTTPPrefix  = "http_"
+	defaultUserAgent  = "feedbatch-image/1"
+	defaultMaxBytes   = 20 << 20
+	defaultRedirects  = 5
+	defaultHeaderWait = 15 * time.Second
+	defaultTotalWait  = 60 * time.Second
 )
 
 // Error is a failed fetch with the reason it is counted under.
@@ -139,74 +136,23 @@ func New(cfg Config) *Client {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = defaultUserAgent
 	}
-	dialer := &net.Dialer{
-		Timeout:  defaultDialTimeout,
-		Resolver: cfg.Resolver,
-		Control:  Guard(cfg),
-	}
-	tr := &http.Transport{
-		// Never a proxy: a proxy would make the dial-time check see the
-		// proxy's address instead of the destination's.
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   cfg.PerHost,
-		MaxConnsPerHost:       cfg.PerHost,
-		IdleConnTimeout:       30 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: cfg.HeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
 	c := &Client{cfg: cfg}
-	c.http = &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > cfg.MaxRedirects {
-				return &Error{URL: req.URL.Redacted(), Reason: ReasonRedirects, Err: fmt.Errorf("more than %d redirects", cfg.MaxRedirects)}
-			}
-			if err := checkURL(req.URL); err != nil {
-				return err
-			}
-			return nil
-		},
-	}
+	c.http = safehttp.New(safehttp.Config{
+		Ports:         cfg.Ports,
+		AnyPort:       cfg.AnyPort,
+		Allow:         cfg.Allow,
+		MaxRedirects:  cfg.MaxRedirects,
+		HeaderTimeout: cfg.HeaderTimeout,
+		PerHost:       cfg.PerHost,
+		Resolver:      cfg.Resolver,
+	})
 	return c
-}
-
-// Guard returns the dial-time check for cfg, for a net.Dialer's Control:
-// it refuses loopback, private, link-local, CGNAT, multicast, unspecified,
-// reserved and metadata addresses (169.254.169.254, fd00:ec2::254), all
-// IPv6 outside global unicast (which covers IPv4-mapped and NAT64 forms of
-// any IPv4 address), and ports other than cfg.Ports.
-func Guard(cfg Config) func(network, address string, c syscall.RawConn) error {
-	var opts []ssrf.Option
-	switch {
-	case cfg.AnyPort:
-		opts = append(opts, ssrf.WithAnyPort())
-	case cfg.Ports != nil:
-		opts = append(opts, ssrf.WithPorts(cfg.Ports...))
-	}
-	var v4, v6 []netip.Prefix
-	for _, p := range cfg.Allow {
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		} else {
-			v6 = append(v6, p)
-		}
-	}
-	opts = append(opts, ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
-	g := ssrf.New(opts...)
-	return g.Safe
 }
 
 // checkURL accepts absolute http(s) URLs with a host.
 func checkURL(u *url.URL) error {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return &Error{URL: u.Redacted(), Reason: ReasonBadURL, Err: fmt.Errorf("scheme %q not allowed", u.Scheme)}
-	}
-	if u.Hostname() == "" {
-		return &Error{URL: u.Redacted(), Reason: ReasonBadURL, Err: errors.New("no host")}
+	if err := safehttp.CheckURL(u.Scheme, u.Hostname()); err != nil {
+		return &Error{URL: u.Redacted(), Reason: ReasonBadURL, Err: err}
 	}
 	return nil
 }
@@ -283,8 +229,12 @@ func classify(ctx context.Context, rawURL string, err error) error {
 		return fe
 	}
 	switch {
-	case errors.Is(err, ssrf.ErrProhibitedIP), errors.Is(err, ssrf.ErrProhibitedPort), errors.Is(err, ssrf.ErrProhibitedNetwork), errors.Is(err, ssrf.ErrInvalidHostPort):
+	case errors.Is(err, safehttp.ErrRefused):
 		return &Error{URL: rawURL, Reason: ReasonSSRF, Err: err}
+	case errors.Is(err, safehttp.ErrRedirects):
+		return &Error{URL: rawURL, Reason: ReasonRedirects, Err: err}
+	case errors.Is(err, safehttp.ErrScheme):
+		return &Error{URL: rawURL, Reason: ReasonBadURL, Err: err}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
 		if ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			return ctx.Err() // the caller's ctx was cancelled

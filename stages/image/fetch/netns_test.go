@@ -1,84 +1,26 @@
 package fetch
 
 import (
-	"context"
-	"encoding/binary"
-	"errors"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/feedbatch/feedbatch/internal/netnstest"
 )
 
-// envNetns marks the test binary's run inside its own network namespace.
-const envNetns = "FEEDBATCH_TEST_NETNS"
-
-// TestSSRFRefusal re-runs TestSSRFInNetns inside a fresh user+network
-// namespace (unshare -rn), where only lo exists: nothing it does can leave
-// the machine, and the addresses it attacks (10.0.0.1, 169.254.169.254,
-// 100.64.0.1, fd00:ec2::254) are put on lo so that a connection that slipped
-// through the guard would really arrive and be recorded.
-func TestSSRFRefusal(t *testing.T) {
-	if os.Getenv(envNetns) != "" {
-		t.Skip("inside the namespace")
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("unshare not installed (util-linux): cannot isolate the SSRF test")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed: cannot set up the SSRF test's network namespace")
-	}
-	script := `set -e
-ip link set lo up
-ip addr add 10.0.0.1/32 dev lo
-ip addr add 169.254.169.254/32 dev lo
-ip addr add 100.64.0.1/32 dev lo
-ip -6 addr add fd00:ec2::254/128 dev lo || true
-exec "$0" -test.run '^TestSSRFInNetns$' -test.v -test.count=1`
-	if probe := exec.Command(unshare, "-rn", "true"); probe.Run() != nil {
-		t.Skip("unshare -rn not permitted here (user namespaces disabled?): cannot isolate the SSRF test")
-	}
-	cmd := exec.CommandContext(t.Context(), unshare, "-rn", "sh", "-c", script, os.Args[0])
-	cmd.Env = append(os.Environ(), envNetns+"=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("namespace run:\n%s", out)
-	if err != nil {
-		t.Fatalf("namespace run failed: %v", err)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestSSRFInNetns") {
-		t.Fatal("TestSSRFInNetns did not pass inside the namespace")
-	}
-}
-
-// TestSSRFInNetns runs only inside the namespace made by TestSSRFRefusal.
+// TestSSRFInNetns runs in its own network namespace (netnstest), where the
+// addresses it attacks (10.0.0.1, 169.254.169.254, 100.64.0.1,
+// fd00:ec2::254) are on lo, so that a connection slipping through the guard
+// would really arrive at the trap: every refusal is counted under
+// ssrf_refused, and nothing reaches the trap.
 func TestSSRFInNetns(t *testing.T) {
-	if os.Getenv(envNetns) == "" {
-		t.Skip("runs only inside TestSSRFRefusal's network namespace")
+	if !netnstest.Enter(t, "10.0.0.1/32", "169.254.169.254/32", "100.64.0.1/32", "fd00:ec2::254/128") {
+		return
 	}
-	// The trap: port 80 on every local address; any accepted connection is a
-	// guard failure.
-	var hits atomic.Int64
-	trap, err := net.Listen("tcp", ":80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { trap.Close() })
-	go func() {
-		for {
-			c, err := trap.Accept()
-			if err != nil {
-				return
-			}
-			hits.Add(1)
-			c.Close()
-		}
-	}()
+	hits := netnstest.Trap(t, ":80")
 
 	// A "public" server the guard is told to allow (127.0.0.2 only), which
 	// redirects wherever ?to= says.
@@ -94,17 +36,10 @@ func TestSSRFInNetns(t *testing.T) {
 	go srv.Serve(pub)
 	t.Cleanup(func() { srv.Close() })
 
-	// A DNS server answering every name with loopback (DNS rebinding).
-	dnsAddr := startLoopbackDNS(t)
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", dnsAddr)
-	}}
-
 	c := New(Config{
 		Ports:        []uint16{80, 81},
 		Allow:        []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")},
-		Resolver:     resolver,
+		Resolver:     netnstest.LoopbackDNS(t),
 		TotalTimeout: 5 * time.Second,
 	})
 	targets := []string{
@@ -139,75 +74,5 @@ func TestSSRFInNetns(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("%d connections reached the trap listener", n)
 	}
-	// The trap works: a plain dialer does reach it.
-	if conn, err := net.Dial("tcp", "10.0.0.1:80"); err == nil {
-		conn.Close()
-	} else {
-		t.Fatalf("trap unreachable, the test proves nothing: %v", err)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for hits.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if hits.Load() != 1 {
-		t.Fatal("trap did not record the control connection")
-	}
-}
-
-// startLoopbackDNS serves A 127.0.0.1 / AAAA ::1 for every question on a
-// UDP port of 127.0.0.2 and returns its address.
-func startLoopbackDNS(t *testing.T) string {
-	pc, err := net.ListenPacket("udp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			n, addr, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if resp, err := dnsAnswer(buf[:n]); err == nil {
-				pc.WriteTo(resp, addr)
-			}
-		}
-	}()
-	return pc.LocalAddr().String()
-}
-
-// dnsAnswer builds a response to a one-question query.
-func dnsAnswer(q []byte) ([]byte, error) {
-	if len(q) < 12 {
-		return nil, errors.New("short")
-	}
-	i := 12
-	for i < len(q) && q[i] != 0 {
-		i += int(q[i]) + 1
-	}
-	if i+5 > len(q) {
-		return nil, errors.New("bad question")
-	}
-	question := q[12 : i+5]
-	qtype := binary.BigEndian.Uint16(q[i+1:])
-	resp := append([]byte{}, q[0:2]...)                     // id
-	resp = append(resp, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0) // flags, qd=1
-	resp = append(resp, question...)
-	var rdata []byte
-	switch qtype {
-	case 1:
-		rdata = []byte{127, 0, 0, 1}
-	case 28:
-		rdata = net.IPv6loopback
-	}
-	if rdata != nil {
-		resp[7] = 1 // an=1
-		resp = append(resp, 0xC0, 12)
-		resp = binary.BigEndian.AppendUint16(resp, qtype)
-		resp = append(resp, 0, 1, 0, 0, 0, 0)
-		resp = binary.BigEndian.AppendUint16(resp, uint16(len(rdata)))
-		resp = append(resp, rdata...)
-	}
-	return resp, nil
+	netnstest.CheckTrap(t, hits, "10.0.0.1:80")
 }
