@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/feedbatch/feedbatch/internal/retry"
 )
 
 // Webhook posts messages as Slack-compatible JSON ({"text": ...}) to URL.
@@ -72,28 +74,24 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 	if backoff <= 0 {
 		backoff = time.Second
 	}
-	var last error
-	for i := range attempts {
-		if i > 0 {
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return fmt.Errorf("notify: webhook %s: %w (last: %v)", redactURL(w.URL), ctx.Err(), last)
-			case <-t.C:
-			}
-			backoff *= 2
+	type permanent struct{ error }
+	_, err = retry.Do(ctx, retry.Policy{
+		Attempts: attempts, Base: backoff, Max: 30 * time.Second, Jitter: 0.2,
+		Retryable: func(err error) bool { _, p := err.(permanent); return !p },
+	}, func(ctx context.Context) (struct{}, error) {
+		again, err := w.post(ctx, client, body)
+		if err != nil && !again {
+			return struct{}{}, permanent{err}
 		}
-		retry, err := w.post(ctx, client, body)
-		if err == nil {
-			return nil
-		}
-		last = err
-		if !retry || ctx.Err() != nil {
-			break
-		}
+		return struct{}{}, err
+	})
+	if p, ok := err.(permanent); ok {
+		err = p.error
 	}
-	return fmt.Errorf("notify: webhook %s: %w", redactURL(w.URL), last)
+	if err != nil {
+		return fmt.Errorf("notify: webhook %s: %w", redactURL(w.URL), err)
+	}
+	return nil
 }
 
 // post makes one try; retry says whether another try could succeed.
