@@ -1,6 +1,9 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Status is an AWS Batch job status. The values are the API's strings.
 type Status string
@@ -87,4 +90,38 @@ func CanTransitionParent(from, to Status) bool {
 		}
 	}
 	return false
+}
+
+// TransitionError is the error of an illegal status change: the change is
+// not applied. Check with errors.As.
+type TransitionError struct {
+	From, To Status
+	// Parent is set for an array parent's change (parent lifecycle).
+	Parent bool
+}
+
+func (e *TransitionError) Error() string {
+	what := "job"
+	if e.Parent {
+		what = "array parent"
+	}
+	return fmt.Sprintf("engine: illegal %s status change %s -> %s", what, e.From, e.To)
+}
+
+// Transition returns nil if a plain job or an array child may move from one
+// status to another, else a *TransitionError.
+func Transition(from, to Status) error {
+	if CanTransition(from, to) {
+		return nil
+	}
+	return &TransitionError{From: from, To: to}
+}
+
+// TransitionParent returns nil if an array parent may move from one status
+// to another, else a *TransitionError.
+func TransitionParent(from, to Status) error {
+	if CanTransitionParent(from, to) {
+		return nil
+	}
+	return &TransitionError{From: from, To: to, Parent: true}
 }

@@ -1,6 +1,9 @@
 package engine
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // TestTransitions covers every ordered pair of statuses, for plain jobs and
 // children and for array parents.
@@ -33,6 +36,8 @@ func TestTransitions(t *testing.T) {
 				if got, want := CanTransitionParent(from, to), parent[[2]Status{from, to}]; got != want {
 					t.Errorf("CanTransitionParent = %v, want %v", got, want)
 				}
+				checkErr(t, Transition(from, to), from, to, false, legal[[2]Status{from, to}])
+				checkErr(t, TransitionParent(from, to), from, to, true, parent[[2]Status{from, to}])
 			})
 		}
 	}
@@ -46,5 +51,24 @@ func TestTransitions(t *testing.T) {
 	}
 	if Status("DONE").Valid() || CanTransition("DONE", F) {
 		t.Error("unknown status accepted")
+	}
+}
+
+// checkErr: a legal change is nil, an illegal one a *TransitionError naming
+// both statuses.
+func checkErr(t *testing.T, err error, from, to Status, parent, legal bool) {
+	t.Helper()
+	if legal {
+		if err != nil {
+			t.Errorf("legal change: %v", err)
+		}
+		return
+	}
+	var te *TransitionError
+	if !errors.As(err, &te) {
+		t.Fatalf("illegal change: err = %v, want a *TransitionError", err)
+	}
+	if te.From != from || te.To != to || te.Parent != parent {
+		t.Errorf("TransitionError = %+v, want %s -> %s parent=%v", te, from, to, parent)
 	}
 }

@@ -6,11 +6,14 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -19,11 +22,15 @@ import (
 
 	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/all"
+	"github.com/feedbatch/feedbatch/stages/platform"
 	"github.com/feedbatch/feedbatch/store"
 )
 
-// Platforms a shop may publish to.
-var Platforms = []string{"google", "meta", "naver"}
+// Platforms lists the platforms a shop may publish to: those registered in
+// stages/platform (one file in stages/feed each).
+func Platforms() []string { return platform.Names() }
 
 // Source formats a shop may name ("" lets collect detect it).
 var Formats = []string{"", "csv", "tsv", "jsonl", "xml", "sql"}
@@ -206,10 +213,13 @@ var (
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 	countryPattern  = regexp.MustCompile(`^[A-Z]{2}$`)
 	hexColorPattern = regexp.MustCompile(`^[0-9a-fA-F]{6}$`)
-	optionKey       = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
 )
 
 func validate(file string, entries []entry, baseDir string) ([]Shop, []error) {
+	// The options a shop may set: every stage's and platform's. Unknown
+	// names and bad values are refused here, before anything is submitted,
+	// instead of failing every child.
+	declared := all.Options()
 	var errs []error
 	firstLine := map[string]int{}
 	shops := make([]Shop, 0, len(entries))
@@ -263,14 +273,15 @@ func validate(file string, entries []entry, baseDir string) ([]Shop, []error) {
 				fail("source.mapping", "empty field or column name in %q: %q", k, s.Source.Mapping[k])
 			}
 		}
+		known := Platforms()
 		if len(s.Platforms) == 0 {
-			fail("platforms", "missing (want one or more of google, meta, naver)")
+			fail("platforms", "missing (want one or more of %s)", strings.Join(known, ", "))
 		}
 		var plats []string
 		for _, p := range s.Platforms {
 			p = strings.ToLower(strings.TrimSpace(p))
-			if !slices.Contains(Platforms, p) {
-				fail("platforms", "unknown platform %q (want google, meta or naver)", p)
+			if !slices.Contains(known, p) {
+				fail("platforms", "unknown platform %q (want %s)", p, strings.Join(known, ", "))
 				continue
 			}
 			if !slices.Contains(plats, p) {
@@ -281,6 +292,16 @@ func validate(file string, entries []entry, baseDir string) ([]Shop, []error) {
 		s.Platforms = plats
 		if s.Currency != "" && !currencyPattern.MatchString(s.Currency) {
 			fail("currency", "%q is not an ISO 4217 code (want 3 upper-case letters, e.g. KRW)", s.Currency)
+		} else if cur := cmp.Or(s.Currency, defaultCurrency[s.Country]); cur != "" {
+			for _, p := range plats {
+				if spec, _ := platform.Lookup(p); !spec.Accepts(cur) {
+					field := "currency"
+					if s.Currency == "" {
+						field = "country"
+					}
+					fail(field, "currency %s: platform %s takes only %s (its feed would be empty)", cur, p, strings.Join(spec.Currencies, ", "))
+				}
+			}
 		}
 		if s.Country != "" && !countryPattern.MatchString(s.Country) {
 			fail("country", "%q is not an ISO 3166-1 code (want 2 upper-case letters, e.g. KR)", s.Country)
@@ -295,15 +316,21 @@ func validate(file string, entries []entry, baseDir string) ([]Shop, []error) {
 				fail("image", "background %q is not a hex RGB colour (e.g. ffffff)", im.Background)
 			}
 		}
-		for k, v := range s.Options {
-			if !optionKey.MatchString(k) {
-				fail("options", "option name %q: want stage.key (e.g. feed.max_drop_share)", k)
-				continue
+		if _, err := declared.Parse(s.Options); err != nil {
+			multi, _ := err.(interface{ Unwrap() []error })
+			for _, oerr := range multi.Unwrap() {
+				var oe *stages.OptionError
+				if errors.As(oerr, &oe) {
+					bad = true
+					errs = append(errs, &Error{File: file, Line: e.lineOf("options." + oe.Name), ShopID: s.ID, Field: "options", Reason: oe.Error()})
+				}
 			}
-			if isPathOption(k) {
+		}
+		for k, v := range s.Options {
+			if o, ok := declared[k]; ok && o.Kind == stages.KindLocation && strings.TrimSpace(v) != "" {
 				nv, msg := resolveDir(v, baseDir)
 				if msg != "" {
-					fail("options", "%s: %s", k, msg)
+					fail("options."+k, "%s: %s", k, msg)
 					continue
 				}
 				s.Options[k] = nv
@@ -321,10 +348,6 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 func isPostgres(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
-
-// isPathOption reports whether option k names a directory or URL prefix
-// whose relative value resolves like a source path.
-func isPathOption(k string) bool { return k == "image.mirror" || strings.HasSuffix(k, "_dir") }
 
 // checkSource checks s.URL and makes a relative path absolute (file://).
 // It returns a reason, or "".
@@ -352,7 +375,7 @@ func checkSource(s *manifest.Source, baseDir string) string {
 			p = filepath.Join(baseDir, filepath.FromSlash(p))
 		}
 		s.URL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
-		return ""
+		return checkLocalFile(raw, p)
 	}
 	// References stand for values the child resolves; the URL's shape is
 	// checked with a word in their place.
@@ -377,6 +400,11 @@ func checkSource(s *manifest.Source, baseDir string) string {
 		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
 			return fmt.Sprintf("%q: want file:///absolute/path", raw)
 		}
+		if raw == secret.Placeholder(raw) {
+			if msg := checkLocalFile(raw, filepath.FromSlash(u.Path)); msg != "" {
+				return msg
+			}
+		}
 	case "postgres", "postgresql":
 		if u.Host == "" {
 			return fmt.Sprintf("%q: no host", raw)
@@ -389,6 +417,21 @@ func checkSource(s *manifest.Source, baseDir string) string {
 		return fmt.Sprintf("%q: format sql needs a postgres:// source", raw)
 	}
 	s.URL = raw
+	return ""
+}
+
+// checkLocalFile says why the local source file p (given as raw) cannot be
+// read by collect, or "": a missing file fails every run of the shop.
+func checkLocalFile(raw, p string) string {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%q: no such file (%s)", raw, p)
+	case err != nil:
+		return fmt.Sprintf("%q: %v", raw, err)
+	case fi.IsDir():
+		return fmt.Sprintf("%q: a directory, not a catalog file", raw)
+	}
 	return ""
 }
 

@@ -46,6 +46,7 @@ func TestLoadYAML(t *testing.T) {
 	if err := os.WriteFile(p, []byte(goodYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeFile(t, filepath.Join(dir, "catalogs", "acme.csv"), "id,title\n")
 	shops, err := registry.Load(t.Context(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +121,73 @@ func TestLoadCSV(t *testing.T) {
 	}
 }
 
+func writeFile(t *testing.T, p, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRefusedBeforeSubmission: what would certainly fail every child is
+// refused when the registry is loaded (manifest build, plan): an unknown
+// option (with the closest name), an option with a bad value, a shop in a
+// currency one of its platforms does not take, a local catalog that does
+// not exist. All at once, one per line, each with its line and reason.
+func TestRefusedBeforeSubmission(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "catalogs", "ok.csv"), "id,title\n")
+	writeFile(t, filepath.Join(dir, "shops.yaml"), `shops:
+  - id: typo
+    source: catalogs/ok.csv
+    platforms: [google]
+    options:
+      feed.max_drop_shar: "0.3"
+  - id: bad-value
+    source: catalogs/ok.csv
+    platforms: [google]
+    options:
+      image.mirror: images
+      feed.gzip_level: "11"
+  - id: naver-usd
+    source: catalogs/ok.csv
+    platforms: [naver, google]
+    currency: USD
+  - id: naver-us
+    source: catalogs/ok.csv
+    platforms: [naver]
+    country: US
+  - id: missing-file
+    source: catalogs/nope.csv
+    platforms: [google]
+  - id: good
+    source: catalogs/ok.csv
+    platforms: [naver]
+    country: KR
+    options: {feed.naver.default_shipping: "2500", image.timeout: 30s}
+`)
+	_, err := registry.Load(t.Context(), filepath.Join(dir, "shops.yaml"), nil)
+	if !errors.Is(err, registry.ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	want := `registry: invalid: 5 problem(s):
+shops.yaml:6: shop "typo": options: feed.max_drop_shar="0.3": unknown option (did you mean feed.max_drop_share?)
+shops.yaml:12: shop "bad-value": options: feed.gzip_level="11": want a whole number from 1 to 9
+shops.yaml:16: shop "naver-usd": currency: currency USD: platform naver takes only KRW (its feed would be empty)
+shops.yaml:20: shop "naver-us": country: currency USD: platform naver takes only KRW (its feed would be empty)
+shops.yaml:22: shop "missing-file": source.url: "catalogs/nope.csv": no such file (` + filepath.Join(dir, "catalogs", "nope.csv") + `)`
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("got:\n%v\nwant:\n%s\ndiff:\n%s", err, want, diff)
+	}
+	// The same from a file:// URL source.
+	writeFile(t, filepath.Join(dir, "url.yaml"), "- id: a\n  source: file://"+filepath.ToSlash(filepath.Join(dir, "gone.csv"))+"\n  platforms: [google]\n")
+	if _, err := registry.Load(t.Context(), filepath.Join(dir, "url.yaml"), nil); err == nil || !strings.Contains(err.Error(), "url.yaml:2: shop \"a\": source.url:") || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("file:// source missing: err = %v", err)
+	}
+}
+
 // TestInvalid checks that every problem is reported, with its line and
 // reason, in one error.
 func TestInvalid(t *testing.T) {
@@ -158,7 +226,7 @@ func TestInvalid(t *testing.T) {
 			`shops.yaml:13: shop "pg": source.query: missing`,
 			`shops.yaml:15: shop "pg": platforms: missing`,
 			`shops.yaml:16: shop "pg": country: "Korea" is not an ISO 3166-1 code`,
-			`shops.yaml:17: shop "pg": options: option name "nodot"`,
+			`shops.yaml:17: shop "pg": options: nodot="x": unknown option`,
 			"12 problem(s)",
 		}},
 		{"yaml duplicate field", "shops.yaml", "- id: a\n  source: https://a.example/x\n  platforms: [google]\n  id: b\n",

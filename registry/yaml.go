@@ -176,6 +176,7 @@ func (d yamlFields) strMap(field string, v *yaml.Node) map[string]string {
 			d.fail(field, k.Line, "key %q given twice", k.Value)
 		}
 		m[k.Value] = val.Value
+		d.e.lines[field+"."+k.Value] = k.Line
 	}
 	return m
 }

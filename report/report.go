@@ -32,6 +32,7 @@ import (
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/all"
+	"github.com/feedbatch/feedbatch/stages/platform"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -604,28 +605,18 @@ func (rep *Report) summarise(stageIdx map[string]int) {
 				}
 				reasons[k].shops++
 			}
-			if rep.Stages[si] != "feed" {
-				continue
-			}
-			for k, n := range last.Dropped {
-				p, r, ok := strings.Cut(k, "/")
-				if !ok {
-					p, r = "all", k
+			for _, f := range platform.FromResult(last) {
+				pt := platTotals(plat, f.Platform)
+				if platReasons[f.Platform] == nil {
+					platReasons[f.Platform] = map[string]int64{}
 				}
-				pt := platTotals(plat, p)
-				pt.Dropped += n
-				if platReasons[p] == nil {
-					platReasons[p] = map[string]int64{}
+				for r, n := range f.Dropped {
+					pt.Dropped += n
+					platReasons[f.Platform][r] += n
 				}
-				platReasons[p][r] += n
-			}
-			if state == Succeeded {
-				for k, n := range last.Counts {
-					if p, ok := strings.CutSuffix(k, "_items"); ok {
-						pt := platTotals(plat, p)
-						pt.Shops++
-						pt.Published += n
-					}
+				if state == Succeeded && f.Rendered {
+					pt.Shops++
+					pt.Published += f.Items
 				}
 			}
 		}

@@ -68,3 +68,15 @@ func WriteResult(ctx context.Context, job Job, res Result) error {
 	}
 	return nil
 }
+
+// Refused is st failing with err without running: Execute then records the
+// refusal like any failure (a manifest row whose options do not parse).
+func Refused(st Stage, err error) Stage { return refused{st.Name(), err} }
+
+type refused struct {
+	name string
+	err  error
+}
+
+func (r refused) Name() string                             { return r.name }
+func (r refused) Run(context.Context, Job) (Result, error) { return Result{}, r.err }

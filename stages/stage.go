@@ -60,6 +60,10 @@ type Job struct {
 	Attempt int
 	// Force bypasses safety guards such as the feed's drop guard.
 	Force bool
+	// Config is Row.Options parsed and checked against every declared
+	// option (the child's entry point fills it; see JobConfig). Stages read
+	// their settings here, not from the environment.
+	Config Config
 }
 
 // Stage does one shop's work for one step of the pipeline.
@@ -147,3 +151,19 @@ func Permanent(err error) error {
 func Permanentf(format string, args ...any) error {
 	return Permanent(fmt.Errorf(format, args...))
 }
+
+// ImageIndex is a shop's processed images as another stage reads them: the
+// feed stage points image links at them. The image stage implements it; the
+// graph (stages/all) hands its loader to the feed stage, so stages do not
+// import each other.
+type ImageIndex interface {
+	// ImageKey returns the store key of the processed image made from the
+	// source URL src, or false when there is none.
+	ImageKey(src string) (key string, ok bool)
+	// Len is the number of source URLs indexed.
+	Len() int
+}
+
+// ImageIndexLoader loads one shop's image index. A shop without one gets an
+// empty index and no error; an unreadable index is an error.
+type ImageIndexLoader func(ctx context.Context, st store.Store, shopID string) (ImageIndex, error)

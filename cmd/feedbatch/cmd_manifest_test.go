@@ -130,6 +130,12 @@ func TestManifestBuild(t *testing.T) {
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "catalogs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "catalogs", "b.csv"), []byte("id,title\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "m.parquet")
 	_, stderr, code := runCapture(t, "--root", dir, "manifest", "build", "--registry", reg, "--run", "2026-12-01", "--out", out)
 	if code != 0 {

@@ -161,8 +161,17 @@ func runStage(c *cli.Context) error {
 		Attempt:     attempt(os.Getenv),
 		Force:       c.Bool("force"),
 	}
+	// The row's options, parsed once against every declaration; the
+	// registry refused bad ones at plan time, so this fails only for a
+	// manifest written otherwise, and is recorded like any failure.
+	stage := node.Stage
+	cfg, cerr := all.Options().Parse(row.Options)
+	job.Config = cfg
+	if cerr != nil {
+		stage = stages.Refused(stage, stages.Permanent(fmt.Errorf("options: %w", cerr)))
+	}
 	log.Info("stage start", "attempt", job.Attempt, "rerun", meta.Rerun, "origin_index", row.OriginIndex)
-	res, err := stages.Execute(ctx, node.Stage, job)
+	res, err := stages.Execute(ctx, stage, job)
 	if err != nil {
 		log.Error("stage failed", "err", err, "permanent", errors.Is(err, stages.ErrPermanent), "duration_ms", res.DurationMS)
 		return stageError{err}

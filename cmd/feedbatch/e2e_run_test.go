@@ -347,6 +347,11 @@ func TestRunRealStagesFromTemplate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "shop.csv"), []byte(catalog), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// shop-b's catalog has no usable row: collect fails (a missing file
+	// would be refused before the run is planned).
+	if err := os.WriteFile(filepath.Join(dir, "broken.csv"), []byte("id,title\nB1,Thing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	shops := `shops:
   - id: shop-a
     name: Shop A
@@ -357,7 +362,7 @@ func TestRunRealStagesFromTemplate(t *testing.T) {
     options: {image.max_fail_share: "1"}
   - id: shop-b
     name: Shop B
-    source: missing.csv
+    source: broken.csv
     platforms: [google]
     country: DE
     currency: EUR
@@ -384,7 +389,7 @@ func TestRunRealStagesFromTemplate(t *testing.T) {
 		}
 	}
 	out, _, code = runAppOut(t, "--root", root, "logs", "real", "--stage", "collect", "--shop", "shop-b")
-	if code != 0 || !strings.Contains(out, "missing.csv") {
+	if code != 0 || !strings.Contains(out, "stage failed") {
 		t.Errorf("logs exit %d:\n%s", code, out)
 	}
 }

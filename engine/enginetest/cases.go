@@ -210,8 +210,7 @@ func testParentStatus(t *testing.T, s *suite) {
 	in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
 	id := s.submit(t, in)
 	seen := map[types.JobStatus]bool{}
-	var p types.JobDetail
-	p = s.waitFor(t, id, "terminal", func(j types.JobDetail) bool {
+	p := s.waitFor(t, id, "terminal", func(j types.JobDetail) bool {
 		seen[j.Status] = true
 		if j.Status == types.JobStatusFailed || j.Status == types.JobStatusSucceeded {
 			return true
@@ -474,6 +473,12 @@ func testTimeout(t *testing.T, s *suite) {
 	in.RetryStrategy = &types.RetryStrategy{Attempts: aws.Int32(3)}
 	in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(2)}
 	id := s.submit(t, in)
+	if s.h.Advance != nil {
+		for _, c := range children(id, 2) {
+			s.waitStatus(t, c, types.JobStatusRunning) // its timeout runs
+		}
+		s.h.Advance(time.Duration(s.h.MinTimeoutSeconds) * time.Second)
+	}
 	wantStatus(t, s.wait(t, id), types.JobStatusFailed, "")
 	for _, c := range s.describe(t, children(id, 2)...) {
 		wantStatus(t, c, types.JobStatusFailed, ReasonTimeout)
@@ -493,7 +498,18 @@ func testTimeout(t *testing.T, s *suite) {
 func testTimeoutKill(t *testing.T, s *suite) {
 	in := s.in(t, s.def(t, `trap "" TERM; while :; do sleep 0.1; done`))
 	in.Timeout = &types.JobTimeout{AttemptDurationSeconds: aws.Int32(s.h.MinTimeoutSeconds)}
-	j := s.wait(t, s.submit(t, in))
+	id := s.submit(t, in)
+	if s.h.Advance != nil {
+		s.waitStatus(t, id, types.JobStatusRunning) // its timeout runs
+		s.h.Advance(time.Duration(s.h.MinTimeoutSeconds) * time.Second)
+		// SIGTERM is ignored: still running until the grace is over.
+		time.Sleep(10 * s.h.Poll)
+		if j := s.one(t, id); j.Status != types.JobStatusRunning {
+			t.Fatalf("within the grace: %s (%q), want RUNNING", j.Status, aws.ToString(j.StatusReason))
+		}
+		s.h.Advance(s.h.KillGrace)
+	}
+	j := s.wait(t, id)
 	wantStatus(t, j, types.JobStatusFailed, ReasonTimeout)
 	if len(j.Attempts) != 1 {
 		t.Fatalf("%d attempts, want 1", len(j.Attempts))

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,10 @@ type Harness struct {
 	MinTimeoutSeconds int32
 	// KillGrace is the time between SIGTERM and SIGKILL (30 s on AWS).
 	KillGrace time.Duration
+	// Advance, if set, moves the engine's clock forward by d, firing the
+	// timeouts and kill graces that become due; the timeout tests then
+	// take no real time. Without it (AWS) they wait for the real clock.
+	Advance func(d time.Duration)
 	// Poll is the DescribeJobs polling interval (default 50 ms).
 	Poll time.Duration
 	// Wait bounds how long one job may take to finish (default 60 s).
@@ -61,9 +66,9 @@ type Harness struct {
 	LogGroup string
 }
 
-// Run runs the whole suite; newHarness is called once per test, which may
-// run in parallel with the others.
-func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+// Run runs the suite, or only the tests named in only; newHarness is called
+// once per test, which may run in parallel with the others.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness, only ...string) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s *suite)
@@ -89,6 +94,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"LogStreams", testLogStreams},
 	}
 	for _, tc := range tests {
+		if len(only) > 0 && !slices.Contains(only, tc.name) {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedbatch/feedbatch/engine/enginetest"
+	"github.com/feedbatch/feedbatch/engine/internal/fakeclock"
 	"github.com/feedbatch/feedbatch/engine/local"
 )
 
@@ -33,9 +34,28 @@ func startEngine(t *testing.T, cfg local.Config) (*local.Engine, string) {
 }
 
 // TestConformance runs the engine conformance suite against the local
-// engine, with the 60 s timeout minimum and the 30 s kill grace shortened
-// so that the suite stays fast.
+// engine with the AWS values (a 60 s timeout minimum, a 30 s kill grace)
+// on a clock the suite advances, so that the suite stays fast.
 func TestConformance(t *testing.T) {
+	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
+		clk := fakeclock.NewFollowing()
+		eng, ep := startEngine(t, local.Config{VCPUs: 64, MemoryMiB: 64 << 10, Clock: clk})
+		return enginetest.Harness{
+			Client:            local.BatchClient(ep, eng.Credentials()),
+			Logs:              local.LogsClient(ep, eng.Credentials()),
+			LogGroup:          "/feedbatch/enginetest", // a custom awslogs-group
+			Queue:             local.DefaultQueueName,
+			MinTimeoutSeconds: local.DefaultMinTimeoutSeconds,
+			KillGrace:         local.DefaultKillGrace,
+			Advance:           clk.Advance,
+			Poll:              20 * time.Millisecond,
+		}
+	})
+}
+
+// TestConformanceRealClock runs the timeout cases on the real clock, with
+// the timeout minimum and the kill grace shortened.
+func TestConformanceRealClock(t *testing.T) {
 	enginetest.Run(t, func(t *testing.T) enginetest.Harness {
 		eng, ep := startEngine(t, local.Config{
 			VCPUs: 64, MemoryMiB: 64 << 10,
@@ -43,14 +63,12 @@ func TestConformance(t *testing.T) {
 		})
 		return enginetest.Harness{
 			Client:            local.BatchClient(ep, eng.Credentials()),
-			Logs:              local.LogsClient(ep, eng.Credentials()),
-			LogGroup:          "/feedbatch/enginetest", // a custom awslogs-group
 			Queue:             local.DefaultQueueName,
 			MinTimeoutSeconds: 1,
 			KillGrace:         time.Second,
 			Poll:              20 * time.Millisecond,
 		}
-	})
+	}, "Timeout", "TimeoutKill")
 }
 
 // failOnError fails the test on every error the engine logs (an illegal

@@ -23,6 +23,13 @@
 // table is a journal under Config.Dir, so finished jobs are still described
 // after a restart and unfinished ones are resumed.
 //
+// Inside, the decisions (the next status after an attempt, dependency
+// satisfaction, a waiting job's and an array parent's next status, an
+// attempt's timeout) are pure functions in decide.go; sched.go and run.go
+// apply them, and every status change goes through one check that refuses
+// an illegal one (an *engine.TransitionError). Timeouts and the kill grace
+// run on Config.Clock.
+//
 // What the engine does where AWS Batch is undocumented, and where it
 // deliberately differs, is listed in DIFFERENCES.md beside this file; each
 // entry is pinned by a test.

@@ -65,10 +65,11 @@ type Config struct {
 	Self string
 	// Logger receives the engine's logs (default: discard).
 	Logger *slog.Logger
-	// Now is the clock for job timestamps (default time.Now).
-	Now func() time.Time
-	// KillGrace is the time between SIGTERM and SIGKILL (default 30 s, the
-	// AWS value). Tests may shorten it.
+	// Clock is the engine's time: timestamps, attempt timeouts and the kill
+	// grace (default: the time package's).
+	Clock Clock
+	// KillGrace is the time between SIGTERM and SIGKILL, on Clock (default
+	// 30 s, the AWS value). Tests may shorten it.
 	KillGrace time.Duration
 	// MinTimeoutSeconds is the smallest timeout.attemptDurationSeconds
 	// accepted (default 60, the AWS value). For tests only: a conformance run
@@ -117,8 +118,8 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = realClock{}
 	}
 	if c.KillGrace <= 0 {
 		c.KillGrace = DefaultKillGrace
@@ -352,7 +353,7 @@ func (e *Engine) Close() error {
 		for _, j := range e.jobs {
 			if j.run != nil {
 				j.run.hostLost = true
-				e.killLocked(j.run)
+				e.stopLocked(j.run)
 			}
 		}
 		e.mu.Unlock()
@@ -521,11 +522,15 @@ func (e *Engine) replay(ctx context.Context) error {
 	e.lock()
 	defer e.unlock()
 	for _, j := range lost {
-		e.settleLost(j)
+		if err := e.settleLost(j); err != nil {
+			e.logBug(err)
+		}
 	}
 	for _, p := range e.top {
 		if p.isParent() {
-			e.updateParent(p)
+			if err := e.updateParent(p); err != nil {
+				e.logBug(err)
+			}
 		}
 	}
 	return nil
@@ -680,7 +685,7 @@ func (e *Engine) compact(path string) (*os.File, error) {
 	return f, nil
 }
 
-func (e *Engine) nowMS() int64 { return e.cfg.Now().UnixMilli() }
+func (e *Engine) nowMS() int64 { return e.cfg.Clock.Now().UnixMilli() }
 
 // poke wakes the scheduler.
 func (e *Engine) poke() {

@@ -52,7 +52,7 @@ func (e *Engine) Handler() http.Handler {
 			writeError(w, clientErr("request body too large or unreadable"))
 			return
 		}
-		if err := verifySignature(r, body, e.creds, e.cfg.Now()); err != nil {
+		if err := verifySignature(r, body, e.creds, e.cfg.Clock.Now()); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -201,12 +201,16 @@ func (e *Engine) stopJob(in *cancelJobInput, terminate bool) (any, error) {
 	if !ok {
 		return nil, clientErr("job %s: %v", in.JobID, engine.ErrJobNotFound)
 	}
+	stop := e.cancel
 	if terminate {
-		e.terminate(j, in.Reason)
-	} else {
-		e.cancel(j, in.Reason)
+		stop = e.terminate
 	}
+	err := stop(j, in.Reason)
 	e.poke()
+	if err != nil {
+		e.logBug(err)
+		return nil, err
+	}
 	return struct{}{}, nil
 }
 

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,36 +16,43 @@ import (
 	"github.com/feedbatch/feedbatch/engine"
 )
 
-// running is an attempt in progress. Its flags are guarded by the engine's
-// lock.
+// running is an attempt in progress. Its fields are guarded by the
+// engine's lock.
 type running struct {
-	pid        int // 0 until started
-	done       chan struct{}
 	terminated bool // TerminateJob
 	stopReason string
 	timedOut   bool
 	hostLost   bool // the engine is closing
-	killing    bool
+	stopping   bool // asked to stop: its context is (or will be) cancelled
 	exited     bool // reaped: its pid may be reused, never signal it again
+
+	// Set once its process started:
+	cancel      context.CancelFunc       // cancels the command's context; exec then calls termGroup
+	signal      func(sig syscall.Signal) // signals its process group
+	stopTimeout func() bool              // disarms the timeout
+	stopKill    func() bool              // disarms the SIGKILL after the grace
 }
 
 // startAttempt moves j to STARTING and starts its process in the
-// background (under the lock; resources are already reserved).
-func (e *Engine) startAttempt(j *job) {
+// background (under the lock; resources are free for it). An illegal
+// change returns an error and starts nothing.
+func (e *Engine) startAttempt(j *job) error {
+	if err := engine.Transition(j.rec.Status, engine.StatusStarting); err != nil {
+		return fmt.Errorf("job %s: %w", j.rec.ID, err)
+	}
+	e.reserve(j)
 	task := newTaskID()
 	group, stream := j.spec.logStream(task)
 	j.rec.Attempts = append(j.rec.Attempts, attemptRecord{TaskID: task, LogStream: stream})
-	r := &running{done: make(chan struct{})}
+	r := &running{}
 	j.run = r
-	e.setStatus(j, engine.StatusStarting)
-	argv, env := e.commandLine(j)
-	logPath := e.LogPath(group, stream)
-	var timeout time.Duration
-	if t := j.spec.Timeout; t != nil && t.AttemptDurationSeconds != nil {
-		timeout = time.Duration(*t.AttemptDurationSeconds) * time.Second
+	if err := e.setStatus(j, engine.StatusStarting); err != nil {
+		return err
 	}
+	argv, env := e.commandLine(j)
 	e.runs.Add(1)
-	go e.runAttempt(j, r, argv, env, logPath, timeout)
+	go e.runAttempt(j, r, argv, env, e.LogPath(group, stream))
+	return nil
 }
 
 // DefaultPassEnv are the variables of the engine's environment that reach
@@ -108,38 +116,51 @@ func (e *Engine) commandLine(j *job) (argv, env []string) {
 	return argv, env
 }
 
-// result is how an attempt's process ended.
-type result struct {
-	exitCode *int32
-	startErr error
-}
-
-func (e *Engine) runAttempt(j *job, r *running, argv, env []string, logPath string, timeout time.Duration) {
+func (e *Engine) runAttempt(j *job, r *running, argv, env []string, logPath string) {
 	defer e.runs.Done()
-	defer close(r.done)
-	res := e.execute(j, r, argv, env, logPath, timeout)
+	end := e.execute(j, r, argv, env, logPath)
 	e.lock()
-	e.finishAttempt(j, r, res)
+	// Why it was stopped, as of now: a TerminateJob after the process
+	// exited still makes the attempt a terminated one.
+	end.terminated, end.stopReason = r.terminated, r.stopReason
+	end.timedOut, end.hostLost = r.timedOut, r.hostLost
+	if err := e.finishAttempt(j, end); err != nil {
+		e.logBug(err)
+	}
 	e.unlock()
 	e.poke()
 }
 
-func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string, timeout time.Duration) result {
+// execute runs the attempt's process to its end and says how it ended
+// (the exit code, or why it did not start).
+//
+// The process runs under its own context, which only stopLocked cancels
+// (timeout, TerminateJob, Close; no request's context: a job outlives the
+// request that submitted it). exec then calls termGroup (SIGTERM to the
+// process group), and stopLocked has armed the SIGKILL after the grace on
+// the engine's clock. WaitDelay is the same grace on the real clock: exec's
+// own SIGKILL of the process, should the clock be a test's that is never
+// advanced.
+func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string) attemptEnd {
 	if len(argv) == 0 {
-		return result{startErr: errors.New("the job has no command")}
+		return attemptEnd{startErr: errors.New("the job has no command")}
 	}
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return result{startErr: err}
+		return attemptEnd{startErr: err}
 	}
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return result{startErr: err}
+		return attemptEnd{startErr: err}
 	}
 	defer f.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout = f
 	cmd.Stderr = f
+	cmd.Cancel = func() error { e.termGroup(r); return nil }
+	cmd.WaitDelay = e.cfg.KillGrace
 	// Its own process group (stopped as a whole), and SIGKILL when the
 	// engine dies: a crashed engine leaves no process behind to run beside
 	// the retry. The parent-death signal follows the thread that forked, so
@@ -151,47 +172,97 @@ func (e *Engine) execute(j *job, r *running, argv, env []string, logPath string,
 	e.lock()
 	if r.terminated || r.hostLost {
 		e.unlock()
-		return result{} // stopped before its process started: no exit code
+		return attemptEnd{} // stopped before its process started: no exit code
 	}
 	err = cmd.Start()
 	if err != nil {
 		e.unlock()
 		fmt.Fprintf(f, "CannotStartContainerError: %v\n", err)
-		return result{startErr: err}
+		return attemptEnd{startErr: err}
 	}
-	r.pid = cmd.Process.Pid
+	pid := cmd.Process.Pid
+	r.cancel = cancel
+	r.signal = func(sig syscall.Signal) { _ = syscall.Kill(-pid, sig) }
 	now := e.nowMS()
 	j.rec.StartedAt = now
 	a := &j.rec.Attempts[len(j.rec.Attempts)-1]
 	a.StartedAt = now
-	a.PID = r.pid
-	a.PIDStart, _ = processStart(r.pid)
-	e.setStatus(j, engine.StatusRunning)
+	a.PID = pid
+	a.PIDStart, _ = processStart(pid)
+	e.armTimeout(r, attemptTimeout(j.spec))
+	if err := e.setStatus(j, engine.StatusRunning); err != nil {
+		e.logBug(err)
+	}
 	e.unlock()
 
-	var timer *time.Timer
-	if timeout > 0 {
-		timer = time.AfterFunc(timeout, func() {
-			e.lock()
-			defer e.unlock()
-			if !r.killing && !r.exited {
-				r.timedOut = true
-				e.killLocked(r)
-			}
-		})
-	}
 	werr := cmd.Wait()
 	e.lock()
-	r.exited = true
-	// The essential process is gone: like a stopped task, take down what it
-	// left running in its process group.
-	_ = syscall.Kill(-r.pid, syscall.SIGKILL)
+	e.reapedLocked(r)
 	e.unlock()
-	if timer != nil {
-		timer.Stop()
-	}
 	code := exitCodeOf(cmd.ProcessState, werr)
-	return result{exitCode: &code}
+	return attemptEnd{exitCode: &code}
+}
+
+// armTimeout stops the attempt once d has passed on the engine's clock
+// (d 0: never; under the lock).
+func (e *Engine) armTimeout(r *running, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	r.stopTimeout = e.cfg.Clock.AfterFunc(d, func() {
+		e.lock()
+		defer e.unlock()
+		if !r.stopping && !r.exited {
+			r.timedOut = true
+			e.stopLocked(r)
+		}
+	})
+}
+
+// stopLocked asks the attempt's process to stop (under the lock): its
+// context is cancelled, so that exec calls termGroup (SIGTERM to the
+// process group), and SIGKILL follows after the grace on the engine's
+// clock unless the process was reaped. Before the process started,
+// execute sees the flags instead.
+func (e *Engine) stopLocked(r *running) {
+	if r.stopping || r.exited {
+		return
+	}
+	r.stopping = true
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.stopKill = e.cfg.Clock.AfterFunc(e.cfg.KillGrace, func() {
+		e.lock()
+		defer e.unlock()
+		if !r.exited {
+			r.signal(syscall.SIGKILL)
+		}
+	})
+}
+
+// termGroup is the command's Cancel: SIGTERM to the process group unless
+// it was reaped.
+func (e *Engine) termGroup(r *running) {
+	e.lock()
+	defer e.unlock()
+	if !r.exited {
+		r.signal(syscall.SIGTERM)
+	}
+}
+
+// reapedLocked records that the attempt's process was reaped: its timers
+// are disarmed and, like a stopped task, what it left running in its
+// process group is killed; never signalled again (under the lock).
+func (e *Engine) reapedLocked(r *running) {
+	r.signal(syscall.SIGKILL)
+	r.exited = true
+	for _, stop := range []func() bool{r.stopTimeout, r.stopKill} {
+		if stop != nil {
+			stop()
+		}
+	}
 }
 
 // exitCodeOf is the container-style exit code: the process's, or 128+signal.
@@ -205,37 +276,9 @@ func exitCodeOf(ps *os.ProcessState, err error) int32 {
 	return int32(ps.ExitCode())
 }
 
-// killLocked sends SIGTERM to the attempt's process group, then SIGKILL
-// after the grace if it is still there (under the lock).
-func (e *Engine) killLocked(r *running) {
-	if r.killing || r.exited {
-		return
-	}
-	r.killing = true
-	if r.pid == 0 {
-		return // not started yet: execute sees the flags
-	}
-	pid := r.pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	grace := e.cfg.KillGrace
-	go func() {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-r.done:
-		case <-t.C:
-			e.lock()
-			if !r.exited {
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-			}
-			e.unlock()
-		}
-	}()
-}
-
-// finishAttempt records how an attempt ended and decides the job's next
-// status (under the lock).
-func (e *Engine) finishAttempt(j *job, r *running, res result) {
+// finishAttempt records how an attempt ended and moves the job to the
+// status decideAttempt gives (under the lock).
+func (e *Engine) finishAttempt(j *job, end attemptEnd) error {
 	j.run = nil
 	e.release(j)
 	a := j.lastAttempt()
@@ -244,55 +287,45 @@ func (e *Engine) finishAttempt(j *job, r *running, res result) {
 		a.StartedAt = now
 	}
 	a.StoppedAt = now
-	a.ExitCode = res.exitCode
-	retry := false
-	reason := reasonEssentialExited
-	switch {
-	case r.terminated:
-		j.rec.IsTerminated = true
-		reason = r.stopReason
-		a.StatusReason = reason
-	case r.timedOut:
-		reason = reasonTimeout
-		a.StatusReason = reason
-	case r.hostLost:
-		reason = reasonHostLost
-		a.StatusReason = reason
-		retry = shouldRetry(j.spec, len(j.rec.Attempts), a)
-	case res.startErr != nil:
-		a.Reason = truncate("CannotStartContainerError: "+res.startErr.Error(), 255)
-		reason = reasonTaskNotStarted
-		a.StatusReason = reason
-		retry = shouldRetry(j.spec, len(j.rec.Attempts), a)
-	case *res.exitCode == 0:
-		a.StatusReason = reasonEssentialExited
-		j.rec.StatusReason = reasonEssentialExited
-		e.setStatus(j, engine.StatusSucceeded)
-		return
-	default:
-		a.StatusReason = reasonEssentialExited
-		retry = shouldRetry(j.spec, len(j.rec.Attempts), a)
+	a.ExitCode = end.exitCode
+	v := decideAttempt(j.spec, len(j.rec.Attempts), end)
+	if v.reason != "" {
+		a.Reason = v.reason
 	}
-	if retry {
-		j.rec.StatusReason = reason
-		e.setStatus(j, engine.StatusRunnable)
+	a.StatusReason = v.statusReason
+	switch v.next {
+	case engine.StatusSucceeded:
+		j.rec.StatusReason = v.statusReason
+		return e.setStatus(j, engine.StatusSucceeded)
+	case engine.StatusRunnable:
+		if err := engine.Transition(j.rec.Status, engine.StatusRunnable); err != nil {
+			return fmt.Errorf("job %s: %w", j.rec.ID, err)
+		}
+		j.rec.StatusReason = v.statusReason
+		if err := e.setStatus(j, engine.StatusRunnable); err != nil {
+			return err
+		}
 		j.elem = e.runnable.PushBack(j)
-		return
+		return nil
 	}
-	e.fail(j, reason)
+	if err := engine.Transition(j.rec.Status, engine.StatusFailed); err != nil {
+		return fmt.Errorf("job %s: %w", j.rec.ID, err)
+	}
+	if v.terminated {
+		j.rec.IsTerminated = true
+	}
+	return e.fail(j, v.statusReason, false)
 }
 
 // settleLost ends the attempt of a job whose process was lost while the
 // engine was down (under the lock).
-func (e *Engine) settleLost(j *job) {
-	r := &running{hostLost: true}
+func (e *Engine) settleLost(j *job) error {
 	// The resources were never reserved in this process: balance release.
-	e.freeCPU -= j.spec.CPUMilli
-	e.freeMem -= j.spec.MemMiB
+	e.reserve(j)
 	if len(j.rec.Attempts) == 0 {
 		j.rec.Attempts = append(j.rec.Attempts, attemptRecord{TaskID: newTaskID()})
 	}
-	e.finishAttempt(j, r, result{})
+	return e.finishAttempt(j, attemptEnd{hostLost: true})
 }
 
 func truncate(s string, n int) string {

@@ -1,7 +1,8 @@
 package local
 
 import (
-	"strings"
+	"errors"
+	"fmt"
 
 	"github.com/feedbatch/feedbatch/engine"
 )
@@ -23,100 +24,82 @@ func (e *Engine) scheduler() {
 	}
 }
 
-// pass does one round of scheduling (under the lock).
+// pass does one round of scheduling (under the lock). An illegal status
+// change is a bug: it is not applied, and logged.
 func (e *Engine) pass() {
 	for len(e.todo) > 0 {
 		todo := e.todo
 		e.todo = nil
 		for _, j := range todo {
-			e.evaluate(j)
+			if err := e.evaluate(j); err != nil {
+				e.logBug(err)
+			}
 		}
 	}
 	e.place()
 	e.maybeCompact()
 }
 
-// depState tells whether j's dependencies all succeeded (ready) or one of
-// them failed (failed).
-func (e *Engine) depState(j *job) (ready, failed bool) {
-	ready = true
-	check := func(t *job) {
-		switch t.rec.Status {
-		case engine.StatusSucceeded:
-		case engine.StatusFailed:
-			failed = true
-			ready = false
-		default:
-			ready = false
-		}
+// logBug logs an illegal status change that was refused.
+func (e *Engine) logBug(err error) {
+	e.log.Error("status change refused", "err", err)
+}
+
+// depState is where j's dependencies stand (under the lock).
+func (e *Engine) depState(j *job) depState {
+	targets := depTargets(j, func(id string) *job { return e.jobs[id] })
+	statuses := make([]engine.Status, len(targets))
+	for i, t := range targets {
+		statuses[i] = t.rec.Status
 	}
-	for _, d := range j.spec.DependsOn {
-		switch d.Type {
-		case depSequential:
-			if j.parent != nil && j.index > 0 {
-				check(j.parent.children[j.index-1])
-			}
-		case depNToN:
-			if t := e.jobs[d.JobID]; t != nil && j.parent != nil && int(j.index) < len(t.children) {
-				check(t.children[j.index])
-			}
-		default:
-			if t := e.jobs[d.JobID]; t != nil {
-				check(t)
-			}
-		}
-	}
-	return ready, failed
+	return depsOf(statuses)
 }
 
 // evaluate moves a SUBMITTED or PENDING job on if its dependencies allow.
-func (e *Engine) evaluate(j *job) {
+func (e *Engine) evaluate(j *job) error {
 	if j.isParent() {
 		// Evaluated once after submission: its children exist and wait.
 		if j.rec.Status == engine.StatusSubmitted {
-			e.setParentStatus(j, engine.StatusPending)
+			return e.setParentStatus(j, engine.StatusPending, "")
 		}
-		return
+		return nil
 	}
 	switch j.rec.Status {
 	case engine.StatusSubmitted, engine.StatusPending:
 	default:
-		return
+		return nil
 	}
-	ready, failed := e.depState(j)
-	if !ready && !failed {
-		if j.rec.Status == engine.StatusSubmitted {
-			e.setStatus(j, engine.StatusPending)
-		}
-		return
+	f := waitingFacts{
+		status:       j.rec.Status,
+		deps:         e.depState(j),
+		cancelReason: j.rec.CancelReason,
+		overridesBad: j.spec.OverridesTooLong,
 	}
-	switch {
-	case j.rec.CancelReason != "":
-		j.rec.IsCancelled = true
-		e.fail(j, j.rec.CancelReason)
-	case failed:
-		e.fail(j, reasonDependentFailed)
-	case j.spec.OverridesTooLong:
-		e.fail(j, reasonOverridesLength)
-	case j.spec.PropagateTags != nil && *j.spec.PropagateTags && e.propagatedTags(j) > maxTags:
-		e.fail(j, reasonTooManyTags)
-	default:
-		e.makeRunnable(j)
+	if f.deps != depsWaiting && j.spec.PropagateTags != nil && *j.spec.PropagateTags {
+		f.tooManyTags = e.propagatedTags(j) > maxTags
 	}
+	next, reason, cancelled := decideWaiting(f)
+	switch next {
+	case j.rec.Status:
+		return nil
+	case engine.StatusPending:
+		return e.setStatus(j, next)
+	case engine.StatusRunnable:
+		return e.makeRunnable(j)
+	}
+	return e.fail(j, reason, cancelled)
 }
 
 // makeRunnable queues j for placement, or fails it when it can never fit.
-func (e *Engine) makeRunnable(j *job) {
-	e.setStatus(j, engine.StatusRunnable)
-	if !e.canEverFit(j) {
-		e.fail(j, reasonCannotFit)
-		return
+func (e *Engine) makeRunnable(j *job) error {
+	if err := e.setStatus(j, engine.StatusRunnable); err != nil {
+		return err
+	}
+	if !fitsCE(j.spec, e.cfg.VCPUs, e.cfg.MemoryMiB) {
+		return e.fail(j, reasonCannotFit, false)
 	}
 	j.elem = e.runnable.PushBack(j)
-}
-
-func (e *Engine) canEverFit(j *job) bool {
-	return j.spec.GPUs == 0 && j.spec.CPUMilli <= int64(e.cfg.VCPUs)*1000 && j.spec.MemMiB <= int64(e.cfg.MemoryMiB)
+	return nil
 }
 
 // place starts the RUNNABLE jobs that fit, in queue order; a job that does
@@ -128,12 +111,17 @@ func (e *Engine) place() {
 		if j.spec.CPUMilli <= e.freeCPU && j.spec.MemMiB <= e.freeMem {
 			e.runnable.Remove(el)
 			j.elem = nil
-			e.freeCPU -= j.spec.CPUMilli
-			e.freeMem -= j.spec.MemMiB
-			e.startAttempt(j)
+			if err := e.startAttempt(j); err != nil {
+				e.logBug(err)
+			}
 		}
 		el = next
 	}
+}
+
+func (e *Engine) reserve(j *job) {
+	e.freeCPU -= j.spec.CPUMilli
+	e.freeMem -= j.spec.MemMiB
 }
 
 func (e *Engine) release(j *job) {
@@ -143,15 +131,16 @@ func (e *Engine) release(j *job) {
 
 // setStatus changes a plain job's or a child's status, keeps its parent's
 // summary and status current, persists, and wakes dependents of a job that
-// became terminal (under the lock).
-func (e *Engine) setStatus(j *job, to engine.Status) {
+// became terminal (under the lock). An illegal change returns a
+// *engine.TransitionError and changes nothing.
+func (e *Engine) setStatus(j *job, to engine.Status) error {
 	from := j.rec.Status
 	if from == to {
 		e.persist(j)
-		return
+		return nil
 	}
-	if !engine.CanTransition(from, to) {
-		e.log.Error("illegal job status change", "job", j.rec.ID, "from", from, "to", to)
+	if err := engine.Transition(from, to); err != nil {
+		return fmt.Errorf("job %s: %w", j.rec.ID, err)
 	}
 	j.rec.Status = to
 	now := e.nowMS()
@@ -166,47 +155,55 @@ func (e *Engine) setStatus(j *job, to engine.Status) {
 		if (to == engine.StatusRunning || to == engine.StatusStarting) && (p.rec.StartedAt == 0) {
 			p.rec.StartedAt = now
 		}
-		e.updateParent(p)
+		if err := e.updateParent(p); err != nil {
+			return err
+		}
 	}
 	if to.Terminal() {
 		e.wake(j)
 	}
+	return nil
 }
 
-// updateParent moves an array parent along its own lifecycle: PENDING once
-// a child left PENDING, terminal once every child is.
-func (e *Engine) updateParent(p *job) {
-	if p.rec.Status.Terminal() {
-		return
+// updateParent moves an array parent along its own lifecycle (see
+// decideParent); it passes through PENDING on its way to a terminal
+// status.
+func (e *Engine) updateParent(p *job) error {
+	next, reason := decideParent(p.rec.Status, p.counts, p.spec.ArraySize, p.rec.StopReason)
+	if next == p.rec.Status {
+		return nil
 	}
-	succeeded := p.counts[statusIndex(engine.StatusSucceeded)]
-	failed := p.counts[statusIndex(engine.StatusFailed)]
-	moved := p.counts[statusIndex(engine.StatusPending)] < p.spec.ArraySize
-	if p.rec.Status == engine.StatusSubmitted && moved {
-		e.setParentStatus(p, engine.StatusPending)
-	}
-	if succeeded+failed < p.spec.ArraySize {
-		return
-	}
-	p.rec.StoppedAt = e.nowMS()
-	if failed == 0 {
-		e.setParentStatus(p, engine.StatusSucceeded)
-	} else {
-		p.rec.StatusReason = reasonArrayChild
-		if p.rec.StopReason != "" {
-			p.rec.StatusReason = p.rec.StopReason
+	if p.rec.Status == engine.StatusSubmitted {
+		if err := e.setParentStatus(p, engine.StatusPending, ""); err != nil {
+			return err
 		}
-		e.setParentStatus(p, engine.StatusFailed)
+		if next == engine.StatusPending {
+			return nil
+		}
+	}
+	if err := e.setParentStatus(p, next, reason); err != nil {
+		return err
 	}
 	e.wake(p)
+	return nil
 }
 
-func (e *Engine) setParentStatus(p *job, to engine.Status) {
-	if !engine.CanTransitionParent(p.rec.Status, to) {
-		e.log.Error("illegal array job status change", "job", p.rec.ID, "from", p.rec.Status, "to", to)
+// setParentStatus changes an array parent's status (and, when it ends,
+// its stop time and reason). An illegal change returns a
+// *engine.TransitionError and changes nothing.
+func (e *Engine) setParentStatus(p *job, to engine.Status, reason string) error {
+	if err := engine.TransitionParent(p.rec.Status, to); err != nil {
+		return fmt.Errorf("array job %s: %w", p.rec.ID, err)
+	}
+	if to.Terminal() {
+		p.rec.StoppedAt = e.nowMS()
+		if reason != "" {
+			p.rec.StatusReason = reason
+		}
 	}
 	p.rec.Status = to
 	e.persist(p)
+	return nil
 }
 
 // wake queues the jobs waiting for j for re-evaluation.
@@ -237,105 +234,82 @@ func (e *Engine) wake(j *job) {
 	e.poke()
 }
 
-// fail ends j as FAILED with reason.
-func (e *Engine) fail(j *job, reason string) {
+// fail ends j as FAILED with reason (cancelled: by CancelJob). An illegal
+// change returns an error and changes nothing.
+func (e *Engine) fail(j *job, reason string, cancelled bool) error {
+	if err := engine.Transition(j.rec.Status, engine.StatusFailed); err != nil {
+		return fmt.Errorf("job %s: %w", j.rec.ID, err)
+	}
 	if j.elem != nil {
 		e.runnable.Remove(j.elem)
 		j.elem = nil
 	}
+	if cancelled {
+		j.rec.IsCancelled = true
+	}
 	j.rec.StatusReason = reason
-	e.setStatus(j, engine.StatusFailed)
+	return e.setStatus(j, engine.StatusFailed)
 }
 
 // cancel implements CancelJob: jobs that have not reached STARTING are
 // cancelled (a job still waiting for its dependencies once they complete);
 // STARTING and RUNNING jobs are left alone.
-func (e *Engine) cancel(j *job, reason string) {
+func (e *Engine) cancel(j *job, reason string) error {
 	if j.isParent() {
 		if !j.rec.Status.Terminal() {
 			j.rec.StopReason = reason
 			j.rec.IsCancelled = true
 			e.persist(j)
 		}
+		var errs []error
 		for _, c := range j.children {
-			e.cancel(c, reason)
+			errs = append(errs, e.cancel(c, reason))
 		}
-		return
+		return errors.Join(errs...)
 	}
 	switch j.rec.Status {
 	case engine.StatusSubmitted, engine.StatusPending:
-		ready, failed := e.depState(j)
-		if !ready && !failed {
+		if e.depState(j) == depsWaiting {
 			j.rec.CancelReason = reason
 			e.persist(j)
-			return
+			return nil
 		}
-		j.rec.IsCancelled = true
-		e.fail(j, reason)
+		return e.fail(j, reason, true)
 	case engine.StatusRunnable:
-		j.rec.IsCancelled = true
-		e.fail(j, reason)
+		return e.fail(j, reason, true)
 	}
+	return nil
 }
 
 // terminate implements TerminateJob: jobs not yet STARTING fail at once;
 // STARTING and RUNNING jobs are killed (SIGTERM, then SIGKILL after the
 // grace) and fail when their process is gone. Never retried.
-func (e *Engine) terminate(j *job, reason string) {
+func (e *Engine) terminate(j *job, reason string) error {
 	if j.isParent() {
 		if !j.rec.Status.Terminal() {
 			j.rec.StopReason = reason
 			j.rec.IsTerminated = true
 			e.persist(j)
 		}
+		var errs []error
 		for _, c := range j.children {
-			e.terminate(c, reason)
+			errs = append(errs, e.terminate(c, reason))
 		}
-		return
+		return errors.Join(errs...)
 	}
 	switch j.rec.Status {
 	case engine.StatusSubmitted, engine.StatusPending, engine.StatusRunnable:
+		if err := engine.Transition(j.rec.Status, engine.StatusFailed); err != nil {
+			return fmt.Errorf("job %s: %w", j.rec.ID, err)
+		}
 		j.rec.IsTerminated = true
-		e.fail(j, reason)
+		return e.fail(j, reason, false)
 	case engine.StatusStarting, engine.StatusRunning:
 		if r := j.run; r != nil && !r.terminated {
 			r.terminated = true
 			r.stopReason = reason
-			e.killLocked(r)
+			e.stopLocked(r)
 		}
 	}
-}
-
-// shouldRetry applies the retry strategy to a failed attempt: retry while
-// attempts remain, unless the first evaluateOnExit entry whose conditions
-// all match says EXIT; no matching entry means RETRY.
-func shouldRetry(s *jobSpec, attemptsMade int, a *attemptRecord) bool {
-	if attemptsMade >= s.attempts() {
-		return false
-	}
-	if s.RetryStrategy == nil {
-		return true
-	}
-	for _, ev := range s.RetryStrategy.EvaluateOnExit {
-		if evMatches(ev, a) {
-			return strings.EqualFold(ev.Action, "RETRY")
-		}
-	}
-	return true
-}
-
-// evMatches reports whether every condition given in ev matches a.
-func evMatches(ev evaluateOnExit, a *attemptRecord) bool {
-	if ev.OnExitCode != "" {
-		if a.ExitCode == nil || !matchGlob(ev.OnExitCode, itoa32(*a.ExitCode)) {
-			return false
-		}
-	}
-	if ev.OnReason != "" && !matchGlob(ev.OnReason, a.Reason) {
-		return false
-	}
-	if ev.OnStatusReason != "" && !matchGlob(ev.OnStatusReason, a.StatusReason) {
-		return false
-	}
-	return true
+	return nil
 }

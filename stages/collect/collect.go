@@ -110,6 +110,18 @@ func New() *Stage {
 // Name implements stages.Stage.
 func (*Stage) Name() string { return "collect" }
 
+// declared are the stage's options (Row.Options). The source's format
+// settings (Source.Options) belong to the source, not the stage.
+var declared = []stages.Option{
+	stages.Float(OptMaxBadShare, DefaultMaxBadShare, 0, 1,
+		"share of bad rows above which the run fails and publishes nothing"),
+}
+
+var declaredSet = stages.NewOptions(declared)
+
+// Options implements stages.Optioner.
+func (*Stage) Options() []stages.Option { return slices.Clone(declared) }
+
 // sourceState is what SourceStateKey holds.
 type sourceState struct {
 	Validators source.Validators `json:"validators"`
@@ -177,14 +189,11 @@ func (s *Stage) runOnce(ctx context.Context, job stages.Job) (stages.Result, err
 		return res, stages.Permanentf("shop id %q is not usable in a store key", row.ShopID)
 	}
 	key := catalog.CatalogKey(row.ShopID, row.CatalogRun(job.RunID))
-	maxBad := DefaultMaxBadShare
-	if v := strings.TrimSpace(row.Options[OptMaxBadShare]); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			return res, stages.Permanentf("option %s = %q: want a share between 0 and 1", OptMaxBadShare, v)
-		}
-		maxBad = f
+	cfg, err := stages.JobConfig(job, declaredSet)
+	if err != nil {
+		return res, err
 	}
+	maxBad := cfg.Float(OptMaxBadShare)
 	mapper, err := mapping.New(mapping.Config{
 		Mapping:   row.Source.Mapping,
 		Currency:  row.Currency,

@@ -3,15 +3,11 @@ package feed
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"sync"
 	"testing"
 
-	"github.com/klauspost/compress/gzip"
-
 	"github.com/feedbatch/feedbatch/delivery"
-	"github.com/feedbatch/feedbatch/stages/image"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
@@ -55,13 +51,7 @@ func TestPublishHeaders(t *testing.T) {
 func TestImageBaseURLDefault(t *testing.T) {
 	st := memstore.New()
 	writeCatalog(t, st, "s1", "r1", many(2))
-	var idx bytes.Buffer
-	zw := gzip.NewWriter(&idx)
-	json.NewEncoder(zw).Encode(image.Entry{V: image.IndexVersion, URL: "https://img.example/0.jpg", Key: "shops/s1/images/abc.jpg"})
-	zw.Close()
-	if err := st.Put(t.Context(), image.IndexKey("s1"), &idx, nil); err != nil {
-		t.Fatal(err)
-	}
+	stage := withImages(fakeIndex{"https://img.example/0.jpg": "shops/s1/images/abc.jpg"})
 	for _, tc := range []struct{ host, option, want string }{
 		{"", "", "https://img.example/0.jpg"},
 		{"d111.cloudfront.net", "", "https://d111.cloudfront.net/shops/s1/images/abc.jpg"},
@@ -72,7 +62,7 @@ func TestImageBaseURLDefault(t *testing.T) {
 		if tc.option != "" {
 			job.Row.Options[OptImageBaseURL] = tc.option
 		}
-		if _, err := New().Run(t.Context(), job); err != nil {
+		if _, err := stage.Run(t.Context(), job); err != nil {
 			t.Fatal(err)
 		}
 		feed := gunzip(t, get(t, st, "shops/s1/feeds/google.xml.gz"))

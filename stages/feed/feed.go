@@ -95,7 +95,6 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -104,6 +103,7 @@ import (
 	"github.com/feedbatch/feedbatch/delivery"
 	"github.com/feedbatch/feedbatch/internal/spool"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/platform"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
@@ -126,6 +126,24 @@ const (
 
 // DefaultMaxDropShare is the guard's threshold when the row sets none.
 const DefaultMaxDropShare = 0.5
+
+// stageOptions are the stage's own options; Options adds the platforms'.
+var stageOptions = []stages.Option{
+	stages.Float(OptMaxDropShare, DefaultMaxDropShare, 0, 1,
+		"largest share by which a platform's item count may fall from the live feed before publishing is refused"),
+	stages.URL(OptSiteURL, "the shop's home page for the feed's channel link (default: scheme and host of the first product link)"),
+	{Name: OptGzipLevel, Kind: stages.KindInt, Min: 1, Max: 9, Bounded: true,
+		Doc: "gzip level of the published feeds, 1 (fastest) to 9 (default: the compressor's default)"},
+	stages.URL(OptImageBaseURL, "base URL of the processed images; with the image index, image links point there (default: the deployment's CloudFront URL)"),
+}
+
+// Options implements stages.Optioner: the stage's options and every
+// registered platform's.
+func (*Stage) Options() []stages.Option {
+	return append(slices.Clone(stageOptions), platform.Options()...)
+}
+
+func (s *Stage) options() stages.Options { return stages.NewOptions(s.Options()) }
 
 // DefaultGCPercent is the garbage collector's target while the stage
 // renders (unless GOGC is set). The live heap is small (one batch per
@@ -151,6 +169,11 @@ type Stage struct {
 	// TempDir holds the spooled feeds while they are rendered; "" is
 	// os.TempDir().
 	TempDir string
+	// Images loads a shop's image index, to point image links at the
+	// processed images; nil leaves the catalog's links. The graph
+	// (stages/all) wires the image stage's index here and decides when it
+	// is read.
+	Images stages.ImageIndexLoader
 }
 
 // New returns the feed stage.
@@ -188,22 +211,14 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	res := stages.Result{Dropped: map[string]int64{}, Counts: map[string]int64{}}
-	opts := job.Row.Options
-	maxDrop := DefaultMaxDropShare
-	if v := opts[OptMaxDropShare]; v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			return res, stages.Permanentf("option %s=%q: want a number from 0 to 1", OptMaxDropShare, v)
-		}
-		maxDrop = f
+	opts, err := stages.JobConfig(job, s.options())
+	if err != nil {
+		return res, err
 	}
+	maxDrop := opts.Float(OptMaxDropShare)
 	level := gzip.DefaultCompression
-	if v := opts[OptGzipLevel]; v != "" {
-		l, err := strconv.Atoi(v)
-		if err != nil || l < 1 || l > 9 {
-			return res, stages.Permanentf("option %s=%q: want 1 to 9", OptGzipLevel, v)
-		}
-		level = l
+	if opts.Set(OptGzipLevel) {
+		level = int(opts.Int(OptGzipLevel))
 	}
 	names := slices.Clone(job.Row.Platforms)
 	slices.Sort(names)
@@ -220,7 +235,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		}
 		plats = append(plats, p)
 	}
-	images, err := loadImageMap(ctx, job)
+	images, err := s.loadImageMap(ctx, job, opts)
 	if err != nil {
 		return res, err
 	}
@@ -236,7 +251,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	defer cat.Close()
 
 	ch := Channel{ShopID: job.Row.ShopID, Title: strings.TrimSpace(singleLine(cleanText(job.Row.Name)))}
-	if v := opts[OptSiteURL]; v != "" {
+	if v := opts.String(OptSiteURL); v != "" {
 		u, ok := normURL(v)
 		if !ok {
 			return res, stages.Permanentf("option %s=%q: want an absolute http(s) URL", OptSiteURL, v)
@@ -264,10 +279,10 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	var errs []error
 	for _, o := range outs {
 		name := o.Platform.Name()
-		res.Counts[name+"_items"] = o.Items
-		res.Counts[name+"_raw_bytes"] = o.RawBytes
+		res.Counts[platform.ItemsKey(name)] = o.Items
+		res.Counts[platform.RawBytesKey(name)] = o.RawBytes
 		for reason, n := range o.Dropped {
-			res.Dropped[name+"/"+reason] += n
+			res.Dropped[platform.DroppedKey(name, reason)] += n
 		}
 		meta, err := publish(ctx, job, log, o, maxDrop)
 		if err != nil {

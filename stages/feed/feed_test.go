@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -14,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +22,7 @@ import (
 	"github.com/feedbatch/feedbatch/catalog"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
-	"github.com/feedbatch/feedbatch/stages/image"
+	"github.com/feedbatch/feedbatch/stages/platform"
 	"github.com/feedbatch/feedbatch/stages/stagetest"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/filestore"
@@ -35,7 +35,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func init() {
 	nowFunc = func() time.Time { return time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC) }
-	Register("failing", func(Config) (Platform, error) { return &failing{}, nil })
+	Register(platform.Spec{Name: "failing"}, func(Config) (Platform, error) { return &failing{}, nil })
 }
 
 // failing is a platform whose renderer fails on item kr-2.
@@ -47,6 +47,17 @@ func (*failing) WriteItem(w *bufio.Writer, p *catalog.Product) error {
 		return errors.New("render failed")
 	}
 	return nil
+}
+
+// fakeIndex is an image index: source URL -> processed key.
+type fakeIndex map[string]string
+
+func (f fakeIndex) ImageKey(src string) (string, bool) { k, ok := f[src]; return k, ok }
+func (f fakeIndex) Len() int                           { return len(f) }
+
+// withImages is the feed stage reading ix as the shop's image index.
+func withImages(ix fakeIndex) *Stage {
+	return &Stage{Images: func(context.Context, store.Store, string) (stages.ImageIndex, error) { return ix, nil }}
 }
 
 // sample is a small catalog that exercises every field and the escaping.
@@ -719,21 +730,15 @@ func TestImageMap(t *testing.T) {
 	writeCatalog(t, st, "s1", "r1", many(2))
 	job := newJob(t, st, "r1", "google")
 	job.Row.Options[OptImageBaseURL] = "https://cdn.example"
-	if _, err := New().Run(t.Context(), job); err != nil {
+	if _, err := withImages(fakeIndex{}).Run(t.Context(), job); err != nil {
 		t.Fatalf("without an image index: %v", err)
 	}
 	if feed := gunzip(t, get(t, st, "shops/s1/feeds/google.xml.gz")); !bytes.Contains(feed, []byte("<g:image_link>https://img.example/0.jpg<")) {
 		t.Error("without an image index the catalog's image link must stay")
 	}
-	// The image stage's index: gzip'd JSON Lines of image.Entry.
-	var idx bytes.Buffer
-	zw := gzip.NewWriter(&idx)
-	json.NewEncoder(zw).Encode(image.Entry{V: image.IndexVersion, URL: "https://img.example/0.jpg", Key: "shops/s1/images/abc.jpg"})
-	zw.Close()
-	if err := st.Put(t.Context(), image.IndexKey("s1"), &idx, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := New().Run(t.Context(), job); err != nil {
+	// The image stage's index, as the graph hands it to the feed stage.
+	withIndex := withImages(fakeIndex{"https://img.example/0.jpg": "shops/s1/images/abc.jpg"})
+	if _, err := withIndex.Run(t.Context(), job); err != nil {
 		t.Fatal(err)
 	}
 	feed := gunzip(t, get(t, st, "shops/s1/feeds/google.xml.gz"))
@@ -745,15 +750,28 @@ func TestImageMap(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	if diff := cmp.Diff([]string{"failing", "google", "meta", "naver"}, Platforms()); diff != "" {
-		t.Errorf("platforms (-want +got):\n%s", diff)
+	for _, want := range []string{"failing", "google", "meta", "naver"} {
+		if !slices.Contains(Platforms(), want) {
+			t.Errorf("platform %s not registered: %v", want, Platforms())
+		}
+	}
+	if diff := cmp.Diff(Platforms(), platform.Names()); diff != "" {
+		t.Errorf("feed writers and platform specs differ (-feed +platform):\n%s", diff)
+	}
+	for name, min := range map[string]int{"google": 500, "meta": 500, "naver": 0} {
+		if s, _ := platform.Lookup(name); s.MinImageSide != min {
+			t.Errorf("%s: minimum image side %d, want %d", name, s.MinImageSide, min)
+		}
+	}
+	if s, _ := platform.Lookup("naver"); s.Accepts("USD") || !s.Accepts("KRW") {
+		t.Errorf("naver currencies %v, want KRW only", s.Currencies)
 	}
 	defer func() {
 		if recover() == nil {
 			t.Error("duplicate Register did not panic")
 		}
 	}()
-	Register("google", func(Config) (Platform, error) { return &google{}, nil })
+	Register(platform.Spec{Name: "google"}, func(Config) (Platform, error) { return &google{}, nil })
 }
 
 func TestGuardUnreadableMeta(t *testing.T) {

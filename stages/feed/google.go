@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/stages/platform"
 )
 
 // Google Merchant Center: RSS 2.0 with the g: namespace (reference/feeds.md
@@ -46,7 +47,8 @@ const (
 )
 
 func init() {
-	Register("google", func(cfg Config) (Platform, error) { return &google{country: cfg.Country}, nil })
+	// Google: 500x500 for all products from 2027-01-31.
+	Register(platform.Spec{Name: "google", MinImageSide: 500}, func(cfg Config) (Platform, error) { return &google{country: cfg.Country}, nil })
 }
 
 type google struct {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/feedbatch/feedbatch/delivery"
 	"github.com/feedbatch/feedbatch/stages"
-	"github.com/feedbatch/feedbatch/stages/image"
 )
 
 // ImageMap rewrites a product's source image URL to the URL of the image
@@ -18,28 +17,32 @@ type ImageMap interface {
 }
 
 // indexMap is base URL + processed key for every source URL in the image
-// stage's index.
+// index.
 type indexMap struct {
 	base string
-	ix   *image.Index
+	ix   stages.ImageIndex
 }
 
 func (m indexMap) Lookup(src string) string {
-	if e, ok := m.ix.Lookup(src); ok && e.Key != "" {
-		return m.base + e.Key
+	if k, ok := m.ix.ImageKey(src); ok && k != "" {
+		return m.base + k
 	}
 	return src
 }
 
-// loadImageMap reads the image stage's index (image.LoadIndex) when
-// feed.image_base_url is set. The image stage runs beside feed, not before
-// it, so the index is the one its last run left (often the previous day's);
-// its keys are content-addressed, so an entry stays valid for as long as the
-// processed image is kept. A shop without an index keeps its catalog links.
-func loadImageMap(ctx context.Context, job stages.Job) (ImageMap, error) {
-	base := job.Row.Options[OptImageBaseURL]
+// loadImageMap reads the shop's image index through s.Images when there is
+// a base URL (feed.image_base_url, else the deployment's public URL). When
+// the index is read (the image stage runs beside feed, not before it) is
+// decided and explained in stages/all. A shop without an index keeps its
+// catalog links.
+func (s *Stage) loadImageMap(ctx context.Context, job stages.Job, opts stages.Config) (ImageMap, error) {
+	if s.Images == nil {
+		return nil, nil
+	}
+	base := opts.String(OptImageBaseURL)
 	if base == "" {
-		// In AWS the job definition names the CloudFront distribution.
+		// In AWS the job definition names the CloudFront distribution: a
+		// per-deployment fact, not a per-shop option.
 		base = delivery.PublicBaseURL()
 	}
 	if base == "" {
@@ -51,13 +54,13 @@ func loadImageMap(ctx context.Context, job stages.Job) (ImageMap, error) {
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
-	ix, err := image.LoadIndex(ctx, job.Store, job.Row.ShopID)
+	ix, err := s.Images(ctx, job.Store, job.Row.ShopID)
 	if err != nil {
 		return nil, err
 	}
-	if ix.Len() == 0 {
+	if ix == nil || ix.Len() == 0 {
 		if job.Log != nil {
-			job.Log.Info("no image index; image links left as in the catalog", "key", image.IndexKey(job.Row.ShopID))
+			job.Log.Info("no image index; image links left as in the catalog")
 		}
 		return nil, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/stages/platform"
 )
 
 // Meta (Facebook/Instagram) catalog CSV (reference/feeds.md section 2).
@@ -50,7 +51,7 @@ var metaColumns = []string{
 }
 
 func init() {
-	Register("meta", func(cfg Config) (Platform, error) { return &meta{country: cfg.Country}, nil })
+	Register(platform.Spec{Name: "meta", MinImageSide: 500}, func(cfg Config) (Platform, error) { return &meta{country: cfg.Country}, nil })
 }
 
 type meta struct {

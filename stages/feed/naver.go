@@ -3,13 +3,14 @@ package feed
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/platform"
 )
 
 // Naver Shopping EP 3.0, full EP (전체 EP; reference/feeds.md section 3):
@@ -48,17 +49,23 @@ var naverColumns = []string{
 }
 
 func init() {
-	Register("naver", newNaver)
+	Register(platform.Spec{
+		Name:       "naver",
+		Currencies: []string{"KRW"},
+		Options: []stages.Option{
+			{Name: optNaverDefaultShipping, Kind: stages.KindInt, Min: 0, Max: 1_000_000, Bounded: true,
+				Doc: "shipping cost in won for items whose cost the catalog does not give (unset: such items are dropped)"},
+		},
+	}, newNaver)
 }
+
+// optNaverDefaultShipping is the shipping cost of items without one.
+const optNaverDefaultShipping = "feed.naver.default_shipping"
 
 func newNaver(cfg Config) (Platform, error) {
 	n := &naver{defaultShipping: -1}
-	if v := cfg.Options["feed.naver.default_shipping"]; v != "" {
-		s, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || s < 0 {
-			return nil, fmt.Errorf("option feed.naver.default_shipping=%q: want an integer >= 0 (won)", v)
-		}
-		n.defaultShipping = s
+	if !cfg.Options.IsZero() && cfg.Options.Set(optNaverDefaultShipping) {
+		n.defaultShipping = cfg.Options.Int(optNaverDefaultShipping)
 	}
 	return n, nil
 }

@@ -10,10 +10,14 @@ import (
 	"sync"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/platform"
 )
 
 // Platform renders one ad platform's feed format. Adding a platform
-// (TikTok, Criteo, Kakao) is one file that calls Register in its init.
+// (TikTok, Criteo, Kakao) is one file that calls Register in its init with
+// the platform's Spec (image size, currencies, options: what the registry,
+// the image stage and the report need) and its factory.
 //
 // A renderer calls WriteHeader once, then Validate and, for valid items,
 // WriteItem once per product in catalog order, then WriteFooter once. The
@@ -65,8 +69,9 @@ type Channel struct {
 type Config struct {
 	// Country is the shop's ISO 3166-1 alpha-2 country, for shipping.
 	Country string
-	// Options are the manifest row's options ("feed.naver.default_shipping").
-	Options map[string]string
+	// Options are the manifest row's parsed options; a platform reads its
+	// own ("feed.naver.default_shipping"), declared in its Spec.
+	Options stages.Config
 }
 
 // Factory makes a platform for one shop.
@@ -77,18 +82,20 @@ var (
 	registry   = map[string]Factory{}
 )
 
-// Register makes a platform available by name. It panics if name is empty,
-// f is nil or name is already registered (database/sql's rule).
-func Register(name string, f Factory) {
+// Register makes a platform known to the whole pipeline (platform.Register)
+// and its feed writer available by spec.Name. It panics if the name is bad
+// or already registered, or f is nil (database/sql's rule).
+func Register(spec platform.Spec, f Factory) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	if name == "" || f == nil {
-		panic("feed: Register with empty name or nil factory")
+	if f == nil {
+		panic("feed: Register with a nil factory")
 	}
-	if _, dup := registry[name]; dup {
-		panic("feed: Register called twice for platform " + name)
+	if _, dup := registry[spec.Name]; dup {
+		panic("feed: Register called twice for platform " + spec.Name)
 	}
-	registry[name] = f
+	platform.Register(spec)
+	registry[spec.Name] = f
 }
 
 // Platforms lists the registered platform names, sorted.

@@ -16,7 +16,7 @@
 // Version 2); CPU per image does not grow with the concurrency, because
 // decodes never exceed GOMAXPROCS.
 //
-// Options (Row.Options):
+// Options (Row.Options; declared in Options, listed by `feedbatch options`):
 //
 //	image.mirror          file:///dir, store:prefix or <root>/prefix: read https://host/p from <mirror>/host/p
 //	image.revalidate      "true" (default): conditional GET for known images; "false": trust the index, no requests
@@ -55,7 +55,7 @@ import (
 	"path"
 	"runtime"
 	"runtime/debug"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +72,7 @@ import (
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/image/fetch"
 	"github.com/feedbatch/feedbatch/stages/image/imgproc"
+	"github.com/feedbatch/feedbatch/stages/platform"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -83,11 +84,6 @@ const (
 	ReasonPixelLimit  = "pixel_limit"
 	ReasonDecodeError = "decode_error"
 )
-
-// platformMin is the smallest square side each platform accepts; a spec
-// below it is raised (Meta: 500x500; Google: 500x500 for all products from
-// 2027-01-31).
-var platformMin = map[string]int{"meta": 500, "google": 500}
 
 // EnvAllowNets lists CIDR prefixes or addresses (comma separated) that
 // image downloads may reach although they are loopback or private
@@ -150,103 +146,86 @@ type options struct {
 	includeExtras bool
 }
 
-// defaultOptions are the options of a row that sets none.
-func defaultOptions(row manifest.Row) options {
-	return options{
-		revalidate:    true,
+// Option names (Row.Options), declared in Options.
+const (
+	OptMirror        = "image.mirror"
+	OptRevalidate    = "image.revalidate"
+	OptConcurrency   = "image.concurrency"
+	OptPerHost       = "image.per_host"
+	OptDecodes       = "image.decodes"
+	OptDecodeMB      = "image.decode_mb"
+	OptMemoryMB      = "image.memory_mb"
+	OptMaxFailShare  = "image.max_fail_share"
+	OptMaxBytes      = "image.max_bytes"
+	OptMaxMegapixels = "image.max_megapixels"
+	OptTimeout       = "image.timeout"
+	OptRetries       = "image.retries"
+	OptPorts         = "image.ports"
+	OptGCDays        = "image.gc_days"
+	OptUpscale       = "image.upscale"
+)
+
+var declared = []stages.Option{
+	stages.Location(OptMirror, "read https://host/p from <mirror>/host/p instead of downloading: file:///dir, store:prefix or a path under the root"),
+	stages.Bool(OptRevalidate, true, "conditional GET for known images; false trusts the index and sends no requests"),
+	{Name: OptConcurrency, Kind: stages.KindInt, Min: 1, Max: 256, Bounded: true, Doc: "images in flight (default 8*GOMAXPROCS: downloads wait on the network; decodes are capped separately)"},
+	stages.Int(OptPerHost, 16, 1, 64, "requests in flight per host (a shop's images mostly come from one CDN host)"),
+	{Name: OptDecodes, Kind: stages.KindInt, Min: 1, Max: 64, Bounded: true, Doc: "decodes at once (default GOMAXPROCS); memory is also capped by image.decode_mb"},
+	stages.Int(OptDecodeMB, 768, 16, 1<<20, "estimated decode+resize memory in flight, in MiB (see imgproc.MemoryEstimate)"),
+	stages.Int(OptMemoryMB, 160, 0, 1<<20, "Go soft memory limit while the stage runs, in MiB (0: leave the process's)"),
+	stages.Float(OptMaxFailShare, 0.5, 0, 1, "failed share of images above which the child fails"),
+	stages.Int(OptMaxBytes, 20<<20, 1024, 1<<30, "per-image download limit in bytes"),
+	stages.Int(OptMaxMegapixels, imgproc.DefaultMaxPixels>>20, 1, 1024, "per-image pixel limit, read from the header before decoding, in 2^20 pixels"),
+	stages.Duration(OptTimeout, 60*time.Second, time.Millisecond, 24*time.Hour, "per-image total time"),
+	stages.Int(OptRetries, 2, 0, 10, "retries of a transient failure (timeout, 5xx, 429, network), backoff 1 s doubling"),
+	stages.Ports(OptPorts, "80,443", "ports downloads may use"),
+	stages.Int(OptGCDays, 0, 0, 3650, "delete processed images no index references that are older than this many days (0: keep everything)"),
+	stages.Bool(OptUpscale, true, "small images are enlarged to fill the box; false: centred as they are"),
+}
+
+// Options implements stages.Optioner.
+func (*Stage) Options() []stages.Option { return slices.Clone(declared) }
+
+var declaredSet = stages.NewOptions(declared)
+
+func parseOptions(job stages.Job) (options, error) {
+	row := job.Row
+	cfg, err := stages.JobConfig(job, declaredSet)
+	if err != nil {
+		return options{}, err
+	}
+	o := options{
+		revalidate:    cfg.Bool(OptRevalidate),
 		concurrency:   8 * runtime.GOMAXPROCS(0),
-		perHost:       16,
+		perHost:       int(cfg.Int(OptPerHost)),
 		decodes:       runtime.GOMAXPROCS(0),
-		decodeMemory:  768 << 20,
-		memoryLimit:   160 << 20,
-		maxFailShare:  0.5,
-		retries:       2,
-		maxBytes:      20 << 20,
-		maxPixels:     imgproc.DefaultMaxPixels,
-		timeout:       60 * time.Second,
+		decodeMemory:  cfg.Int(OptDecodeMB) << 20,
+		memoryLimit:   cfg.Int(OptMemoryMB) << 20,
+		maxFailShare:  cfg.Float(OptMaxFailShare),
+		retries:       int(cfg.Int(OptRetries)),
+		gcDays:        int(cfg.Int(OptGCDays)),
+		maxBytes:      cfg.Int(OptMaxBytes),
+		maxPixels:     cfg.Int(OptMaxMegapixels) << 20,
+		timeout:       cfg.Duration(OptTimeout),
+		mirror:        cfg.String(OptMirror),
 		includeExtras: row.Image.Additional,
 	}
-}
-
-// parsePorts parses image.ports ("80,443").
-func parsePorts(v string) ([]uint16, error) {
-	var ports []uint16
-	for p := range strings.SplitSeq(v, ",") {
-		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("option image.ports=%q: want ports like 80,443", v)
-		}
-		ports = append(ports, uint16(n))
+	if cfg.Set(OptConcurrency) {
+		o.concurrency = int(cfg.Int(OptConcurrency))
 	}
-	return ports, nil
-}
-
-func parseOptions(row manifest.Row) (options, error) {
-	o := defaultOptions(row)
+	if cfg.Set(OptDecodes) {
+		o.decodes = int(cfg.Int(OptDecodes))
+	}
+	if cfg.Set(OptPorts) {
+		o.ports = cfg.Ports(OptPorts)
+	}
 	spec, err := specFor(row)
 	if err != nil {
 		return o, err
 	}
+	spec.NoUpscale = !cfg.Bool(OptUpscale)
 	o.spec = spec
-	opt := func(k string) (string, bool) {
-		v, ok := row.Options["image."+k]
-		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
-	}
-	var errs []error
-	intOpt := func(k string, lo, hi int64, set func(int64)) {
-		if v, ok := opt(k); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < lo || n > hi {
-				errs = append(errs, fmt.Errorf("option image.%s=%q: want an integer %d..%d", k, v, lo, hi))
-				return
-			}
-			set(n)
-		}
-	}
-	boolOpt := func(k string, set func(bool)) {
-		if v, ok := opt(k); ok {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("option image.%s=%q: want true or false", k, v))
-				return
-			}
-			set(b)
-		}
-	}
-	intOpt("concurrency", 1, 256, func(n int64) { o.concurrency = int(n) })
-	intOpt("per_host", 1, 64, func(n int64) { o.perHost = int(n) })
-	intOpt("retries", 0, 10, func(n int64) { o.retries = int(n) })
-	intOpt("gc_days", 0, 3650, func(n int64) { o.gcDays = int(n) })
-	intOpt("decodes", 1, 64, func(n int64) { o.decodes = int(n) })
-	intOpt("decode_mb", 16, 1<<20, func(n int64) { o.decodeMemory = n << 20 })
-	intOpt("memory_mb", 0, 1<<20, func(n int64) { o.memoryLimit = n << 20 })
-	intOpt("max_bytes", 1024, 1<<30, func(n int64) { o.maxBytes = n })
-	intOpt("max_megapixels", 1, 1024, func(n int64) { o.maxPixels = n << 20 })
-	boolOpt("revalidate", func(b bool) { o.revalidate = b })
-	boolOpt("upscale", func(b bool) { o.spec.NoUpscale = !b })
-	if v, ok := opt("max_fail_share"); ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			errs = append(errs, fmt.Errorf("option image.max_fail_share=%q: want a number 0..1", v))
-		}
-		o.maxFailShare = f
-	}
-	if v, ok := opt("timeout"); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("option image.timeout=%q: want a duration like 60s", v))
-		}
-		o.timeout = d
-	}
-	if v, ok := opt("ports"); ok {
-		ports, err := parsePorts(v)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		o.ports = ports
-	}
-	o.mirror, _ = opt("mirror")
-	return o, errors.Join(errs...)
+	return o, nil
 }
 
 // specFor is the row's ImageSpec with defaults filled in and each platform's
@@ -273,7 +252,8 @@ func specFor(row manifest.Row) (imgproc.Spec, error) {
 	}
 	s.Background = bg
 	for _, p := range row.Platforms {
-		if m := platformMin[p]; s.Width < m || s.Height < m {
+		spec, _ := platform.Lookup(p)
+		if m := spec.MinImageSide; s.Width < m || s.Height < m {
 			// Keep the aspect of the box: scale it up until both sides fit.
 			f := max(float64(m)/float64(s.Width), float64(m)/float64(s.Height), 1)
 			s.Width, s.Height = int(float64(s.Width)*f+0.5), int(float64(s.Height)*f+0.5)
@@ -324,7 +304,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if s.allowErr != nil {
 		return res, stages.Permanentf("%s: %v", EnvAllowNets, s.allowErr)
 	}
-	o, err := parseOptions(row)
+	o, err := parseOptions(job)
 	if err != nil {
 		return res, stages.Permanentf("image options: %w", err)
 	}

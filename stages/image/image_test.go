@@ -29,6 +29,7 @@ import (
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/image/fetch"
 	"github.com/feedbatch/feedbatch/stages/image/imgproc"
+	"github.com/feedbatch/feedbatch/stages/platform"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
@@ -433,6 +434,14 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// The image stage sizes images from the platform registry (stages/platform),
+// filled in production by the feed stage's platform files; these test
+// platforms stand for them.
+func init() {
+	platform.Register(platform.Spec{Name: "min500test", MinImageSide: 500})
+	platform.Register(platform.Spec{Name: "nomintest"})
+}
+
 func TestSpecFor(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -441,9 +450,9 @@ func TestSpecFor(t *testing.T) {
 		wantError bool
 	}{
 		{"defaults", manifest.Row{}, "800x800-q85-ffffff-v" + imgproc.Version, false},
-		{"meta raises to 500", manifest.Row{Platforms: []string{"meta"}, Image: manifest.ImageSpec{Width: 300, Height: 300}}, "500x500-q85-ffffff-v" + imgproc.Version, false},
-		{"meta keeps the box aspect", manifest.Row{Platforms: []string{"meta"}, Image: manifest.ImageSpec{Width: 400, Height: 200}}, "1000x500-q85-ffffff-v" + imgproc.Version, false},
-		{"naver has no minimum", manifest.Row{Platforms: []string{"naver"}, Image: manifest.ImageSpec{Width: 300, Height: 300, Quality: 70, Background: "000000"}}, "300x300-q70-000000-v" + imgproc.Version, false},
+		{"a platform's minimum raises the box", manifest.Row{Platforms: []string{"min500test"}, Image: manifest.ImageSpec{Width: 300, Height: 300}}, "500x500-q85-ffffff-v" + imgproc.Version, false},
+		{"the raised box keeps its aspect", manifest.Row{Platforms: []string{"nomintest", "min500test"}, Image: manifest.ImageSpec{Width: 400, Height: 200}}, "1000x500-q85-ffffff-v" + imgproc.Version, false},
+		{"a platform without a minimum", manifest.Row{Platforms: []string{"nomintest", "unknown"}, Image: manifest.ImageSpec{Width: 300, Height: 300, Quality: 70, Background: "000000"}}, "300x300-q70-000000-v" + imgproc.Version, false},
 		{"bad background", manifest.Row{Image: manifest.ImageSpec{Background: "white"}}, "", true},
 		{"bad quality", manifest.Row{Image: manifest.ImageSpec{Quality: 101}}, "", true},
 	}
