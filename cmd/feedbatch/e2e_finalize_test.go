@@ -17,9 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/finalize"
+	"github.com/feedbatch/feedbatch/internal/s3test"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
@@ -268,5 +270,57 @@ func TestFinalizeIfFinished(t *testing.T) {
 	texts := sink.all()
 	if len(texts) != 1 || !strings.Contains(texts[0], "feedbatch run unfinished: LATE, not finished") {
 		t.Errorf("webhook texts: %q", texts)
+	}
+}
+
+// TestRunNotifiesSNS: a local run tells the SNS topic of
+// FEEDBATCH_NOTIFY_SNS_TOPIC through aws-sdk-go-v2 (moto's SNS on loopback,
+// AWS_ENDPOINT_URL_SNS), which delivers to an HTTP subscriber.
+func TestRunNotifiesSNS(t *testing.T) {
+	moto := s3test.StartMoto(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", moto.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", moto.SecretKey)
+	t.Setenv("AWS_REGION", moto.Region)
+	t.Setenv("AWS_ENDPOINT_URL_SNS", moto.Endpoint)
+	client := sns.New(sns.Options{Region: moto.Region, BaseEndpoint: aws.String(moto.Endpoint), Credentials: moto.Credentials()})
+	topic, err := client.CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String("feedbatch")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan map[string]any, 8)
+	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		if json.NewDecoder(r.Body).Decode(&m) == nil && m["Type"] == "Notification" {
+			got <- m
+		}
+	}))
+	defer sub.Close()
+	if _, err := client.Subscribe(t.Context(), &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FEEDBATCH_NOTIFY_SNS_TOPIC", aws.ToString(topic.TopicArn))
+
+	const run = "sns"
+	dir := t.TempDir()
+	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
+	registerShStages(t, engDir, run, "1")
+	fakeRegistry(t, 3)
+	t.Setenv(envBatchEndpoint, "")
+	out, errOut, code := runAppOut(t, "--root", root, "run", "--run", run, "--engine", "local", "--engine-dir", engDir, "--register=false", "--poll", "50ms")
+	if code != exitShopsFailed {
+		t.Fatalf("run exit %d\n%s%s", code, out, errOut)
+	}
+	select {
+	case m := <-got:
+		if m["Subject"] != "feedbatch run sns: finished, 1 of 3 shops failed" || !strings.Contains(m["Message"].(string), "feedbatch rerun sns --failed") {
+			t.Fatalf("SNS delivered %q / %q", m["Subject"], m["Message"])
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no SNS notification delivered\n%s%s", out, errOut)
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("a second notification: %v", m["Subject"])
+	case <-time.After(500 * time.Millisecond):
 	}
 }
