@@ -53,6 +53,9 @@ type File struct {
 // (and, for a small manifest, the whole file) but no rows.
 func Open(ctx context.Context, st store.Store, key string) (*File, error) {
 	info, err := st.Stat(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("open manifest: %w", err) // the error names key and root
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open manifest %s: %w", key, err)
 	}

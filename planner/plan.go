@@ -128,6 +128,9 @@ func (p *Planning) Submit(ctx context.Context, api Submitter) (*Record, error) {
 		return rec, fmt.Errorf("plan %s: %w", in.RunID, err)
 	}
 	if err := submitJobs(ctx, api, p.c, rec, in.Target, p.log); err != nil {
+		if !errors.Is(err, ErrClaimLost) {
+			p.c.release(ctx, rec) // Resume takes it over at once
+		}
 		return rec, fmt.Errorf("plan %s: %w", in.RunID, err)
 	}
 	rec.State = StateSubmitted
@@ -202,7 +205,7 @@ func claimPlan(ctx context.Context, st store.Store, rec *Record, in PlanInput, l
 		case old.State == StateSubmitted:
 			return nil, nil, fmt.Errorf("%w: run %s was submitted at %s (%d jobs); nothing submitted (use --force to plan it again)",
 				ErrRunExists, in.RunID, old.UpdatedAt.Format(time.RFC3339), len(old.Jobs))
-		case now.Sub(old.UpdatedAt) < in.Lease:
+		case now.Sub(old.UpdatedAt) < in.Lease && old.Owner != "": // "": released
 			if !in.WaitBusy {
 				return nil, nil, fmt.Errorf("%w: run %s, last update %s; retry after %s",
 					ErrRunBusy, in.RunID, old.UpdatedAt.Format(time.RFC3339), old.UpdatedAt.Add(in.Lease).Format(time.RFC3339))

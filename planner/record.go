@@ -123,6 +123,9 @@ func encodeRecord(r *Record) ([]byte, error) {
 // matching store.ErrNotFound.
 func ReadRecord(ctx context.Context, st store.Store, key string) (*Record, error) {
 	rc, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, err // names the key and the root
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}

@@ -31,6 +31,11 @@ type RerunInput struct {
 	// Stages are the stages to run (their downstream stages follow); empty
 	// means all. With Failed, only failures in these stages count.
 	Stages []string
+	// Current, when not nil, holds the shops as the registry has them now
+	// (by shop id): the chosen shops take their settings from here instead
+	// of the origin run's manifest (keeping their origin run and index), so
+	// that a fixed registry reaches the re-run.
+	Current map[string]manifest.Row
 	// DryRun plans without writing or submitting anything.
 	DryRun  bool
 	Steps   []Step
@@ -47,6 +52,9 @@ type RerunPlan struct {
 	Record *Record
 	// Rows are the subset manifest's rows (OriginIndex = daily index).
 	Rows []manifest.Row
+	// Changes are the shops whose settings Current changed, versus the
+	// origin run's rows.
+	Changes []manifest.Change
 }
 
 // Rerun writes a subset manifest of the chosen shops under
@@ -160,6 +168,12 @@ func Rerun(ctx context.Context, st store.Store, api BatchAPI, in RerunInput) (*R
 	if err != nil {
 		return nil, fmt.Errorf("rerun %s: %w", in.Run, err)
 	}
+	var changes []manifest.Change
+	if in.Current != nil {
+		if sub, changes, err = fromCurrent(sub, in.Current); err != nil {
+			return nil, fmt.Errorf("rerun %s: %w", in.Run, err)
+		}
+	}
 	rec.Shops = int64(len(sub))
 
 	if in.DryRun {
@@ -171,7 +185,7 @@ func Rerun(ctx context.Context, st store.Store, api BatchAPI, in RerunInput) (*R
 		if err := layoutRerun(rec, in.Steps, len(prev)+1); err != nil {
 			return nil, err
 		}
-		return &RerunPlan{Record: rec, Rows: sub}, nil
+		return &RerunPlan{Record: rec, Rows: sub, Changes: changes}, nil
 	}
 
 	// Claim the next free re-run number.
@@ -197,13 +211,16 @@ func Rerun(ctx context.Context, st store.Store, api BatchAPI, in RerunInput) (*R
 	}
 	log.Info("wrote re-run manifest", "key", rec.Manifest, "shops", len(sub))
 	if err := submitJobs(ctx, api, c, rec, in.Target, log); err != nil {
-		return &RerunPlan{Record: rec, Rows: sub}, fmt.Errorf("rerun %s: %w", in.Run, err)
+		if !errors.Is(err, ErrClaimLost) {
+			c.release(ctx, rec) // Resume takes it over at once
+		}
+		return &RerunPlan{Record: rec, Rows: sub, Changes: changes}, fmt.Errorf("rerun %s: %w", in.Run, err)
 	}
 	rec.State = StateSubmitted
 	if err := c.write(ctx, rec); err != nil {
 		return nil, fmt.Errorf("rerun %s: %w", in.Run, err)
 	}
-	return &RerunPlan{Record: rec, Rows: sub}, nil
+	return &RerunPlan{Record: rec, Rows: sub, Changes: changes}, nil
 }
 
 func layoutRerun(rec *Record, steps []Step, k int) error {

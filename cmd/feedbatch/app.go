@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -89,15 +90,11 @@ func commandPath(c *cli.Context) string {
 	return strings.Join(names, " ")
 }
 
-// undefinedFlag is the usage error for -name given to the command of c; a
-// global flag there gets a hint to move it before the command.
+// undefinedFlag is the usage error for -name given to the command of c.
+// (Global flags after the command never get here: hoistGlobalFlags moves
+// them before it.)
 func undefinedFlag(c *cli.Context, name string) error {
-	for _, f := range []cli.Flag{rootFlag, logFormatFlag, logLevelFlag} {
-		if slices.Contains(f.Names(), name) {
-			return usagef("--%s is a global flag: give it before the command (feedbatch --%s ... %s)", name, name, commandPath(c))
-		}
-	}
-	return usagef("flag provided but not defined: -%s", name)
+	return usagef("flag provided but not defined: -%s (feedbatch %s --help lists its flags)", name, commandPath(c))
 }
 
 func isHelpFlag(a string) bool { return a == "--help" || a == "-help" || a == "-h" || a == "--h" }
@@ -124,10 +121,80 @@ var (
 	}
 )
 
-func newApp() *cli.App {
+// app is the feedbatch command line: urfave/cli's App, whose RunContext
+// also accepts the global flags after the command.
+type app struct{ *cli.App }
+
+// RunContext runs args (args[0] is the program name) with the global flags
+// found after the command moved before it.
+func (a app) RunContext(ctx context.Context, args []string) error {
+	return a.App.RunContext(ctx, hoistGlobalFlags(args))
+}
+
+// globalFlags are the app's flags, each of which takes a value.
+var globalFlags = []*cli.StringFlag{rootFlag, logFormatFlag, logLevelFlag}
+
+// globalFlagName is the name of the global flag arg sets (-root, --root,
+// --root=x), and whether its value is in arg.
+func globalFlagName(arg string) (name string, inline bool) {
+	if !strings.HasPrefix(arg, "-") {
+		return "", false
+	}
+	n, _, inline := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range globalFlags {
+		if slices.Contains(f.Names(), n) {
+			return n, inline
+		}
+	}
+	return "", false
+}
+
+// hoistGlobalFlags moves global flags given after the command ("feedbatch
+// status r1 --root /data") to before it, where urfave/cli parses them; a
+// flag given twice keeps its last value. Nothing after "--" moves.
+func hoistGlobalFlags(args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	// The leading global flags, up to the command.
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		if name, inline := globalFlagName(args[i]); name != "" && !inline {
+			i++ // its value
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	out := slices.Clone(args[:i])
+	var moved, rest []string
+	for j := i; j < len(args); j++ {
+		a := args[j]
+		if a == "--" {
+			rest = append(rest, args[j:]...)
+			break
+		}
+		name, inline := globalFlagName(a)
+		if name == "" || j == i || (!inline && (j+1 >= len(args) || args[j+1] == "--")) {
+			// Not a global flag, or one without its value: the command
+			// refuses it where it is.
+			rest = append(rest, a)
+			continue
+		}
+		moved = append(moved, a)
+		if !inline {
+			j++
+			moved = append(moved, args[j])
+		}
+	}
+	return append(append(out, moved...), rest...)
+}
+
+func newApp() app {
 	cmds := slices.Clone(commands)
 	slices.SortFunc(cmds, func(a, b *cli.Command) int { return strings.Compare(a.Name, b.Name) })
-	return &cli.App{
+	return app{&cli.App{
 		Name:                 "feedbatch",
 		Usage:                "shop catalogs -> ad-platform feeds and images, one AWS Batch array child per shop",
 		Version:              version,
@@ -152,7 +219,7 @@ func newApp() *cli.App {
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
-	}
+	}}
 }
 
 // checkLogFlags refuses a --log-level or --log-format that newLogger would

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/planner"
@@ -86,6 +88,10 @@ func TestOneLine(t *testing.T) {
 		{"lines are items", errors.Join(errors.New("a"), errors.New(" b\t c\n"), errors.New("d")), "a; b c; d"},
 		{"list after a colon", fmt.Errorf("registry: 2 problem(s):\n%w", errors.Join(errors.New("x:1: bad"), errors.New("x:2: worse"))),
 			"registry: 2 problem(s): x:1: bad; x:2: worse"},
+		{"sdk chain", errors.New(`cancel live: describe jobs: operation error Batch: DescribeJobs, exceeded maximum number of attempts, 8, https response error StatusCode: 0, RequestID: , request send failed, Post "http://127.0.0.1:43599/v1/describejobs": dial tcp 127.0.0.1:43599: connect: connection refused`),
+			`cancel live: describe jobs: Batch DescribeJobs: Post "http://127.0.0.1:43599/v1/describejobs": dial tcp 127.0.0.1:43599: connect: connection refused`},
+		{"sdk api error", errors.New(`submit fb-x: operation error Batch: SubmitJob, https response error StatusCode: 400, RequestID: 12-ab, ClientException: bad queue`),
+			`submit fb-x: Batch SubmitJob: ClientException: bad queue`},
 		{"interrupted", fmt.Errorf("describe jobs: operation error Batch: DescribeJobs, canceled, %w", context.Canceled), "interrupted"},
 	}
 	for _, tc := range tests {
@@ -128,8 +134,7 @@ func TestStrictCommands(t *testing.T) {
 		{"empty log variables are the defaults", map[string]string{"FEEDBATCH_LOG_FORMAT": "", "FEEDBATCH_LOG_LEVEL": ""}, []string{"engine", "serve", "x"}, exitUsage, "unexpected argument"},
 		{"help for an unknown command", nil, []string{"help", "nosuch"}, exitUsage, "No help topic"},
 		{"help for an unknown subcommand", nil, []string{"manifest", "help", "nosuch"}, exitUsage, "No help topic"},
-		{"global flag after the command", nil, []string{"status", "--root", "x", "r1"}, exitUsage, "--root is a global flag: give it before the command (feedbatch --root ... status)"},
-		{"global flag after the run", nil, []string{"manifest", "show", "r1", "--log-level=debug"}, exitUsage, "--log-level is a global flag"},
+		{"global flag after the run", nil, []string{"status", "r1", "--log-level=verbose"}, exitUsage, "--log-level"},
 		{"run ARG --help", nil, []string{"run", "extra", "--help"}, exitOK, ""},
 		{"engine serve ARG --help", nil, []string{"engine", "serve", "x", "-h"}, exitOK, ""},
 	}
@@ -161,6 +166,34 @@ func TestStrictCommands(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "runs")); !os.IsNotExist(err) {
 		t.Errorf("something was planned: %v", err)
+	}
+}
+
+// TestGlobalFlagsAfterTheCommand: --root, --log-level and --log-format
+// work after the command and after its arguments; the last one given wins;
+// nothing after "--" moves.
+func TestGlobalFlagsAfterTheCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+	}{
+		{[]string{"fb", "status", "r1", "--root", "/d"}, []string{"fb", "--root", "/d", "status", "r1"}},
+		{[]string{"fb", "--root", "/a", "status", "--root=/b", "r1", "-log-level", "debug"}, []string{"fb", "--root", "/a", "--root=/b", "-log-level", "debug", "status", "r1"}},
+		{[]string{"fb", "manifest", "show", "r1", "--log-format=json"}, []string{"fb", "--log-format=json", "manifest", "show", "r1"}},
+		{[]string{"fb", "status", "--", "--root", "x"}, []string{"fb", "status", "--", "--root", "x"}},
+		{[]string{"fb", "status", "r1", "--shop", "a"}, []string{"fb", "status", "r1", "--shop", "a"}},
+		{[]string{"fb"}, []string{"fb"}},
+		{[]string{"fb", "--help"}, []string{"fb", "--help"}},
+		{[]string{"fb", "-h", "status", "--root", "/d"}, []string{"fb", "-h", "--root", "/d", "status"}},
+	} {
+		if diff := cmp.Diff(tc.want, hoistGlobalFlags(tc.in)); diff != "" {
+			t.Errorf("hoist %q -want +got:\n%s", tc.in, diff)
+		}
+	}
+	// A mistyped root given after the command is the one searched.
+	dir := t.TempDir()
+	_, errOut, code := runAppOut(t, "status", "2026-12-01", "--root", filepath.Join(dir, "typo"))
+	if code != exitNotFound || !strings.Contains(errOut, filepath.Join(dir, "typo")) {
+		t.Errorf("exit %d, want %d naming the root:\n%s", code, exitNotFound, errOut)
 	}
 }
 
@@ -283,4 +316,30 @@ func TestProgressSkipped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzHoistGlobalFlags: hoisting only reorders the command line: the same
+// arguments, the program name first, everything from "--" on in place.
+func FuzzHoistGlobalFlags(f *testing.F) {
+	f.Add("status r1 --root /d --shop a")
+	f.Add("--root /a status --root=/b -- --root x")
+	f.Add("manifest show r1 --log-level")
+	f.Fuzz(func(t *testing.T, line string) {
+		args := append([]string{"fb"}, strings.Fields(line)...)
+		got := hoistGlobalFlags(slices.Clone(args))
+		if len(got) != len(args) || got[0] != "fb" {
+			t.Fatalf("hoist %q = %q", args, got)
+		}
+		a, b := slices.Clone(args), slices.Clone(got)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			t.Fatalf("hoist %q = %q: not the same arguments", args, got)
+		}
+		if i := slices.Index(args, "--"); i > 0 {
+			if j := slices.Index(got, "--"); j < 0 || !slices.Equal(args[i:], got[len(got)-(len(args)-i):]) {
+				t.Fatalf("hoist %q = %q: moved what follows --", args, got)
+			}
+		}
+	})
 }

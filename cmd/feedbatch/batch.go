@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -69,7 +72,7 @@ var (
 	}
 	engineDirFlag = &cli.StringFlag{
 		Name:    "engine-dir",
-		Usage:   "state directory of the local engine (default: <root dir>.engine beside a file:// root, else ./feedbatch-engine)",
+		Usage:   "state directory of the local engine (default: <root dir>.engine beside a file:// root; for s3:// roots <user cache dir>/feedbatch/engines/<sha256(root)[:16]>)",
 		EnvVars: []string{"FEEDBATCH_ENGINE_DIR"},
 	}
 	queueFlag = &cli.StringFlag{
@@ -202,20 +205,59 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// localEngineDir is where the local engine keeps its state.
-func localEngineDir(c *cli.Context) (string, error) {
-	if d := c.String(engineDirFlag.Name); d != "" {
-		return filepath.Abs(d)
+// localEngineDir is where the local engine keeps its state: --engine-dir,
+// else a directory derived from the root alone, the same from any working
+// directory (see engineDirFor). acc readOnly falls back to the directory of
+// earlier versions, ./feedbatch-engine, when only that one exists.
+func localEngineDir(c *cli.Context, acc access) (string, error) {
+	return resolveEngineDir(c.String(engineDirFlag.Name), c.String(rootFlag.Name), acc)
+}
+
+// resolveEngineDir is localEngineDir for the flag values flagDir
+// (--engine-dir) and root (--root).
+func resolveEngineDir(flagDir, root string, acc access) (string, error) {
+	if flagDir != "" {
+		return filepath.Abs(flagDir)
 	}
-	root, err := absRoot(c.String(rootFlag.Name))
+	root, err := absRoot(root)
 	if err != nil {
 		return "", err
 	}
+	dir, err := engineDirFor(root)
+	if err != nil {
+		return "", err
+	}
+	if acc == readOnly {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if legacy, err := filepath.Abs(legacyEngineDir); err == nil {
+				if fi, err := os.Stat(legacy); err == nil && fi.IsDir() {
+					slog.Debug("reading the local engine directory of an earlier version", "dir", legacy)
+					return legacy, nil
+				}
+			}
+		}
+	}
+	return dir, nil
+}
+
+// legacyEngineDir is where earlier versions kept the engine of an s3://
+// root, relative to the working directory; only read.
+const legacyEngineDir = "feedbatch-engine"
+
+// engineDirFor is the local engine's directory for the absolute root URL
+// root: beside a file:// root (<dir>.engine: the store's key space stays the
+// data's), and for an s3:// root one per root in the user's cache directory,
+// <cache>/feedbatch/engines/<first 16 hex digits of sha256(root)>.
+func engineDirFor(root string) (string, error) {
 	if p, ok := strings.CutPrefix(root, "file://"); ok {
-		// Beside the root, not in it: the store's key space stays the data's.
 		return filepath.Clean(filepath.FromSlash(p)) + ".engine", nil
 	}
-	return filepath.Abs("feedbatch-engine")
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("local engine directory of %s: %w (give --engine-dir)", root, err)
+	}
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(cache, "feedbatch", "engines", hex.EncodeToString(sum[:])[:16]), nil
 }
 
 // connect opens the engine the command asks for. For the local engine:
@@ -325,7 +367,7 @@ func connectKind(ctx context.Context, c *cli.Context, kind string, acc access, l
 		conn.kind = engineLocal
 		return conn, nil
 	}
-	dir, err := localEngineDir(c)
+	dir, err := localEngineDir(c, acc)
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,7 @@ func engineServe(c *cli.Context) error {
 	}
 	dir := c.String("dir")
 	if dir == "" {
-		d, err := localEngineDir(c)
+		d, err := localEngineDir(c, readWrite)
 		if err != nil {
 			return err
 		}

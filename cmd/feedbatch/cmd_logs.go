@@ -1,19 +1,19 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/engine/local"
-	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages/all"
 	"github.com/feedbatch/feedbatch/store"
@@ -30,6 +30,8 @@ func init() {
 			&cli.Int64Flag{Name: "index", Usage: "daily-run index of the shop", Value: -1, DefaultText: "none", EnvVars: []string{"FEEDBATCH_LOGS_INDEX"}},
 			&cli.StringFlag{Name: "shop", Usage: "shop id (instead of --index)", EnvVars: []string{"FEEDBATCH_LOGS_SHOP"}},
 			&cli.IntFlag{Name: "attempt", Usage: "attempt number", DefaultText: "the last", EnvVars: []string{"FEEDBATCH_LOGS_ATTEMPT"}},
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines until the child ends (waits for it to start)", EnvVars: []string{"FEEDBATCH_LOGS_FOLLOW"}},
+			pollFlag,
 			&cli.IntFlag{Name: "rerun", Usage: "re-run number (0: the daily run)", DefaultText: "the latest run of the stage for the shop", Value: -1, EnvVars: []string{"FEEDBATCH_LOGS_RERUN"}},
 		},
 		Action: logsAction,
@@ -69,9 +71,6 @@ func logsAction(c *cli.Context) error {
 	}
 	defer conn.Close()
 	s, err := planner.ReadStatus(ctx, st, conn.batch, in)
-	if errors.Is(err, manifest.ErrIndexOutOfRange) {
-		return usageError{err}
-	}
 	if err != nil {
 		return err
 	}
@@ -93,14 +92,26 @@ func logsAction(c *cli.Context) error {
 	if o.JobID == "" {
 		return fmt.Errorf("logs: %s of shop %s has no job (state %s): %w", stage, s.Shops[0].ShopID, o.State, store.ErrNotFound)
 	}
-	out, err := conn.batch.DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: []string{o.JobID}})
+	follow := c.Bool("follow")
+	if follow && conn.engine != nil {
+		// A read-only snapshot of the journal: no engine runs these jobs
+		// now, so nothing more will come.
+		log.Warn("no local engine is running; printing the log as it is (feedbatch status --wait resumes the run)")
+		follow = false
+	}
+	d, err := describeJob(c, conn.batch, o.JobID)
+	for err == nil && follow && !jobDone(d) && !hasStream(d) {
+		// Not started yet: wait for its first attempt's stream.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.Duration(pollFlag.Name)):
+		}
+		d, err = describeJob(c, conn.batch, o.JobID)
+	}
 	if err != nil {
-		return fmt.Errorf("logs: describe %s: %w", o.JobID, err)
+		return err
 	}
-	if len(out.Jobs) == 0 {
-		return fmt.Errorf("logs: job %s is no longer known to the engine: %w", o.JobID, store.ErrNotFound)
-	}
-	d := out.Jobs[0]
 	streams := []string{}
 	for _, a := range d.Attempts {
 		if a.Container != nil {
@@ -128,11 +139,45 @@ func logsAction(c *cli.Context) error {
 		}
 	}
 	log.Debug("log stream", "group", group, "stream", stream, "job", o.JobID)
-	return printLogEvents(c, conn.logs, group, stream)
+	var more func() (bool, error)
+	if follow {
+		// Lines keep coming while this attempt runs.
+		more = func() (bool, error) {
+			d, err := describeJob(c, conn.batch, o.JobID)
+			if err != nil {
+				return false, err
+			}
+			return !jobDone(d) && (d.Container == nil || aws.ToString(d.Container.LogStreamName) == stream), nil
+		}
+	}
+	return printLogEvents(c, conn.logs, group, stream, more)
 }
 
-// printLogEvents pages through a log stream from its head.
-func printLogEvents(c *cli.Context, api *cloudwatchlogs.Client, group, stream string) error {
+// describeJob describes one job; a job the engine no longer knows is "not
+// found".
+func describeJob(c *cli.Context, api *batch.Client, id string) (types.JobDetail, error) {
+	out, err := api.DescribeJobs(c.Context, &batch.DescribeJobsInput{Jobs: []string{id}})
+	if err != nil {
+		return types.JobDetail{}, fmt.Errorf("logs: describe %s: %w", id, err)
+	}
+	if len(out.Jobs) == 0 {
+		return types.JobDetail{}, fmt.Errorf("logs: job %s is no longer known to the engine: %w", id, store.ErrNotFound)
+	}
+	return out.Jobs[0], nil
+}
+
+func jobDone(d types.JobDetail) bool {
+	return d.Status == types.JobStatusSucceeded || d.Status == types.JobStatusFailed
+}
+
+func hasStream(d types.JobDetail) bool {
+	return len(d.Attempts) > 0 || (d.Container != nil && aws.ToString(d.Container.LogStreamName) != "")
+}
+
+// printLogEvents pages through a log stream from its head. At the end of
+// the stream, while more (if not nil) says more lines may come, it waits a
+// --poll and reads on; once more says no, it reads what is left and ends.
+func printLogEvents(c *cli.Context, api *cloudwatchlogs.Client, group, stream string, more func() (bool, error)) error {
 	in := &cloudwatchlogs.GetLogEventsInput{
 		LogGroupName:  aws.String(group),
 		LogStreamName: aws.String(stream),
@@ -149,8 +194,25 @@ func printLogEvents(c *cli.Context, api *cloudwatchlogs.Client, group, stream st
 		next := aws.ToString(out.NextForwardToken)
 		// The end of the stream: the same token comes back.
 		if len(out.Events) == 0 || next == "" || next == aws.ToString(in.NextToken) {
-			return nil
+			if more == nil {
+				return nil
+			}
+			goOn, err := more()
+			if err != nil {
+				return err
+			}
+			if !goOn {
+				more = nil // one last read: the lines written before the end
+			} else {
+				select {
+				case <-c.Context.Done():
+					return c.Context.Err()
+				case <-time.After(c.Duration(pollFlag.Name)):
+				}
+			}
 		}
-		in.NextToken = aws.String(next)
+		if next != "" {
+			in.NextToken = aws.String(next)
+		}
 	}
 }

@@ -134,9 +134,6 @@ func registryRows(ctx context.Context, src string, st store.Store) ([]manifest.R
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("registry %s: no such file: %w", orig, store.ErrNotFound)
 	}
-	if errors.Is(err, registry.ErrInvalid) {
-		return nil, usageError{err}
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -389,9 +386,6 @@ func manifestGet(c *cli.Context) error {
 			return err
 		}
 		if row, err = f.Row(c.Context, idx); err != nil {
-			if errors.Is(err, manifest.ErrIndexOutOfRange) {
-				return usageError{err}
-			}
 			return err
 		}
 		meta = f.Meta()

@@ -138,9 +138,13 @@ func TestRefusedBeforeSubmission(t *testing.T) {
 			if code != exitUsage {
 				t.Fatalf("exit %d, want %d:\n%s", code, exitUsage, stderr)
 			}
-			for _, w := range wants {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			if len(lines) != len(wants) {
+				t.Errorf("%d lines, want %d (a heading and one per problem):\n%s", len(lines), len(wants), stderr)
+			}
+			for i, w := range wants {
+				if i >= len(lines) || !strings.Contains(lines[i], w) {
+					t.Errorf("line %d lacks %q:\n%s", i+1, w, stderr)
 				}
 			}
 			if _, err := os.Stat(filepath.Join(dir, "m.parquet")); err == nil {

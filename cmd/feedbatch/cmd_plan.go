@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -82,7 +85,7 @@ func claimFromFlags(c *cli.Context, kind, queue string, log *slog.Logger) (*plan
 	}
 	// run.json is an artefact: the registry's DSN is recorded without its
 	// password (a registry should name it: ${env:...}, see README).
-	cfg := map[string]string{"registry": secret.Redact(c.String(registryFlag.Name))}
+	cfg := map[string]string{"registry": secret.Redact(registryRecord(c.String(registryFlag.Name)))}
 	for s, d := range defs {
 		cfg["job_definition."+s] = d
 	}
@@ -99,10 +102,27 @@ func claimFromFlags(c *cli.Context, kind, queue string, log *slog.Logger) (*plan
 		WaitBusy: true,
 		Log:      log,
 	})
-	if errors.Is(err, planner.ErrRunExists) || errors.Is(err, planner.ErrRunBusy) || errors.Is(err, planner.ErrBadRunID) {
-		return nil, nil, usageError{err}
-	}
 	return p, st, err
+}
+
+// registryRecord is the registry src as run.json records it, so that
+// rerun --from-registry finds the same one from any directory: a local
+// file (the example shops of a checkout when src is "") made absolute;
+// anything else as given.
+func registryRecord(src string) string {
+	path := src
+	if path == "" {
+		path = exampleRegistry
+	}
+	if strings.Contains(path, "://") || strings.HasPrefix(path, "store:") {
+		return src
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs
+		}
+	}
+	return src
 }
 
 func planAction(c *cli.Context) error {
@@ -122,6 +142,7 @@ func planAction(c *cli.Context) error {
 	}
 	rec, err := p.Submit(c.Context, conn.batch)
 	if err != nil {
+		submitHint(c, rec)
 		return err
 	}
 	printPlanned(c, rec)

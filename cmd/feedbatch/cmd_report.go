@@ -86,7 +86,7 @@ func reportEngine(ctx context.Context, c *cli.Context, st store.Store, run strin
 		}
 	}
 	if kind == engineLocal && os.Getenv(envBatchEndpoint) == "" {
-		dir, err := localEngineDir(c)
+		dir, err := localEngineDir(c, readOnly)
 		if err != nil {
 			return nil
 		}
@@ -170,7 +170,7 @@ func localLogLinks(c *cli.Context, conn *batchConn, reportDir string) func(conte
 		if len(refs) == 0 {
 			return nil, nil
 		}
-		dir, err := localEngineDir(c)
+		dir, err := localEngineDir(c, readOnly)
 		if err != nil {
 			return nil, err
 		}

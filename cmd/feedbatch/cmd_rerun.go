@@ -9,9 +9,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages/all"
+	"github.com/feedbatch/feedbatch/store"
 )
 
 func init() {
@@ -20,7 +22,9 @@ func init() {
 		Usage:     "re-run chosen shops (by index, shop id, or everything that failed) without touching the others",
 		ArgsUsage: "<run>",
 		Description: "Writes a subset manifest runs/<run>/reruns/<k>/manifest.parquet linked to the run and submits\n" +
-			"the chosen stages and their downstream stages over it. --failed starts each shop at its first failed stage.",
+			"the chosen stages and their downstream stages over it. --failed starts each shop at its first failed stage.\n" +
+			"With --from-registry the chosen shops' rows come from the registry as it is now (a fixed source, a platform\n" +
+			"removed), keeping their index and origin run; --dry-run prints each changed field as 'field: old -> new'.",
 		Flags: []cli.Flag{
 			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag, jobDefsFlag, registerFlag, pollFlag, waitFlag,
 			notifyWebhookFlag, notifySNSFlag, reportURLFlag,
@@ -30,6 +34,8 @@ func init() {
 			&cli.StringSliceFlag{Name: "stage", Usage: "stages to run (downstream stages follow; default: all)", EnvVars: []string{"FEEDBATCH_RERUN_STAGE"}},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; write and submit nothing", EnvVars: []string{"FEEDBATCH_DRY_RUN"}},
 			&cli.BoolFlag{Name: "force", Usage: "let stages override their safety guards (FEEDBATCH_FORCE=1, e.g. the feed drop guard)", EnvVars: []string{"FEEDBATCH_RERUN_FORCE"}},
+			&cli.BoolFlag{Name: "from-registry", Usage: "take the chosen shops' settings from the registry as it is now (--registry, default: the one the run was planned from), not from the run's manifest; --dry-run shows what changed", EnvVars: []string{"FEEDBATCH_RERUN_FROM_REGISTRY"}},
+			registryFlag,
 		},
 		Action: rerunAction,
 	})
@@ -78,6 +84,12 @@ func rerunAction(c *cli.Context) error {
 	}
 	defer conn.Close()
 	dry := c.Bool("dry-run")
+	var current map[string]manifest.Row
+	if c.Bool("from-registry") {
+		if current, err = currentRegistry(c, st, run); err != nil {
+			return err
+		}
+	}
 	if conn.engine != nil && c.Bool(registerFlag.Name) && !dry {
 		if err := registerJobDefinitions(ctx, conn.batch, root, all.Names()); err != nil {
 			return err
@@ -88,13 +100,14 @@ func rerunAction(c *cli.Context) error {
 		Indexes: indexes,
 		ShopIDs: shops,
 		Failed:  c.Bool("failed"),
+		Current: current,
 		Stages:  stageNames,
 		DryRun:  dry,
 		Steps:   planner.Steps(all.Graph()),
 		Target:  planner.Target{Queue: conn.queue, JobDefinitions: defs, Root: root, Force: c.Bool("force")},
 		Engine:  conn.kind,
 		Version: version,
-		Config:  map[string]string{"index": c.String("index"), "shop": c.String("shop"), "failed": fmt.Sprint(c.Bool("failed")), "stage": strings.Join(stageNames, ","), "force": fmt.Sprint(c.Bool("force"))},
+		Config:  rerunConfig(c, stageNames, defs),
 		Log:     log,
 	})
 	switch {
@@ -103,16 +116,72 @@ func rerunAction(c *cli.Context) error {
 		// usage error.
 		fmt.Fprintf(c.App.Writer, "run %s: no failed shop to re-run; nothing submitted\n", run)
 		return nil
-	case errors.Is(err, planner.ErrNothingToRun), errors.Is(err, manifest.ErrIndexOutOfRange):
-		return usageError{err}
 	case err != nil:
+		if p != nil {
+			submitHint(c, p.Record)
+		}
 		return err
 	}
 	printRerun(c.App.Writer, p, dry)
+	if current != nil {
+		printChanges(c.App.Writer, p.Changes)
+	}
 	if dry || (conn.engine == nil && !c.Bool(waitFlag.Name)) {
 		return nil
 	}
 	return waitAndReport(c, conn, st, p.Record)
+}
+
+// currentRegistry loads the registry now (--registry, else the one the
+// run was planned from) by shop id.
+func currentRegistry(c *cli.Context, st store.Store, run string) (map[string]manifest.Row, error) {
+	src := c.String(registryFlag.Name)
+	if !c.IsSet(registryFlag.Name) {
+		rec, err := planner.ReadRecord(c.Context, st, planner.RecordKey(run))
+		if err != nil {
+			return nil, err
+		}
+		src = rec.Config["registry"]
+	}
+	rows, err := loadRegistry(c.Context, src, st)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]manifest.Row, len(rows))
+	for _, r := range rows {
+		out[r.ShopID] = r
+	}
+	return out, nil
+}
+
+// printChanges prints what the registry changed for the re-run's shops,
+// one "field: old -> new" line per changed field.
+func printChanges(w io.Writer, changes []manifest.Change) {
+	if len(changes) == 0 {
+		fmt.Fprintln(w, "  from the registry: no shop's settings changed since the run")
+		return
+	}
+	fmt.Fprintf(w, "  from the registry: %d shop(s) changed since the run\n", len(changes))
+	for _, ch := range changes {
+		fmt.Fprintf(w, "    shop %s (index %d):\n", ch.ShopID, ch.Old.OriginIndex)
+		for _, f := range ch.Fields {
+			fmt.Fprintf(w, "      %s: %s -> %s\n", f, manifest.FieldText(ch.Old, f), manifest.FieldText(ch.New, f))
+		}
+	}
+}
+
+// rerunConfig is what a re-run records of its command line: the selection
+// and, for planner.Resume, the job definitions and --force.
+func rerunConfig(c *cli.Context, stageNames []string, defs map[string]string) map[string]string {
+	cfg := map[string]string{"index": c.String("index"), "shop": c.String("shop"), "failed": fmt.Sprint(c.Bool("failed")),
+		"stage": strings.Join(stageNames, ","), "force": fmt.Sprint(c.Bool("force")), "from_registry": fmt.Sprint(c.Bool("from-registry"))}
+	if c.Bool("from-registry") {
+		cfg["registry"] = secret.Redact(c.String(registryFlag.Name))
+	}
+	for s, d := range defs {
+		cfg["job_definition."+s] = d
+	}
+	return cfg
 }
 
 func printRerun(w io.Writer, p *planner.RerunPlan, dry bool) {
@@ -144,7 +213,7 @@ func printRerun(w io.Writer, p *planner.RerunPlan, dry bool) {
 			if len(j.DependsOn) > 0 {
 				deps = " after " + strings.Join(j.DependsOn, ",")
 			}
-			fmt.Fprintf(w, "    %-8s %s %s%s %s\n", j.Stage, j.Name, kind, deps, j.JobID)
+			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("    %-8s %s %s%s %s", j.Stage, j.Name, kind, deps, j.JobID), " "))
 		}
 	}
 }

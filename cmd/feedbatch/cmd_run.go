@@ -87,6 +87,7 @@ func runAction(c *cli.Context) error {
 	}
 	rec, err := p.Submit(ctx, conn.batch)
 	if err != nil {
+		submitHint(c, rec)
 		return err
 	}
 	fmt.Fprintf(c.App.ErrWriter, "run %s: %d shops, %d jobs submitted to %s queue %s\n", rec.RunID, rec.Shops, len(rec.Jobs), rec.Engine, rec.Queue)
@@ -95,6 +96,17 @@ func runAction(c *cli.Context) error {
 		return nil
 	}
 	return waitAndReport(c, conn, st, rec)
+}
+
+// submitHint tells, after a submission cut short, the command that
+// finishes it.
+func submitHint(c *cli.Context, rec *planner.Record) {
+	if rec == nil {
+		return
+	}
+	if n, jobs, ok := planner.Interrupted(rec); ok {
+		fmt.Fprintf(c.App.ErrWriter, "%s: submission stopped (%d of %d jobs submitted); feedbatch status %s --wait submits the rest\n", recordName(rec), n, jobs, rec.RunID)
+	}
 }
 
 // waitAndReport waits for a run's or re-run's jobs with progress on stderr,

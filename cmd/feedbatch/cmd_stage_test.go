@@ -25,7 +25,7 @@ func runCapture(t *testing.T, args ...string) (stdout, stderr string, code int) 
 	app.Writer, app.ErrWriter = &out, &errb
 	err := app.RunContext(t.Context(), append([]string{"feedbatch"}, args...))
 	if err != nil {
-		fmt.Fprintf(&errb, "feedbatch: %s\n", oneLine(err))
+		fmt.Fprintf(&errb, "feedbatch: %s\n", errorText(err))
 	}
 	return out.String(), errb.String(), exitCode(err)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/engine"
-	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -107,13 +105,15 @@ func statusAction(c *cli.Context) error {
 		}
 	}
 	s, err := planner.ReadStatus(ctx, st, api, planner.StatusInput{Run: run, Indexes: indexes, ShopIDs: shops, Log: log})
-	if errors.Is(err, manifest.ErrIndexOutOfRange) {
-		return usageError{err}
-	}
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
+	if !c.Bool("wait") {
+		for _, note := range interruptedNotes(c, st, run) {
+			fmt.Fprintln(c.App.ErrWriter, "note: "+note)
+		}
+	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -239,14 +239,17 @@ func where(o planner.Outcome) string {
 	return "run"
 }
 
+// essentialExited is AWS Batch's statusReason of every container exit.
+const essentialExited = "Essential container in task exited"
+
 // reasonText is why a shop's stage ended as it did: the child's own error
 // when it recorded one, else the engine's reason. AWS Batch says "Essential
 // container in task exited" for every exit, so that says nothing beside the
 // child's error. Where a person asked for some shops (full), the whole
 // reason; in a listing of every shop, the first 120 characters.
 func reasonText(o planner.Outcome, full bool) string {
-	r := o.Reason
-	if o.State == "SUCCEEDED" || (o.Error != "" && r == "Essential container in task exited") {
+	r := strings.TrimPrefix(o.Reason, essentialExited+": ")
+	if o.State == "SUCCEEDED" || (o.Error != "" && r == essentialExited) {
 		r = ""
 	}
 	if o.Error != "" {
@@ -321,6 +324,32 @@ func interspersed(c *cli.Context) ([]string, error) {
 	return pos, nil
 }
 
+// recordName is "run X" or "re-run k of X".
+func recordName(rec *planner.Record) string {
+	if rec.Rerun > 0 {
+		return fmt.Sprintf("re-run %d of %s", rec.Rerun, rec.RunID)
+	}
+	return "run " + rec.RunID
+}
+
+// interruptedNotes are the lines telling that a run's or re-run's
+// submission was cut short, and the command that finishes it.
+func interruptedNotes(c *cli.Context, st store.Store, run string) []string {
+	ctx := c.Context
+	origin, err := planner.ReadRecord(ctx, st, planner.RecordKey(run))
+	if err != nil {
+		return nil
+	}
+	reruns, _ := planner.Reruns(ctx, st, run)
+	var out []string
+	for _, rec := range append([]*planner.Record{origin}, reruns...) {
+		if n, jobs, ok := planner.Interrupted(rec); ok {
+			out = append(out, fmt.Sprintf("%s: submission interrupted (%d of %d jobs submitted); feedbatch status %s --wait submits the rest", recordName(rec), n, jobs, run))
+		}
+	}
+	return out
+}
+
 // waitForRun waits for the jobs of run and of each of its re-runs.
 func waitForRun(c *cli.Context, conn *batchConn, st store.Store, run string) error {
 	ctx := c.Context
@@ -333,6 +362,14 @@ func waitForRun(c *cli.Context, conn *batchConn, st store.Store, run string) err
 		return err
 	}
 	for _, rec := range append([]*planner.Record{origin}, reruns...) {
+		if _, _, interrupted := planner.Interrupted(rec); interrupted {
+			// Its submission was cut short: adopt what was submitted under
+			// the fixed job names, submit the rest.
+			if rec, err = planner.Resume(ctx, st, conn.batch, planner.ResumeInput{Key: rec.Key(), Log: slog.Default()}); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.ErrWriter, "%s: submission resumed, %d jobs submitted\n", recordName(rec), len(rec.Jobs))
+		}
 		pp := newProgressPrinter(c.App.ErrWriter)
 		_, err := planner.Wait(ctx, conn.batch, rec, c.Duration(pollFlag.Name), pp.print)
 		pp.done()

@@ -32,7 +32,7 @@ func runAppOut(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	app.Writer, app.ErrWriter = &out, &errOut
 	err := app.RunContext(t.Context(), append([]string{"feedbatch"}, args...))
 	if err != nil {
-		fmt.Fprintf(&errOut, "feedbatch: %s\n", oneLine(err))
+		fmt.Fprintf(&errOut, "feedbatch: %s\n", errorText(err))
 	}
 	if testing.Verbose() {
 		t.Logf("feedbatch %s: exit %d\n%s%s", strings.Join(args, " "), exitCode(err), out.String(), errOut.String())

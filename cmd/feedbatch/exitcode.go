@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/finalize"
 	"github.com/feedbatch/feedbatch/internal/secret"
+	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/registry"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -48,6 +52,18 @@ type stageError struct{ err error }
 func (e stageError) Error() string { return e.err.Error() }
 func (e stageError) Unwrap() error { return e.err }
 
+// usageSentinels are the errors of the packages below that mean "the
+// command line asked for something that cannot be" (exit 2). Commands
+// return them wrapped, never mapped: exitCode is the one switch.
+var usageSentinels = []error{
+	manifest.ErrIndexOutOfRange, // --index past the run's last shop
+	planner.ErrNothingToRun,     // a re-run selection that chose nothing
+	planner.ErrRunExists,        // run of a run id already submitted
+	planner.ErrRunBusy,          // another planner holds the run
+	planner.ErrBadRunID,         // --run or <run> not usable as an id
+	registry.ErrInvalid,         // a registry with bad lines
+}
+
 // exitCode is the only place that maps errors to exit statuses.
 func exitCode(err error) int {
 	var ue usageError
@@ -69,7 +85,7 @@ func exitCode(err error) int {
 		return stages.ExitRetryable
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
-	case errors.As(err, &ue), errors.As(err, &ec):
+	case errors.As(err, &ue), errors.As(err, &ec), isAny(err, usageSentinels):
 		// urfave/cli's only ExitCoder is "No help topic for 'x'".
 		return exitUsage
 	case errors.Is(err, store.ErrNotFound):
@@ -83,6 +99,36 @@ func exitCode(err error) int {
 		return stages.ExitRetryable
 	}
 	return exitError
+}
+
+func isAny(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// errorText is what the binary prints for a failed command: one line,
+// except for a registry's problems, which are listed one per line under
+// the first (the operator fixes them all before the next try).
+func errorText(err error) string {
+	if !errors.Is(err, registry.ErrInvalid) {
+		return oneLine(err)
+	}
+	var b strings.Builder
+	for line := range strings.Lines(secret.RedactText(err.Error())) {
+		line = strings.Join(strings.Fields(line), " ")
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n  ")
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // oneLine makes err fit on one line of a terminal. An interrupted command
@@ -108,5 +154,11 @@ func oneLine(err error) string {
 		}
 		b.WriteString(line)
 	}
-	return b.String()
+	return sdkChain.ReplaceAllString(b.String(), "$1 $2: ")
 }
+
+// sdkChain is the AWS SDK's wrapping of a request error ("operation error
+// Batch: DescribeJobs, exceeded maximum number of attempts, 8, https
+// response error StatusCode: 0, RequestID: , request send failed, "): one
+// line says "Batch DescribeJobs: " and what went wrong.
+var sdkChain = regexp.MustCompile(`operation error ([A-Za-z0-9 ]+): ([A-Za-z0-9]+), (?:exceeded maximum number of attempts, \d+, )?(?:https? response error StatusCode: \d+, RequestID: [^,]*, )?(?:request send failed, )?`)

@@ -14,14 +14,14 @@ import (
 func main() { os.Exit(runMain(os.Args)) }
 
 // runMain runs one command line as the binary does: SIGINT and SIGTERM
-// cancel the command's context, a failure is printed as one line, and the
+// cancel the command's context, a failure is printed as one line (a registry's problems one per line), and the
 // result is the exit status.
 func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newApp().RunContext(ctx, args)
 	stop()
 	if err != nil && !errors.Is(err, errHelpShown) {
-		fmt.Fprintf(os.Stderr, "feedbatch: %s\n", oneLine(err))
+		fmt.Fprintf(os.Stderr, "feedbatch: %s\n", errorText(err))
 	}
 	return exitCode(err)
 }

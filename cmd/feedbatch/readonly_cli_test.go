@@ -48,6 +48,7 @@ func TestReasonText(t *testing.T) {
 	}{
 		{"full, child error", planner.Outcome{State: "FAILED", Reason: "Essential container in task exited", Error: long}, true, long},
 		{"listing cuts", planner.Outcome{State: "FAILED", Reason: "Essential container in task exited", Error: long}, false, long[:117] + "..."},
+		{"prefixed reason", planner.Outcome{State: "FAILED", Reason: "Essential container in task exited: OutOfMemoryError: killed"}, true, "OutOfMemoryError: killed"},
 		{"engine reason alone", planner.Outcome{State: "FAILED", Reason: "Dependent Job failed"}, true, "Dependent Job failed"},
 		{"host lost and error", planner.Outcome{State: "FAILED", Reason: "Host EC2 (instance local) terminated.", Error: "x"}, true, "Host EC2 (instance local) terminated.: x"},
 		{"success", planner.Outcome{State: "SUCCEEDED", Reason: "Essential container in task exited"}, true, ""},

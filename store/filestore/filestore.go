@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -82,7 +83,7 @@ func OpenExisting(dir string) (*Store, error) {
 	}
 	fi, err := os.Stat(abs)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("root file://%s does not exist: %w", abs, store.ErrNotFound)
+		return nil, &store.NotFoundError{Root: (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()}
 	}
 	if err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("root file://%s is not a directory", abs)
@@ -136,9 +137,9 @@ func checkKey(key string) error {
 // name converts a key to a path relative to the root.
 func name(key string) string { return filepath.FromSlash(key) }
 
-func notFound(key string, err error) error {
+func (s *Store) notFound(key string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errIsDir) || isNotDir(err) {
-		return fmt.Errorf("%s: %w", key, store.ErrNotFound)
+		return &store.NotFoundError{Key: key, Root: (&url.URL{Scheme: "file", Path: filepath.ToSlash(s.dir)}).String()}
 	}
 	return fmt.Errorf("%s: %w", key, err)
 }
@@ -152,7 +153,7 @@ func (s *Store) open(key string) (*os.File, fs.FileInfo, error) {
 	}
 	f, err := s.root.Open(name(key))
 	if err != nil {
-		return nil, nil, notFound(key, err)
+		return nil, nil, s.notFound(key, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -161,7 +162,7 @@ func (s *Store) open(key string) (*os.File, fs.FileInfo, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, notFound(key, errIsDir)
+		return nil, nil, s.notFound(key, errIsDir)
 	}
 	return f, fi, nil
 }
@@ -217,10 +218,10 @@ func (s *Store) Stat(ctx context.Context, key string) (store.Info, error) {
 	}
 	fi, err := s.root.Stat(name(key))
 	if err != nil {
-		return store.Info{}, notFound(key, err)
+		return store.Info{}, s.notFound(key, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return store.Info{}, notFound(key, errIsDir)
+		return store.Info{}, s.notFound(key, errIsDir)
 	}
 	return info(key, fi), nil
 }
@@ -239,14 +240,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	fi, err := s.root.Lstat(name(key))
 	if err != nil {
-		return notFound(key, err)
+		return s.notFound(key, err)
 	}
 	if !fi.Mode().IsRegular() {
 		// Directories and symlinks are not objects.
-		return notFound(key, errIsDir)
+		return s.notFound(key, errIsDir)
 	}
 	if err := s.root.Remove(name(key)); err != nil {
-		return notFound(key, err)
+		return s.notFound(key, err)
 	}
 	return nil
 }

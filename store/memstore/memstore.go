@@ -44,7 +44,7 @@ func (s *Store) get(ctx context.Context, key string) (object, error) {
 	defer s.mu.Unlock()
 	o, ok := s.objs[key]
 	if !ok {
-		return object{}, fmt.Errorf("%s: %w", key, store.ErrNotFound)
+		return object{}, &store.NotFoundError{Key: key, Root: "mem:"}
 	}
 	return o, nil
 }
@@ -183,7 +183,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.objs[key]; !ok {
-		return fmt.Errorf("%s: %w", key, store.ErrNotFound)
+		return &store.NotFoundError{Key: key, Root: "mem:"}
 	}
 	delete(s.objs, key)
 	return nil

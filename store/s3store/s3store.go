@@ -161,7 +161,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.path(key)})
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, mapErr(err))
+		return nil, s.keyErr("get", key, err)
 	}
 	return out.Body, nil
 }
@@ -192,7 +192,7 @@ func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) 
 			// The object exists but starts before offset.
 			return io.NopCloser(bytes.NewReader(nil)), nil
 		}
-		return nil, fmt.Errorf("get %s %s: %w", key, rng, mapErr(err))
+		return nil, s.keyErr("get "+rng+" of", key, err)
 	}
 	return out.Body, nil
 }
@@ -208,7 +208,7 @@ func (s *Store) Stat(ctx context.Context, key string) (store.Info, error) {
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: s.path(key)})
 	if err != nil {
-		return store.Info{}, fmt.Errorf("stat %s: %w", key, mapErr(err))
+		return store.Info{}, s.keyErr("stat", key, err)
 	}
 	return store.Info{
 		Key:     key,
@@ -295,9 +295,25 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: s.path(key)}); err != nil {
-		return fmt.Errorf("delete %s: %w", key, mapErr(err))
+		return s.keyErr("delete", key, err)
 	}
 	return nil
+}
+
+// keyErr is the error of operation op on key: a store.NotFoundError (key
+// and root, once) for a missing key, else op and key before the mapped
+// error.
+func (s *Store) keyErr(op, key string, err error) error {
+	m := mapErr(err)
+	if errors.Is(m, store.ErrNotFound) {
+		return &store.NotFoundError{Key: key, Root: s.rootURL(), Err: err}
+	}
+	return fmt.Errorf("%s %s: %w", op, key, m)
+}
+
+// rootURL is s3://bucket/prefix of the store.
+func (s *Store) rootURL() string {
+	return strings.TrimSuffix("s3://"+s.bucket+"/"+s.prefix, "/")
 }
 
 // mapErr turns S3's "no such key" into store.ErrNotFound and a failed

@@ -206,21 +206,32 @@ func (s suite) testNotFound(t *testing.T) {
 	ctx := t.Context()
 	for _, key := range []string{"missing", "present/child", "pres"} {
 		_, err := st.Get(ctx, key)
-		checkNotFound(t, "Get "+key, err)
+		checkNotFound(t, "Get "+key, key, err)
 		_, err = st.GetRange(ctx, key, 0, 1)
-		checkNotFound(t, "GetRange "+key, err)
+		checkNotFound(t, "GetRange "+key, key, err)
 		_, err = st.GetRange(ctx, key, 0, -1)
-		checkNotFound(t, "GetRange to end "+key, err)
+		checkNotFound(t, "GetRange to end "+key, key, err)
 		_, err = st.Stat(ctx, key)
-		checkNotFound(t, "Stat "+key, err)
-		checkNotFound(t, "Delete "+key, st.Delete(ctx, key))
+		checkNotFound(t, "Stat "+key, key, err)
+		checkNotFound(t, "Delete "+key, key, st.Delete(ctx, key))
 	}
 }
 
-func checkNotFound(t *testing.T, what string, err error) {
+// checkNotFound: a missing key is a store.NotFoundError naming the key
+// and the root once, matching ErrNotFound.
+func checkNotFound(t *testing.T, what, key string, err error) {
 	t.Helper()
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("%s: err = %v, want ErrNotFound", what, err)
+		return
+	}
+	nf, ok := errors.AsType[*store.NotFoundError](err)
+	if !ok || nf.Key != key || nf.Root == "" {
+		t.Errorf("%s: err = %v, want a *store.NotFoundError with key %q and the root", what, err, key)
+		return
+	}
+	if n := strings.Count(err.Error(), key); n != 1 || strings.Count(err.Error(), nf.Root) != 1 {
+		t.Errorf("%s: %q names key or root more than once", what, err)
 	}
 }
 
@@ -253,8 +264,8 @@ func (s suite) testDelete(t *testing.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 	_, err := st.Get(t.Context(), "d/1")
-	checkNotFound(t, "Get after Delete", err)
-	checkNotFound(t, "second Delete", st.Delete(t.Context(), "d/1"))
+	checkNotFound(t, "Get after Delete", "d/1", err)
+	checkNotFound(t, "second Delete", "d/1", st.Delete(t.Context(), "d/1"))
 	if diff := cmp.Diff([]string{"d/2"}, keys(t, st, "")); diff != "" {
 		t.Errorf("List after Delete (-want +got):\n%s", diff)
 	}
@@ -380,7 +391,7 @@ func (s suite) testSwap(t *testing.T) {
 		_, err := st.Swap(t.Context(), "gone", strings.NewReader("y"), e, nil)
 		checkChanged(t, "replace of a deleted key", err)
 		_, err = st.Get(t.Context(), "gone")
-		checkNotFound(t, "Get after refused swap", err)
+		checkNotFound(t, "Get after refused swap", "gone", err)
 	})
 	s.run(t, "Canceled", func(t *testing.T) {
 		st := s.newStore(t)
@@ -655,7 +666,7 @@ func (s suite) testCanceledWrite(t *testing.T) {
 					}
 				}
 				_, err := st.Stat(t.Context(), "new")
-				checkNotFound(t, "Stat after failed write", err)
+				checkNotFound(t, "Stat after failed write", "new", err)
 				sameBytes(t, "old object after failed overwrite", get(t, st, "old"), []byte("old content"))
 				if diff := cmp.Diff([]string{"old"}, keys(t, st, "")); diff != "" {
 					t.Errorf("List after failed writes (-want +got):\n%s", diff)
