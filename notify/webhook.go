@@ -28,11 +28,15 @@ type Webhook struct {
 	Backoff time.Duration
 }
 
+// ErrBadURL is wrapped by the error for a webhook URL that is not an
+// absolute http(s) URL. Errors will be checked using errors.Is.
+var ErrBadURL = errors.New("notify: bad webhook URL")
+
 // CheckURL refuses a webhook URL that is not absolute http(s).
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("notify: webhook URL %q: want an http(s) URL", redactURL(raw))
+		return fmt.Errorf("%w %s: want an http(s) URL", ErrBadURL, redactURL(raw))
 	}
 	return nil
 }

@@ -218,7 +218,7 @@ func notifierFromFlags(ctx context.Context, c *cli.Context) (notify.Sender, erro
 	var all notify.All
 	if u := c.String(notifyWebhookFlag.Name); u != "" {
 		if err := notify.CheckURL(u); err != nil {
-			return nil, usageError{err}
+			return nil, err // notify.ErrBadURL: a usage error
 		}
 		all = append(all, &notify.Webhook{URL: u})
 	}

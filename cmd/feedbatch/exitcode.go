@@ -12,6 +12,7 @@ import (
 	"github.com/feedbatch/feedbatch/finalize"
 	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/notify"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/registry"
 	"github.com/feedbatch/feedbatch/stages"
@@ -62,6 +63,7 @@ var usageSentinels = []error{
 	planner.ErrRunBusy,          // another planner holds the run
 	planner.ErrBadRunID,         // --run or <run> not usable as an id
 	registry.ErrInvalid,         // a registry with bad lines
+	notify.ErrBadURL,            // --notify-webhook not an http(s) URL
 }
 
 // exitCode is the only place that maps errors to exit statuses.
