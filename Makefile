@@ -2,16 +2,19 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: build test conformance fuzz bench golden lint cfn-lint e2e docker
+.PHONY: build test test-short conformance fuzz bench golden lint cfn-lint e2e docker
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/feedbatch ./cmd/feedbatch
 
 test:
-	$(GO) test -race -timeout 20m $(PKGS)
+	$(GO) test -race $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
 
 conformance:
-	$(GO) test -race -run 'Conformance|StageContract' ./store/... ./engine/... ./stages/...
+	$(GO) test -race -run 'Conformance|StageContract|StageFails|StagePasses' ./store/... ./engine/... ./stages/...
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s

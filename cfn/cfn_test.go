@@ -2,9 +2,7 @@ package cfn
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
@@ -236,10 +235,8 @@ func FuzzParse(f *testing.F) {
 
 // TestCfnLint runs cfn-lint on the template; CI installs it.
 func TestCfnLint(t *testing.T) {
-	lint, err := exec.LookPath("cfn-lint")
-	if err != nil {
-		t.Skip("cfn-lint not on PATH (pip install cfn-lint); CI runs it")
-	}
+	testtool.Slow(t, "cfn-lint takes tens of seconds")
+	lint := testtool.Require(t, testtool.CfnLint)
 	cmd := exec.CommandContext(t.Context(), lint, "--regions", "eu-west-1", "us-east-1", "ap-northeast-2", "--", "template.yaml")
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
@@ -250,15 +247,7 @@ func TestCfnLint(t *testing.T) {
 // TestCommandsAreFeedbatchCommands builds the binary and runs every job
 // definition's command with --help: each must be a real subcommand.
 func TestCommandsAreFeedbatchCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "feedbatch")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../cmd/feedbatch")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testtool.Feedbatch(t, "")
 	defs, err := JobDefinitions()
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/feedbatch/feedbatch/internal/testtool"
 )
 
 // deliveredObjects are the only object ARNs CloudFront may read.
@@ -146,13 +148,7 @@ func TestDelivery(t *testing.T) {
 // TestDeliveryGateFunction runs the CloudFront Function's code in node with
 // the template's parameters substituted and checks which paths pass.
 func TestDeliveryGateFunction(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node not on PATH in CI")
-		}
-		t.Skip("node not on PATH")
-	}
+	node := testtool.Require(t, testtool.Node)
 	_, root := statements(t)
 	code := get(resource(t, root, "DeliveryGateFunction", "AWS::CloudFront::Function"), "FunctionCode")
 	if code.Tag != "!Sub" {

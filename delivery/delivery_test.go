@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/feedbatch/feedbatch/internal/s3test"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/filestore"
 	"github.com/feedbatch/feedbatch/store/memstore"
@@ -309,13 +310,7 @@ func TestHandlerBasicAuth(t *testing.T) {
 // TestCurl fetches through curl, an independent HTTP client: a full GET,
 // a conditional GET (304), a range, and basic auth.
 func TestCurl(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("curl not on PATH in CI")
-		}
-		t.Skip("curl not on PATH")
-	}
+	curl := testtool.Require(t, testtool.Curl)
 	st := memstore.New()
 	fill(t, st)
 	srv := httptest.NewServer(&Handler{Store: st, Auth: Auth{User: "meta", Password: "pw"}})

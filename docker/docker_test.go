@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/feedbatch/feedbatch/cfn"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
@@ -145,14 +146,12 @@ func buildLikeDockerfile(t *testing.T, d dockerfile) string {
 	if fi, err := os.Stat(filepath.Join(repoRoot, pkg, "main.go")); err != nil || fi.IsDir() {
 		t.Fatalf("build path %s: no main.go: %v", pkg, err)
 	}
-	bin := filepath.Join(t.TempDir(), "feedbatch")
-	cmd := exec.CommandContext(t.Context(), "go", "build", m[1], "-ldflags", ldflags, "-o", bin, pkg)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if pkg != "./cmd/feedbatch" {
+		t.Fatalf("the Dockerfile builds %s, want ./cmd/feedbatch", pkg)
 	}
-	return bin
+	// The same flags as every other test's build (testtool.Feedbatch), so
+	// the packages come from the build cache and only the link is new.
+	return testtool.Feedbatch(t, ldflags)
 }
 
 func TestDockerfile(t *testing.T) {

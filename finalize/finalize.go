@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
 	"github.com/feedbatch/feedbatch/notify"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -39,7 +41,7 @@ func SummaryKey(run string) string { return planner.RunDir(run) + "/summary.json
 // re-run k finished.
 func NotifiedKey(run string, rerun int) string {
 	if rerun > 0 {
-		return planner.RerunDir(run, rerun) + "/notified.json"
+		return runs.RerunDir(run, rerun) + "/notified.json"
 	}
 	return planner.RunDir(run) + "/notified.json"
 }
@@ -220,7 +222,7 @@ func (f *Finalizer) write(ctx context.Context, run string, rerun int, finished b
 	}
 	sum.Run, sum.Rerun, sum.Finished, sum.Report = run, rerun, finished, key
 	sum.GeneratedAt = now().UTC()
-	if sum.FailedShops > 0 {
+	if sum.FailedShops > 0 && sum.RerunCommand == "" {
 		sum.RerunCommand = RerunCommand(run)
 	}
 	b, err := json.MarshalIndent(sum, "", "  ")
@@ -265,15 +267,15 @@ func (f *Finalizer) send(ctx context.Context, claim string, m notify.Message, lo
 
 func (f *Finalizer) message(sum *Summary, late bool) notify.Message {
 	m := notify.Message{
-		Run: sum.Run, Rerun: sum.Rerun, Late: late, Shops: sum.Shops, FailedShops: sum.FailedShops,
-		FeedsPublished: sum.FeedsPublished, Duration: time.Duration(sum.DurationMS) * time.Millisecond,
+		Run: sum.Run, Rerun: sum.Rerun, Late: late, Shops: int64(sum.Shops), FailedShops: int64(sum.FailedShops),
+		FeedsPublished: sum.feedsPublished(), Duration: time.Duration(sum.DurationS * float64(time.Second)),
 		RerunCommand: sum.RerunCommand,
 	}
 	for _, s := range sum.Stages {
-		m.Stages = append(m.Stages, notify.Stage{Name: s.Stage, Succeeded: s.Succeeded, Failed: s.Failed, Skipped: s.Skipped, FailedIndexes: s.FailedIndexes})
+		m.Stages = append(m.Stages, notify.Stage{Name: s.Stage, Succeeded: int64(s.Succeeded), Failed: int64(s.Failed), Skipped: int64(s.Skipped), FailedIndexes: s.FailedIndexes})
 	}
 	for _, r := range sum.Reasons {
-		m.Reasons = append(m.Reasons, notify.Reason{Stage: r.Stage, Message: r.Message, Shops: r.Shops})
+		m.Reasons = append(m.Reasons, notify.Reason{Stage: r.Stage, Message: r.Reason, Shops: int64(r.Shops)})
 	}
 	if f.ReportURL != nil && sum.Report != "" {
 		m.ReportURL = f.ReportURL(sum.Report)
@@ -294,19 +296,29 @@ type jobDescriber interface {
 }
 
 // EngineChecker asks the engine (AWS Batch or the local engine) whether
-// every job of the record is SUCCEEDED or FAILED. A job the engine does not
-// know is not finished.
+// every job of the record is SUCCEEDED or FAILED (an array parent is, once
+// all its children are). A job the engine does not know is not finished.
 func EngineChecker(api jobDescriber) Checker {
 	return func(ctx context.Context, rec *planner.Record) (bool, error) {
-		ps, err := planner.Progress(ctx, api, rec)
-		if err != nil {
-			return false, err
+		var ids []string
+		for _, j := range rec.Jobs {
+			if j.JobID == "" {
+				return false, nil // never submitted (yet)
+			}
+			ids = append(ids, j.JobID)
 		}
-		for _, p := range ps {
-			if !p.Done {
-				return false, nil
+		done := 0
+		for start := 0; start < len(ids); start += 100 {
+			out, err := api.DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
+			if err != nil {
+				return false, fmt.Errorf("describe jobs: %w", err)
+			}
+			for _, d := range out.Jobs {
+				if d.Status == types.JobStatusSucceeded || d.Status == types.JobStatusFailed {
+					done++
+				}
 			}
 		}
-		return true, nil
+		return done == len(ids), nil
 	}
 }

@@ -20,7 +20,9 @@ import (
 	"github.com/feedbatch/feedbatch/notify"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/report"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
+	"github.com/feedbatch/feedbatch/stages/all"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
@@ -127,11 +129,11 @@ func newFinalizer(st store.Store, finished *atomic.Bool, n notify.Sender) *Final
 		},
 		WriteReport: func(ctx context.Context, run string) (string, error) { return report.Write(ctx, st, run) },
 		Summarize: func(ctx context.Context, run string) (*Summary, error) {
-			rep, err := report.Build(ctx, st, run, report.Options{})
+			m, err := runs.Load(ctx, st, run, runs.Options{Steps: runs.Steps(all.Graph())})
 			if err != nil {
 				return nil, err
 			}
-			return FromReport(rep), nil
+			return &Summary{Summary: runs.BuildSummary(m)}, nil
 		},
 		Notify:    n,
 		ReportURL: func(key string) string { return "https://reports.example/" + key },
@@ -181,7 +183,7 @@ func TestRunNotifiesOnce(t *testing.T) {
 	}
 
 	s := readSummary(t, st)
-	want := []StageSummary{
+	want := []runs.StageSummary{
 		{Stage: "collect", Succeeded: 5, Failed: 1, FailedIndexes: "3"},
 		{Stage: "feed", Succeeded: 4, Failed: 1, Skipped: 1, FailedIndexes: "5", SkippedIndexes: "3"},
 		{Stage: "image", Succeeded: 5, Skipped: 1, SkippedIndexes: "3"},
@@ -189,15 +191,15 @@ func TestRunNotifiesOnce(t *testing.T) {
 	if diff := cmp.Diff(want, s.Stages); diff != "" {
 		t.Errorf("stages (-want +got):\n%s", diff)
 	}
-	if !s.Finished || s.Shops != 6 || s.FailedShops != 2 || s.FeedsPublished != 4 || s.Report != report.Key(run) {
+	if !s.Finished || s.Shops != 6 || s.FailedShops != 2 || s.Report != report.Key(run) {
 		t.Errorf("summary %+v", s)
 	}
 	if s.RerunCommand != "feedbatch rerun "+run+" --failed" {
 		t.Errorf("rerun command %q", s.RerunCommand)
 	}
 	// Shop 5 started at +5 min and finished its last stage at +6 min.
-	if s.DurationMS != (6 * time.Minute).Milliseconds() {
-		t.Errorf("duration %d ms", s.DurationMS)
+	if s.DurationS != (6 * time.Minute).Seconds() {
+		t.Errorf("duration %v s", s.DurationS)
 	}
 	if len(s.Reasons) != 2 || s.Reasons[0].Shops != 1 {
 		t.Errorf("reasons %+v", s.Reasons)

@@ -76,6 +76,11 @@ func TestAgainstLocalEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, p := range final {
+		if p.Stage == "feed" && (!p.Split || p.Failed != 1 || p.Skipped != 0) {
+			t.Errorf("feed progress %+v, want 1 failed, 0 skipped, split by the engine's listing", p)
+		}
+	}
 	sums, err := Summarize(t.Context(), api, rec, final)
 	if err != nil {
 		t.Fatal(err)

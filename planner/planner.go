@@ -55,10 +55,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 )
 
@@ -108,21 +108,12 @@ const MaxArraySize = 10_000
 // DefaultLease is how long a "planning" record is considered alive.
 const DefaultLease = 2 * time.Minute
 
-// Step is one stage of the graph as the planner sees it: its name and the
-// stages whose child i must succeed before its child i runs.
-type Step struct {
-	Name  string
-	After []string
-}
+// Step is one stage of the graph: its name and the stages whose child i
+// must succeed before its child i runs (the run model's type).
+type Step = runs.Step
 
 // Steps converts the stage graph (stages/all.Graph) into steps.
-func Steps(nodes []stages.Node) []Step {
-	out := make([]Step, 0, len(nodes))
-	for _, n := range nodes {
-		out = append(out, Step{Name: n.Stage.Name(), After: slices.Clone(n.After)})
-	}
-	return out
-}
+func Steps(nodes []stages.Node) []Step { return runs.Steps(nodes) }
 
 // Downstream returns the chosen stages plus every stage that (transitively)
 // waits for one of them, in graph order.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/engine"
 	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -97,7 +98,7 @@ func Rerun(ctx context.Context, st store.Store, api BatchAPI, in RerunInput) (*R
 		}
 	}
 	if len(in.Indexes) > 0 || len(in.ShopIDs) > 0 {
-		idx, err := selectIndexes(rows, in.Indexes, in.ShopIDs)
+		idx, err := runs.SelectIndexes(rows, in.Indexes, in.ShopIDs)
 		if err != nil {
 			return nil, fmt.Errorf("rerun %s: %w", in.Run, err)
 		}

@@ -3,24 +3,17 @@ package planner
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"path"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/feedbatch/feedbatch/engine"
-	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -36,7 +29,7 @@ const (
 
 // ReasonDependentFailed is AWS Batch's statusReason of a job failed because
 // one of its dependencies failed.
-const ReasonDependentFailed = "Dependent Job failed"
+const ReasonDependentFailed = runs.ReasonDependentFailed
 
 // batchStatuses are every job status, for ListJobs (which returns only
 // RUNNING jobs when no status is given).
@@ -64,6 +57,34 @@ type Outcome struct {
 	DurationMS int64  `json:"duration_ms,omitempty"`
 	JobID      string `json:"job_id,omitempty"`
 	LogStream  string `json:"log_stream,omitempty"`
+	// Platforms is how each platform fared, for a stage that publishes per
+	// platform (feed): a failed child may have published some.
+	Platforms map[string]stages.PlatformResult `json:"platforms,omitempty"`
+}
+
+// Unpublished lists the platforms the outcome did not publish, sorted
+// (nil when it published every platform or is not per platform).
+func (o Outcome) Unpublished() []string {
+	var out []string
+	for p, r := range o.Platforms {
+		if r.Status != stages.PlatformPublished {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Published lists the platforms the outcome published, sorted.
+func (o Outcome) Published() []string {
+	var out []string
+	for p, r := range o.Platforms {
+		if r.Status == stages.PlatformPublished {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Terminal reports whether the outcome is final.
@@ -98,6 +119,10 @@ type Status struct {
 	Skipped map[string]string `json:"skipped"`
 	// Counts per stage and latest state.
 	Counts map[string]map[string]int `json:"counts"`
+	// Unpublished lists, per stage and platform, the indexes whose latest
+	// outcome did not publish that platform ("3,17-19"), partly published
+	// shops included.
+	Unpublished map[string]map[string]string `json:"unpublished,omitempty"`
 	// EngineError is set when the engine could not be asked; the status then
 	// comes from result records alone.
 	EngineError string `json:"engine_error,omitempty"`
@@ -133,85 +158,48 @@ type BatchAPI interface {
 }
 
 // ReadStatus builds the run's status from its records, result records and
-// the engine (api may be nil: results only).
+// the engine (api may be nil: results only). It is a view of runs.Load.
 func ReadStatus(ctx context.Context, st store.Store, api Watcher, in StatusInput) (*Status, error) {
-	log := in.Log
-	if log == nil {
-		log = slog.Default()
+	opts := runs.Options{Indexes: in.Indexes, ShopIDs: in.ShopIDs, Log: in.Log, RequireRecord: true}
+	if api != nil {
+		opts.Engine = EngineOf(api)
 	}
-	origin, err := ReadRecord(ctx, st, RecordKey(in.Run))
+	m, err := runs.Load(ctx, st, in.Run, opts)
 	if err != nil {
 		return nil, fmt.Errorf("status %s: %w", in.Run, err)
 	}
-	reruns, err := Reruns(ctx, st, in.Run)
-	if err != nil {
-		return nil, fmt.Errorf("status %s: %w", in.Run, err)
-	}
-	rows, _, err := manifest.ReadAll(ctx, st, origin.Manifest)
-	if err != nil {
-		return nil, fmt.Errorf("status %s: %w", in.Run, err)
-	}
-	want, err := selectIndexes(rows, in.Indexes, in.ShopIDs)
-	if err != nil {
-		return nil, fmt.Errorf("status %s: %w", in.Run, err)
-	}
-	narrow := len(in.Indexes) > 0 || len(in.ShopIDs) > 0
+	return StatusOf(m), nil
+}
 
-	s := &Status{Run: in.Run, Reruns: len(reruns), Failed: map[string]string{}, Skipped: map[string]string{}, Counts: map[string]map[string]int{}}
-	for _, g := range origin.Groups {
-		for _, name := range g.Stages {
-			if !slices.Contains(s.Stages, name) {
-				s.Stages = append(s.Stages, name)
-			}
+// StatusOf is the status view of a run model: per shop and stage, the
+// engine's word for each known attempt (SKIPPED for a child that never ran
+// because its upstream failed, UNKNOWN where nobody knows the child).
+func StatusOf(m *runs.Model) *Status {
+	s := &Status{Run: m.Run, Reruns: len(m.Reruns), Failed: map[string]string{}, Skipped: map[string]string{},
+		Counts: map[string]map[string]int{}, EngineError: m.EngineError}
+	var steps []int
+	for si, step := range m.Steps {
+		if m.Record == nil || slices.ContainsFunc(m.Record.Groups, func(g Group) bool { return slices.Contains(g.Stages, step.Name) }) {
+			s.Stages = append(s.Stages, step.Name)
+			steps = append(steps, si)
 		}
 	}
-	shops := make(map[int64]*ShopStatus, len(want))
-	for _, i := range want {
-		r := rows[i]
-		shops[i] = &ShopStatus{Index: i, ShopID: r.ShopID, Name: r.Name, Stages: map[string]*Cell{}}
-	}
-	for _, rec := range append([]*Record{origin}, reruns...) {
-		toOrigin, err := originMap(rec)
-		if err != nil {
-			return nil, err
-		}
-		// local indexes of this record that the report wants
-		var local []int64
-		if narrow {
-			for li, oi := range toOrigin {
-				if shops[oi] != nil {
-					local = append(local, li)
+	for _, sh := range m.Shops {
+		ss := ShopStatus{Index: sh.Index, ShopID: sh.ShopID, Name: sh.Name, Stages: map[string]*Cell{}}
+		for _, si := range steps {
+			story := sh.Stories[si]
+			c := &Cell{Latest: Outcome{Run: m.Run, Index: sh.Index, State: StateUnknown}}
+			for _, a := range story.History {
+				if a.Known() {
+					c.History = append(c.History, outcomeOf(m.Run, a))
 				}
 			}
-			slices.Sort(local)
-		}
-		outs, eerr := recordOutcomes(ctx, st, api, rec, local, narrow)
-		if eerr != nil {
-			log.Warn("engine not available; status from result records only", "err", eerr)
-			s.EngineError = eerr.Error()
-		}
-		for k, o := range outs {
-			sh := shops[toOrigin[k.index]]
-			if sh == nil {
-				continue
+			if n := len(c.History); n > 0 {
+				c.Latest = c.History[n-1]
 			}
-			c := sh.Stages[k.stage]
-			if c == nil {
-				c = &Cell{}
-				sh.Stages[k.stage] = c
-			}
-			c.History = append(c.History, o)
-			c.Latest = o
+			ss.Stages[story.Stage] = c
 		}
-	}
-	for _, i := range want {
-		sh := shops[i]
-		for _, name := range s.Stages {
-			if sh.Stages[name] == nil {
-				sh.Stages[name] = &Cell{Latest: Outcome{Run: in.Run, Index: i, State: StateUnknown}}
-			}
-		}
-		s.Shops = append(s.Shops, *sh)
+		s.Shops = append(s.Shops, ss)
 	}
 	for _, name := range s.Stages {
 		counts := map[string]int{}
@@ -227,6 +215,21 @@ func ReadStatus(ctx context.Context, st store.Store, api Watcher, in StatusInput
 			}
 		}
 		s.Counts[name] = counts
+		unpublished := map[string][]int64{}
+		for _, sh := range s.Shops {
+			for _, p := range sh.Stages[name].Latest.Unpublished() {
+				unpublished[p] = append(unpublished[p], sh.Index)
+			}
+		}
+		for p, idx := range unpublished {
+			if s.Unpublished == nil {
+				s.Unpublished = map[string]map[string]string{}
+			}
+			if s.Unpublished[name] == nil {
+				s.Unpublished[name] = map[string]string{}
+			}
+			s.Unpublished[name][p] = engine.FormatIndexes(idx)
+		}
 		if len(failed) > 0 {
 			s.Failed[name] = engine.FormatIndexes(failed)
 		}
@@ -234,159 +237,109 @@ func ReadStatus(ctx context.Context, st store.Store, api Watcher, in StatusInput
 			s.Skipped[name] = engine.FormatIndexes(skipped)
 		}
 	}
-	return s, nil
+	return s
 }
 
-// selectIndexes turns an index/shop selection into sorted daily indexes
-// (everything when both are empty).
-func selectIndexes(rows []manifest.Row, indexes []int64, shopIDs []string) ([]int64, error) {
-	if len(indexes) == 0 && len(shopIDs) == 0 {
-		out := make([]int64, len(rows))
-		for i := range out {
-			out[i] = int64(i)
+// outcomeOf is one known attempt in status's words.
+func outcomeOf(run string, a runs.Attempt) Outcome {
+	o := Outcome{Run: run, Rerun: a.Rerun, Index: a.Index, JobID: a.JobID}
+	if e := a.Engine; e != nil {
+		o.State, o.Reason, o.ExitCode, o.Attempts = e.Status, e.Reason, e.ExitCode, e.Attempts
+		o.Started, o.Stopped, o.LogStream = e.Started, e.Stopped, e.LogStream
+		if a.State == runs.Skipped {
+			o.State = StateSkipped
 		}
-		return out, nil
 	}
-	var out []int64
-	for _, i := range indexes {
-		if i < 0 || i >= int64(len(rows)) {
-			return nil, fmt.Errorf("index %d: %w (the run has %d shops)", i, manifest.ErrIndexOutOfRange, len(rows))
-		}
-		out = append(out, i)
-	}
-	if len(shopIDs) > 0 {
-		byID := make(map[string]int64, len(rows))
-		for _, r := range rows {
-			byID[r.ShopID] = r.Index
-		}
-		for _, id := range shopIDs {
-			i, ok := byID[id]
-			if !ok {
-				return nil, fmt.Errorf("shop %q: %w in the run's manifest", id, store.ErrNotFound)
+	if res := a.Result; res != nil {
+		if o.State == "" {
+			o.State = string(types.JobStatusFailed)
+			if res.Status == stages.StatusSucceeded {
+				o.State = string(types.JobStatusSucceeded)
 			}
-			out = append(out, i)
+		}
+		o.Attempts = max(o.Attempts, res.Attempt)
+		o.Error = res.Error
+		o.Platforms = res.Platforms
+		o.DurationMS = res.DurationMS
+		if o.Started.IsZero() {
+			o.Started, o.Stopped = res.StartedAt, res.FinishedAt
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return o
 }
 
-// originMap maps the record's manifest indexes to the daily run's.
-func originMap(rec *Record) (map[int64]int64, error) {
-	m := map[int64]int64{}
-	for _, g := range rec.Groups {
-		if rec.Rerun == 0 || g.OriginIndexes == "" {
-			for i := g.Offset; i < g.Offset+g.Size; i++ {
-				m[i] = i
+// EngineOf adapts the Batch API to what runs.Load asks: DescribeJobs for a
+// single job or up to 1,000 chosen children, ListJobs (every status) for a
+// whole array.
+func EngineOf(api Watcher) runs.Engine { return batchEngine{api} }
+
+type batchEngine struct{ api Watcher }
+
+func (b batchEngine) Children(ctx context.Context, j Job, indexes []int64) ([]runs.Child, error) {
+	var ids []string
+	var idx []int64
+	switch {
+	case !j.Array():
+		ids, idx = []string{j.JobID}, []int64{j.Offset}
+	case indexes != nil && len(indexes) <= 1000:
+		for _, li := range indexes {
+			if j.Contains(li) {
+				ids, idx = append(ids, j.ChildID(li)), append(idx, li)
 			}
-			continue
 		}
-		idx, err := engine.ParseIndexes(g.OriginIndexes)
+	default:
+		var out []runs.Child
+		err := listChildren(ctx, b.api, j, nil, func(li int64, s types.JobSummary) {
+			if indexes != nil && !slices.Contains(indexes, li) {
+				return
+			}
+			c := runs.Child{Index: li, Status: string(s.Status), Reason: aws.ToString(s.StatusReason), JobID: aws.ToString(s.JobId),
+				Started: msTime(s.StartedAt), Stopped: msTime(s.StoppedAt)}
+			if s.Container != nil {
+				c.ExitCode = s.Container.ExitCode
+			}
+			out = append(out, c)
+		})
+		return out, err
+	}
+	byID := map[string]int64{}
+	for i, id := range ids {
+		byID[id] = idx[i]
+	}
+	var out []runs.Child
+	for start := 0; start < len(ids); start += 100 {
+		res, err := b.api.DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
 		if err != nil {
-			return nil, fmt.Errorf("%s: group at %d: %w", rec.Key(), g.Offset, err)
+			return nil, fmt.Errorf("describe jobs of %s: %w", j.Name, err)
 		}
-		for j, oi := range idx {
-			m[g.Offset+int64(j)] = oi
-		}
-	}
-	return m, nil
-}
-
-type outcomeKey struct {
-	stage string
-	index int64
-}
-
-// recordOutcomes reads the outcomes of one record: the engine's view
-// overlaid with result records. With only, just those local indexes.
-func recordOutcomes(ctx context.Context, st store.Store, api Watcher, rec *Record, local []int64, only bool) (map[outcomeKey]Outcome, error) {
-	outs := map[outcomeKey]Outcome{}
-	var engineErr error
-	if api != nil {
-		engineErr = engineOutcomes(ctx, api, rec, local, only, outs)
-	}
-	for _, j := range rec.Jobs {
-		if err := resultOutcomes(ctx, st, rec, j, local, only, outs); err != nil {
-			return nil, err
-		}
-	}
-	for k, o := range outs {
-		o.Run, o.Rerun = rec.RunID, rec.Rerun
-		outs[k] = o
-	}
-	return outs, engineErr
-}
-
-func engineOutcomes(ctx context.Context, api Watcher, rec *Record, local []int64, only bool, outs map[outcomeKey]Outcome) error {
-	for _, j := range rec.Jobs {
-		if j.JobID == "" {
-			continue
-		}
-		var ids []string
-		var idx []int64
-		switch {
-		case !j.Array():
-			if only && !slices.Contains(local, j.Offset) {
+		for _, d := range res.Jobs {
+			li, ok := byID[aws.ToString(d.JobId)]
+			if !ok {
 				continue
 			}
-			ids, idx = []string{j.JobID}, []int64{j.Offset}
-		case only && len(local) <= 1000:
-			for _, li := range local {
-				if j.Contains(li) {
-					ids, idx = append(ids, j.ChildID(li)), append(idx, li)
+			c := runs.Child{Index: li, Status: string(d.Status), Reason: aws.ToString(d.StatusReason), JobID: aws.ToString(d.JobId),
+				Started: msTime(d.StartedAt), Stopped: msTime(d.StoppedAt), Attempts: len(d.Attempts)}
+			if d.Container != nil {
+				c.ExitCode = d.Container.ExitCode
+				c.LogStream = aws.ToString(d.Container.LogStreamName)
+			}
+			if n := len(d.Attempts); n > 0 && d.Attempts[n-1].Container != nil {
+				c.ExitCode = cmp.Or(d.Attempts[n-1].Container.ExitCode, c.ExitCode)
+				if s := aws.ToString(d.Attempts[n-1].Container.LogStreamName); s != "" {
+					c.LogStream = s
+				}
+				if r := aws.ToString(d.Attempts[n-1].Container.Reason); r != "" && c.Reason == "" {
+					c.Reason = r
 				}
 			}
-		default:
-			if err := listChildren(ctx, api, j, nil, func(li int64, s types.JobSummary) {
-				o := Outcome{Index: li, State: string(s.Status), Reason: aws.ToString(s.StatusReason), JobID: aws.ToString(s.JobId),
-					Started: msTime(s.StartedAt), Stopped: msTime(s.StoppedAt)}
-				if s.Container != nil {
-					o.ExitCode = s.Container.ExitCode
-				}
-				outs[outcomeKey{j.Stage, li}] = skipped(o)
-			}); err != nil {
-				return err
-			}
-			continue
-		}
-		byID := map[string]int64{}
-		for i, id := range ids {
-			byID[id] = idx[i]
-		}
-		for start := 0; start < len(ids); start += 100 {
-			out, err := api.DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
-			if err != nil {
-				return fmt.Errorf("describe jobs of %s: %w", j.Name, err)
-			}
-			for _, d := range out.Jobs {
-				li, ok := byID[aws.ToString(d.JobId)]
-				if !ok {
-					continue
-				}
-				o := Outcome{Index: li, State: string(d.Status), Reason: aws.ToString(d.StatusReason), JobID: aws.ToString(d.JobId),
-					Started: msTime(d.StartedAt), Stopped: msTime(d.StoppedAt), Attempts: len(d.Attempts)}
-				if d.Container != nil {
-					o.ExitCode = d.Container.ExitCode
-					o.LogStream = aws.ToString(d.Container.LogStreamName)
-				}
-				if n := len(d.Attempts); n > 0 && d.Attempts[n-1].Container != nil {
-					o.ExitCode = cmp.Or(d.Attempts[n-1].Container.ExitCode, o.ExitCode)
-					if s := aws.ToString(d.Attempts[n-1].Container.LogStreamName); s != "" {
-						o.LogStream = s
-					}
-					if r := aws.ToString(d.Attempts[n-1].Container.Reason); r != "" && o.Reason == "" {
-						o.Reason = r
-					}
-				}
-				outs[outcomeKey{j.Stage, li}] = skipped(o)
-			}
+			out = append(out, c)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func skipped(o Outcome) Outcome {
-	if o.State == string(types.JobStatusFailed) && strings.HasPrefix(o.Reason, ReasonDependentFailed) {
+	if o.State == string(types.JobStatusFailed) && runs.FromBatch(o.State, o.Reason) == runs.Skipped {
 		o.State = StateSkipped
 	}
 	return o
@@ -422,96 +375,4 @@ func listChildren(ctx context.Context, api lister, j Job, statuses []types.JobSt
 		}
 	}
 	return nil
-}
-
-// resultOutcomes overlays the result records of job j.
-func resultOutcomes(ctx context.Context, st store.Store, rec *Record, j Job, local []int64, only bool, outs map[outcomeKey]Outcome) error {
-	apply := func(res stages.Result) {
-		k := outcomeKey{j.Stage, res.Index}
-		o, known := outs[k]
-		o.Index = res.Index
-		if !known || o.State == "" {
-			o.State = string(types.JobStatusFailed)
-			if res.Status == stages.StatusSucceeded {
-				o.State = string(types.JobStatusSucceeded)
-			}
-		}
-		o.Attempts = max(o.Attempts, res.Attempt)
-		o.Error = res.Error
-		o.DurationMS = res.DurationMS
-		if o.Started.IsZero() {
-			o.Started, o.Stopped = res.StartedAt, res.FinishedAt
-		}
-		if o.JobID == "" {
-			o.JobID = res.JobID
-		}
-		outs[k] = o
-	}
-	var keys []string
-	if only {
-		for _, li := range local {
-			if j.Contains(li) {
-				keys = append(keys, stages.ResultKey(rec.Manifest, j.Stage, li))
-			}
-		}
-	} else {
-		prefix := path.Dir(stages.ResultKey(rec.Manifest, j.Stage, 0)) + "/"
-		err := st.List(ctx, prefix, func(info store.Info) error {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(info.Key, prefix), ".json"), 10, 64)
-			if err == nil && j.Contains(n) {
-				keys = append(keys, info.Key)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("list results of %s: %w", j.Name, err)
-		}
-	}
-	// Result records are small and many (one per shop and stage): read them
-	// concurrently, which is what makes status fast over S3.
-	results := make([]*stages.Result, len(keys))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(resultReaders)
-	for i, key := range keys {
-		g.Go(func() error {
-			res, err := readResult(gctx, st, key)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			results[i] = &res
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for _, res := range results {
-		if res != nil {
-			apply(*res)
-		}
-	}
-	return nil
-}
-
-// resultReaders is how many result records are read at once.
-const resultReaders = 32
-
-func readResult(ctx context.Context, st store.Store, key string) (stages.Result, error) {
-	var res stages.Result
-	rc, err := st.Get(ctx, key)
-	if err != nil {
-		return res, fmt.Errorf("read %s: %w", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-	if err != nil {
-		return res, fmt.Errorf("read %s: %w", key, err)
-	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		return res, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return res, nil
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+
+	"github.com/feedbatch/feedbatch/runs"
 )
 
 // StageProgress is one stage's progress over all its jobs.
@@ -16,6 +18,13 @@ type StageProgress struct {
 	Total int64
 	// Counts by Batch status (children for arrays, the job for single jobs).
 	Succeeded, Failed, Running, Waiting int64
+	// Skipped counts the FAILED children that never ran because a stage
+	// they wait for failed ("Dependent Job failed"); Failed then counts
+	// only the others. Split is true when the count is exact (the engine
+	// listed the failed children, or the jobs are single), false when
+	// Failed holds both.
+	Skipped int64
+	Split   bool
 	// Done is true when every job of the stage is terminal.
 	Done bool
 	// Unknown counts the stage's jobs the engine did not describe.
@@ -23,11 +32,44 @@ type StageProgress struct {
 }
 
 // Finished is the number of terminal children.
-func (p StageProgress) Finished() int64 { return p.Succeeded + p.Failed }
+func (p StageProgress) Finished() int64 { return p.Succeeded + p.Failed + p.Skipped }
 
-// Progress reads every stage's progress from the engine (DescribeJobs on the
-// parents, at most 100 ids per call; arrays report statusSummary).
-func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress, error) {
+// failedSplits remembers, per array job, how its FAILED children split
+// into skipped and failed at a FAILED count, so a poll lists them again
+// only when the count changed.
+type failedSplits map[string]failedSplit
+
+type failedSplit struct{ failed, skipped int64 }
+
+// split returns how many of array job j's n FAILED children were skipped,
+// and false if it could not tell.
+func (fs failedSplits) split(ctx context.Context, api describer, j Job, n int64) (int64, bool) {
+	l, ok := api.(lister)
+	if !ok {
+		return 0, false
+	}
+	if c, ok := fs[j.JobID]; ok && c.failed == n {
+		return c.skipped, true
+	}
+	var skipped, seen int64
+	err := listChildren(ctx, l, j, []types.JobStatus{types.JobStatusFailed}, func(_ int64, s types.JobSummary) {
+		seen++
+		if runs.FromBatch(runs.BatchFailed, aws.ToString(s.StatusReason)) == runs.Skipped {
+			skipped++
+		}
+	})
+	if err != nil || seen != n {
+		return 0, false // a listing behind the summary: next poll
+	}
+	fs[j.JobID] = failedSplit{n, skipped}
+	return skipped, true
+}
+
+// progress reads every stage's progress from the engine (DescribeJobs on
+// the parents, at most 100 ids per call; arrays report statusSummary). With
+// an api that can also list jobs, each array's failed children are listed
+// (when their number changes) to tell skipped from failed.
+func progress(ctx context.Context, api describer, rec *Record, fs failedSplits) ([]StageProgress, error) {
 	var ids []string
 	for _, j := range rec.Jobs {
 		if j.JobID != "" {
@@ -51,7 +93,7 @@ func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress,
 		if !ok {
 			i = len(out)
 			at[j.Stage] = i
-			out = append(out, StageProgress{Stage: j.Stage, Done: true})
+			out = append(out, StageProgress{Stage: j.Stage, Done: true, Split: true})
 		}
 		p := &out[i]
 		p.Total += j.Size
@@ -73,7 +115,10 @@ func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress,
 				case types.JobStatusSucceeded:
 					p.Succeeded += int64(n)
 				case types.JobStatusFailed:
-					p.Failed += int64(n)
+					skipped, ok := fs.split(ctx, api, j, int64(n))
+					p.Split = p.Split && ok
+					p.Failed += int64(n) - skipped
+					p.Skipped += skipped
 				case types.JobStatusRunning, types.JobStatusStarting:
 					p.Running += int64(n)
 				default:
@@ -88,7 +133,11 @@ func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress,
 		case types.JobStatusSucceeded:
 			p.Succeeded += n
 		case types.JobStatusFailed:
-			p.Failed += n
+			if runs.FromBatch(string(d.Status), aws.ToString(d.StatusReason)) == runs.Skipped {
+				p.Skipped += n
+			} else {
+				p.Failed += n
+			}
 		case types.JobStatusRunning, types.JobStatusStarting:
 			p.Running += n
 		default:
@@ -102,14 +151,15 @@ func Progress(ctx context.Context, api describer, rec *Record) ([]StageProgress,
 // gives up on it (an engine that lost its job table, an expired AWS job).
 const maxUnknownPolls = 30
 
-// Wait polls Progress every interval until every stage is done, calling
+// Wait polls the progress every interval until every stage is done, calling
 // report after each poll. It returns the last progress.
 func Wait(ctx context.Context, api describer, rec *Record, interval time.Duration, report func([]StageProgress)) ([]StageProgress, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	unknownPolls := 0
+	fs := failedSplits{}
 	for {
-		p, err := Progress(ctx, api, rec)
+		p, err := progress(ctx, api, rec, fs)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/registry"
 )
@@ -31,10 +32,7 @@ func pgTable(t *testing.T) (*pgx.Conn, string) {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, testDSN())
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at %s: %v", testDSN(), err)
-		}
-		t.Skipf("no PostgreSQL at %s: %v", testDSN(), err)
+		testtool.Missing(t, testtool.PostgreSQL, fmt.Errorf("PostgreSQL at %s: %w", testDSN(), err))
 	}
 	table := fmt.Sprintf("feedbatch_shops_test_%d_%d", os.Getpid(), time.Now().UnixNano())
 	if _, err := conn.Exec(ctx, fmt.Sprintf(registry.TableDDL, table)); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,22 +13,14 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/store/filestore"
 )
 
 // chromium finds the browser: $FEEDBATCH_CHROMIUM, else chromium on PATH.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("FEEDBATCH_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("headless Chromium not found (apt-get install -y chromium, or set FEEDBATCH_CHROMIUM); skipping the browser test")
-	return ""
+	return testtool.Require(t, testtool.Chromium)
 }
 
 // browser starts headless Chromium with no network beyond the page's file.
@@ -254,11 +245,10 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
-// TestBrowserLargeRun loads a 10,000-shop report and times it.
+// TestBrowserLargeRun loads a 10,000-shop report and times it; a scale
+// test (FEEDBATCH_SCALE=1).
 func TestBrowserLargeRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10,000 shops")
-	}
+	testtool.Scale(t)
 	ctx := browser(t)
 	_, page := writeFileRun(t, 10_000)
 	start := time.Now()

@@ -59,9 +59,11 @@ func fixture(t testing.TB, ctx context.Context, st store.Store, n int) {
 		"run_id": testRun, "state": "submitted", "engine": "local", "version": "v1.2.3", "created_at": t0,
 		"groups": []any{map[string]any{"offset": 0, "size": n, "stages": []string{"collect", "feed", "image"}}},
 		"jobs": []any{
-			map[string]any{"stage": "collect", "offset": 0, "size": n, "job_id": "arr-collect"},
-			map[string]any{"stage": "feed", "offset": 0, "size": n, "job_id": "arr-feed"},
-			map[string]any{"stage": "image", "offset": 0, "size": n, "job_id": "arr-image"},
+			// The graph (feed and image wait for collect) comes from the
+			// jobs' dependencies.
+			map[string]any{"stage": "collect", "offset": 0, "size": n, "job_id": "arr-collect", "name": "r-collect"},
+			map[string]any{"stage": "feed", "offset": 0, "size": n, "job_id": "arr-feed", "name": "r-feed", "depends_on": []string{"r-collect"}},
+			map[string]any{"stage": "image", "offset": 0, "size": n, "job_id": "arr-image", "name": "r-image", "depends_on": []string{"r-collect"}},
 		},
 	})
 	result := func(mkey, stage string, row manifest.Row, index int64, ok bool, errMsg string, ms int64, start time.Time) stages.Result {
@@ -127,6 +129,7 @@ func fixture(t testing.TB, ctx context.Context, st store.Store, n int) {
 		"jobs": []any{
 			map[string]any{"stage": "collect", "offset": 0, "size": 1, "job_id": "single-collect-0"},
 			map[string]any{"stage": "feed", "offset": 0, "size": 2, "job_id": "rr-feed"},
+			map[string]any{"stage": "image", "offset": 0, "size": 2, "job_id": "rr-image"},
 		},
 	})
 	rs := t0.Add(3 * time.Hour)

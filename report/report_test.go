@@ -3,13 +3,16 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/memstore"
@@ -289,16 +292,19 @@ func TestChildStates(t *testing.T) {
 	st := memstore.New()
 	fixture(t, ctx, st, 20)
 	exit137 := int32(137)
-	states := []ChildState{
-		{Stage: "image", Index: 7, Status: "FAILED", Reason: "Job attempt duration exceeded timeout", ExitCode: &exit137, JobID: "arr-image:7", Attempts: 1},
-		{Stage: "image", Index: 17, Status: "RUNNABLE", JobID: "arr-image:17"},
-		{Stage: "feed", Index: 13, Status: "SKIPPED", Reason: "Dependent Job failed"},
-		{Stage: "collect", Index: 0, Status: "SUCCEEDED", JobID: "arr-collect:0", Attempts: 1}, // has a record: ignored
-		{Rerun: 1, Stage: "image", Index: 0, Status: "RUNNING", JobID: "rr-image", Attempts: 1},
+	eng := fakeEngine{
+		"arr-image": {
+			{Index: 7, Status: "FAILED", Reason: "Job attempt duration exceeded timeout", ExitCode: &exit137, JobID: "arr-image:7", Attempts: 1},
+			{Index: 17, Status: "RUNNABLE", JobID: "arr-image:17"},
+		},
+		"arr-feed":         {{Index: 13, Status: "FAILED", Reason: "Dependent Job failed"}},
+		"arr-collect":      {{Index: 0, Status: "SUCCEEDED", JobID: "arr-collect:0", Attempts: 1}}, // has a record
+		"rr-image":         {{Index: 0, Status: "RUNNING", JobID: "rr-image", Attempts: 1}},
+		"single-collect-0": nil, "rr-feed": nil,
 	}
 	var refs []LogRef
 	rep, err := Build(ctx, st, testRun, Options{
-		ChildStates: func(context.Context) ([]ChildState, error) { return states, nil },
+		Engine: eng,
 		LogLinks: func(_ context.Context, r []LogRef) (map[LogRef]string, error) {
 			refs = r
 			return map[LogRef]string{{"arr-image:7", 1}: "../../.engine/logs/x"}, nil
@@ -330,11 +336,97 @@ func TestChildStates(t *testing.T) {
 		t.Errorf("the engine-only failure's log was not asked for: %v", refs)
 	}
 	// A failing engine leaves the records alone.
-	rep, err = Build(ctx, st, testRun, Options{ChildStates: func(context.Context) ([]ChildState, error) { return nil, errors.New("down") }})
+	rep, err = Build(ctx, st, testRun, Options{Engine: fakeEngine{"arr-collect": nil}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(wantCounts20, counts(rep)); diff != "" {
 		t.Errorf("counts with the engine down (-want +got):\n%s", diff)
 	}
+}
+
+// fakeEngine answers for the jobs it has (by job id) and fails for any
+// other.
+type fakeEngine map[string][]runs.Child
+
+func (f fakeEngine) Children(_ context.Context, j runs.Job, _ []int64) ([]runs.Child, error) {
+	c, ok := f[j.JobID]
+	if !ok {
+		return nil, errors.New("engine down")
+	}
+	return c, nil
+}
+
+// TestPartlyPublished: a feed child that published google but failed meta
+// counts as published on google and not published on meta, and its feed
+// is linked.
+func TestPartlyPublished(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 20)
+	r := stages.Result{Stage: "feed", RunID: testRun, ManifestKey: "runs/" + testRun + "/manifest.parquet", Index: 0, ShopID: "shop-000",
+		Status: stages.StatusFailed, Attempt: 1, Error: "feed shop shop-000: feed meta: drop guard",
+		Outputs: []string{"shops/shop-000/feeds/google.xml.gz", "shops/shop-000/feeds/google.meta.json"},
+		Platforms: map[string]stages.PlatformResult{
+			"google": {Status: stages.PlatformPublished, Items: 99},
+			"meta":   {Status: stages.PlatformFailed, Items: 3, Reason: "drop guard"},
+		}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, stages.ResultKey(r.ManifestKey, "feed", 0), bytes.NewReader(b), nil); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Build(ctx, st, testRun, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int{}
+	for _, p := range rep.Platforms {
+		got[p.Platform] = [2]int{p.Shops, p.Failed}
+	}
+	if diff := cmp.Diff(map[string][2]int{"google": {17, 0}, "meta": {16, 1}}, got); diff != "" {
+		t.Errorf("shops published, not published (-want +got):\n%s", diff)
+	}
+	if s := rep.Shops[0]; s.States[1] != Failed || len(s.Feeds) != 1 {
+		t.Errorf("shop 0: states %v feeds %v", s.States, s.Feeds)
+	}
+}
+
+// TestWriteModel: the page of a model read once is the page Write makes.
+func TestWriteModel(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 20)
+	now := func() time.Time { return t0 }
+	key, err := WriteWith(ctx, st, testRun, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readAll(t, st, key)
+	m, err := runs.Load(ctx, st, testRun, runs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteModel(ctx, st, m, Options{Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, st, key); got != want {
+		t.Error("WriteModel's page differs from WriteWith's")
+	}
+}
+
+func readAll(t *testing.T, st store.Store, key string) string {
+	t.Helper()
+	rc, err := st.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

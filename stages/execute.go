@@ -28,6 +28,7 @@ func Execute(ctx context.Context, st Stage, job Job) (Result, error) {
 	res.OriginIndex = job.Row.OriginIndex
 	res.ShopID = job.Row.ShopID
 	res.Attempt = job.Attempt
+	res.JobID = job.JobID
 	res.StartedAt = start
 	res.FinishedAt = nowFunc().UTC()
 	res.DurationMS = res.FinishedAt.Sub(start).Milliseconds()

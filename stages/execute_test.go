@@ -47,6 +47,7 @@ func TestExecuteWritesResultRecord(t *testing.T) {
 				Row:         manifest.Row{Index: 7, ShopID: "shop-a", OriginIndex: -1},
 				Store:       st,
 				Attempt:     2,
+				JobID:       "arr-fake:7",
 			}
 			res, err := stages.Execute(t.Context(), tc.stage, job)
 			if (err != nil) != tc.wantErr {
@@ -67,7 +68,7 @@ func TestExecuteWritesResultRecord(t *testing.T) {
 			if got.Status != tc.wantStatus || got.Permanent != tc.wantPermanent {
 				t.Errorf("status %q permanent %v, want %q %v", got.Status, got.Permanent, tc.wantStatus, tc.wantPermanent)
 			}
-			if got.ShopID != "shop-a" || got.Index != 7 || got.Attempt != 2 || got.Stage != "fake" || got.RunID != "2026-11-23" {
+			if got.ShopID != "shop-a" || got.Index != 7 || got.Attempt != 2 || got.Stage != "fake" || got.RunID != "2026-11-23" || got.JobID != "arr-fake:7" {
 				t.Errorf("identity fields wrong: %+v", got)
 			}
 			if got.FinishedAt.Before(got.StartedAt) {

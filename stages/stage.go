@@ -60,6 +60,9 @@ type Job struct {
 	Attempt int
 	// Force bypasses safety guards such as the feed's drop guard.
 	Force bool
+	// JobID is AWS_BATCH_JOB_ID (parent:index for array children; the
+	// local engine sets it too): the child records its own job id.
+	JobID string
 	// Config is Row.Options parsed and checked against every declared
 	// option (the child's entry point fills it; see JobConfig). Stages read
 	// their settings here, not from the environment.
@@ -117,11 +120,31 @@ type Result struct {
 	Bytes int64 `json:"bytes"`
 	// Outputs are the store keys published.
 	Outputs []string `json:"outputs,omitempty"`
+	// Platforms is, for a stage that publishes per platform (feed), how
+	// each platform fared: a child may publish google and meta and fail
+	// naver, and still be a failed child.
+	Platforms map[string]PlatformResult `json:"platforms,omitempty"`
 	// Unchanged is true when the input had not changed and work was skipped.
 	Unchanged bool   `json:"unchanged,omitempty"`
 	Error     string `json:"error,omitempty"`
 	// Permanent is true when the error is not worth retrying.
 	Permanent bool `json:"permanent,omitempty"`
+}
+
+// Platform publish statuses.
+const (
+	PlatformPublished = "published"
+	PlatformFailed    = "failed"
+)
+
+// PlatformResult is one platform's publish outcome in a Result.
+type PlatformResult struct {
+	// Status is PlatformPublished (also when the feed was unchanged and
+	// left as published) or PlatformFailed.
+	Status string `json:"status"`
+	Items  int64  `json:"items,omitempty"`
+	// Reason is why the platform was not published.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ResultKey is where the child for index writes its result record: beside

@@ -197,9 +197,9 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 	}
 }
 
-// TestInvalidRegistryOneLine: every problem of a registry, each with its
-// line, on one error line; nothing planned.
-func TestInvalidRegistryOneLine(t *testing.T) {
+// TestInvalidRegistryProblemPerLine: every problem of a registry, each with
+// its line, one per line under one heading; nothing planned.
+func TestInvalidRegistryProblemPerLine(t *testing.T) {
 	dir := t.TempDir()
 	reg := filepath.Join(dir, "shops.yaml")
 	const yaml = `shops:
@@ -217,10 +217,16 @@ func TestInvalidRegistryOneLine(t *testing.T) {
 			if code != exitUsage {
 				t.Fatalf("exit %d, want %d\n%s%s", code, exitUsage, out, errOut)
 			}
-			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n != 0 {
-				t.Errorf("want one error line, got:\n%s", errOut)
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			if len(lines) < 4 || !strings.HasSuffix(lines[0], "problem(s):") {
+				t.Errorf("want a heading and a line per problem, got:\n%s", errOut)
 			}
-			for _, want := range []string{"shops.yaml:3:", "duplicate id", "tiktok", "shops.yaml:4:", "gopher", "; "} {
+			for _, l := range lines[1:] {
+				if !strings.HasPrefix(l, "  shops.yaml:") {
+					t.Errorf("problem line %q does not start with its registry line", l)
+				}
+			}
+			for _, want := range []string{"shops.yaml:3:", "duplicate id", "tiktok", "shops.yaml:4:", "gopher"} {
 				if !strings.Contains(errOut, want) {
 					t.Errorf("error does not say %q:\n%s", want, errOut)
 				}
@@ -302,6 +308,11 @@ func TestProgressSkipped(t *testing.T) {
 			{Stage: "feed", Total: 8, Succeeded: 5, Failed: 3},
 			{Stage: "image", Total: 8, Succeeded: 6, Failed: 2},
 		}, "collect 8/8 failed 2 | feed 8/8 failed 1 skipped 2 | image 8/8 skipped 2"},
+		{"split by the engine", []planner.StageProgress{
+			{Stage: "collect", Total: 8, Succeeded: 7, Failed: 1, Split: true},
+			{Stage: "feed", Total: 8, Succeeded: 4, Failed: 3, Skipped: 1, Split: true},
+			{Stage: "image", Total: 8, Succeeded: 7, Skipped: 1, Split: true},
+		}, "collect 8/8 failed 1 | feed 8/8 failed 3 skipped 1 | image 8/8 skipped 1"},
 		{"nothing failed", []planner.StageProgress{
 			{Stage: "collect", Total: 2, Succeeded: 2}, {Stage: "feed", Total: 2, Running: 1, Succeeded: 1}, {Stage: "image", Total: 2, Succeeded: 2},
 		}, "collect 2/2 | feed 1/2 running 1 | image 2/2"},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/feedbatch/feedbatch/notify"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/report"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -172,7 +172,7 @@ func printFinalized(c *cli.Context, spec rootSpec, run string, rerun int, out fi
 // are terminal (none: never), the report gets the engine's view, and the
 // summary comes from the same report build.
 func newFinalizer(c *cli.Context, st store.Store, spec rootSpec, conn *batchConn, n notify.Sender, log *slog.Logger) *finalize.Finalizer {
-	var built *report.Report
+	var model *runs.Model // read once: the report and the summary
 	f := &finalize.Finalizer{
 		Store:  st,
 		Notify: n,
@@ -181,28 +181,23 @@ func newFinalizer(c *cli.Context, st store.Store, spec rootSpec, conn *batchConn
 			return false, errors.New("no engine to ask")
 		},
 		WriteReport: func(ctx context.Context, run string) (string, error) {
-			rep, err := report.Build(ctx, st, run, reportOptions(c, st, spec, run, conn, log))
+			opts := reportOptions(c, st, spec, run, conn, log)
+			m, err := runs.Load(ctx, st, run, runs.Options{Engine: opts.Engine, Steps: opts.Steps, Log: log})
+			if err != nil {
+				return "", fmt.Errorf("report %s: %w", run, err)
+			}
+			key, err := report.WriteModel(ctx, st, m, opts)
 			if err != nil {
 				return "", err
 			}
-			var buf bytes.Buffer
-			if err := rep.Render(&buf); err != nil {
-				return "", err
-			}
-			key := report.Key(run)
-			if err := st.Put(ctx, key, &buf, &store.PutOptions{ContentType: "text/html; charset=utf-8", CacheControl: "no-cache"}); err != nil {
-				return "", fmt.Errorf("report %s: %w", run, err)
-			}
-			built = rep
+			model = m
 			return key, nil
 		},
-		// Stands in for the run model's summary: the report just built
-		// already folds re-runs and engine states.
 		Summarize: func(ctx context.Context, run string) (*finalize.Summary, error) {
-			if built == nil || built.RunID != run {
-				return nil, fmt.Errorf("summary %s: no report built", run)
+			if model == nil || model.Run != run {
+				return nil, fmt.Errorf("summary %s: the run was not read", run)
 			}
-			return finalize.FromReport(built), nil
+			return &finalize.Summary{Summary: runs.BuildSummary(model)}, nil
 		},
 		ReportURL: func(key string) string { return reportURL(c.String(reportURLFlag.Name), spec, key) },
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/report"
+	"github.com/feedbatch/feedbatch/runs"
+	"github.com/feedbatch/feedbatch/stages/all"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -110,31 +111,14 @@ func writeReport(ctx context.Context, c *cli.Context, st store.Store, spec rootS
 	return report.WriteWith(ctx, st, run, reportOptions(c, st, spec, run, conn, log))
 }
 
-// reportOptions are writeReport's options.
-func reportOptions(c *cli.Context, st store.Store, spec rootSpec, run string, conn *batchConn, log *slog.Logger) report.Options {
-	opts := report.Options{Logger: log}
+// reportOptions are writeReport's options: the stage graph, and with conn
+// the engine (asked once, beside the result records: the run is read once)
+// and the log links.
+func reportOptions(c *cli.Context, _ store.Store, spec rootSpec, run string, conn *batchConn, log *slog.Logger) report.Options {
+	opts := report.Options{Logger: log, Steps: runs.Steps(all.Graph())}
 	if conn != nil {
-		opts.ChildStates = func(ctx context.Context) ([]report.ChildState, error) {
-			s, err := planner.ReadStatus(ctx, st, conn.batch, planner.StatusInput{Run: run, Log: log})
-			if err != nil {
-				return nil, err
-			}
-			if s.EngineError != "" {
-				return nil, errors.New(s.EngineError)
-			}
-			var out []report.ChildState
-			for _, sh := range s.Shops {
-				for stage, cell := range sh.Stages {
-					for _, o := range cell.History {
-						out = append(out, report.ChildState{
-							Rerun: o.Rerun, Stage: stage, Index: o.Index, Status: o.State, Reason: o.Reason,
-							ExitCode: o.ExitCode, JobID: o.JobID, Attempts: o.Attempts,
-						})
-					}
-				}
-			}
-			return out, nil
-		}
+		// One read of the run: the engine's view joins the result records.
+		opts.Engine = planner.EngineOf(conn.batch)
 		if conn.kind == engineLocal && spec.scheme == "file" {
 			opts.LogLinks = localLogLinks(c, conn, filepath.Join(spec.dir, "runs", run))
 		}

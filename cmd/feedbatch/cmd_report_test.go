@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/store/filestore"
 )
@@ -89,16 +89,7 @@ func TestReportOfLocalRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the local engine and a browser")
 	}
-	browserPath := ""
-	for _, name := range []string{os.Getenv("FEEDBATCH_CHROMIUM"), "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); name != "" && err == nil {
-			browserPath = p
-			break
-		}
-	}
-	if browserPath == "" {
-		t.Skip("headless Chromium not found (apt-get install -y chromium, or set FEEDBATCH_CHROMIUM)")
-	}
+	browserPath := testtool.Require(t, testtool.Chromium)
 	const n, run = 30, "e2e-report"
 	dir := t.TempDir()
 	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")

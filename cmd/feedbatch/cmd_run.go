@@ -15,6 +15,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/engine"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages/all"
 	"github.com/feedbatch/feedbatch/store"
 )
@@ -164,7 +165,15 @@ func printSummary(w io.Writer, rec *planner.Record, sums []planner.StageSummary)
 		failed = failed || s.Failed > 0 || s.Skipped > 0
 	}
 	tw.Flush()
-	toOrigin := originIndexes(rec)
+	// The record's indexes, in the daily run's (the lineage is the run
+	// model's; an unreadable one prints the record's own).
+	toOrigin := func(idx []int64) []int64 {
+		out, err := runs.ToOrigin(rec, idx)
+		if err != nil {
+			return idx
+		}
+		return out
+	}
 	for _, s := range sums {
 		if len(s.FailedIndexes) > 0 {
 			fmt.Fprintf(w, "failed %s: %s\n", s.Stage, engine.FormatIndexes(toOrigin(s.FailedIndexes)))
@@ -174,26 +183,6 @@ func printSummary(w io.Writer, rec *planner.Record, sums []planner.StageSummary)
 		}
 	}
 	return failed
-}
-
-// originIndexes maps a record's manifest indexes to the daily run's.
-func originIndexes(rec *planner.Record) func([]int64) []int64 {
-	return func(idx []int64) []int64 {
-		if rec.Rerun == 0 {
-			return idx
-		}
-		var out []int64
-		for _, i := range idx {
-			for _, g := range rec.Groups {
-				if i >= g.Offset && i < g.Offset+g.Size {
-					if o, err := engine.ParseIndexes(g.OriginIndexes); err == nil && int(i-g.Offset) < len(o) {
-						out = append(out, o[i-g.Offset])
-					}
-				}
-			}
-		}
-		return out
-	}
 }
 
 // progressPrinter shows per-stage progress: redrawn in place on a
@@ -229,10 +218,14 @@ func (p *progressPrinter) print(ps []planner.StageProgress) {
 		if s.Running > 0 {
 			part += fmt.Sprintf(" running %d", s.Running)
 		}
-		if failed := s.Failed - skipped[s.Stage]; failed > 0 {
+		failed, skip := s.Failed-skipped[s.Stage], skipped[s.Stage]
+		if s.Split {
+			failed, skip = s.Failed, s.Skipped
+		}
+		if failed > 0 {
 			part += fmt.Sprintf(" failed %d", failed)
 		}
-		if n := skipped[s.Stage]; n > 0 {
+		if n := skip; n > 0 {
 			part += fmt.Sprintf(" skipped %d", n)
 		}
 		parts = append(parts, part)
@@ -250,15 +243,15 @@ func (p *progressPrinter) print(ps []planner.StageProgress) {
 	}
 }
 
-// skippedCounts estimates, per stage, how many of its FAILED children never
-// ran because their upstream shop failed (Batch fails them with "Dependent
-// Job failed"): with N_TO_N, a stage's child i is skipped exactly when child
+// skippedCounts estimates, for stages whose progress is not Split, how many
+// of its FAILED children never ran because their upstream shop failed
+// (Batch fails them with "Dependent Job failed"): with N_TO_N, a stage's child i is skipped exactly when child
 // i of an upstream stage failed or was skipped, so the count is bounded by
 // the upstream's failures (exact once the failures have propagated).
 func skippedCounts(ps []planner.StageProgress, steps []planner.Step) map[string]int64 {
 	failed := map[string]int64{}
 	for _, s := range ps {
-		failed[s.Stage] = s.Failed
+		failed[s.Stage] = s.Failed + s.Skipped
 	}
 	out := map[string]int64{}
 	for _, st := range steps {

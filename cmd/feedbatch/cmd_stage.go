@@ -160,6 +160,7 @@ func runStage(c *cli.Context) error {
 		Log:         log,
 		Attempt:     attempt(os.Getenv),
 		Force:       c.Bool("force"),
+		JobID:       os.Getenv(stages.EnvJobID),
 	}
 	// The row's options, parsed once against every declaration; the
 	// registry refused bad ones at plan time, so this fails only for a

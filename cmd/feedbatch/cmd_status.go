@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -179,6 +180,11 @@ func printStatus(w io.Writer, s *planner.Status, narrow bool) {
 			fmt.Fprintf(w, "skipped %s (upstream failed): %s\n", name, f)
 		}
 	}
+	for _, name := range s.Stages {
+		for _, p := range slices.Sorted(maps.Keys(s.Unpublished[name])) {
+			fmt.Fprintf(w, "not published %s %s: %s\n", name, p, s.Unpublished[name][p])
+		}
+	}
 	if !narrow && len(s.Shops) > maxShopLines {
 		fmt.Fprintf(w, "(%d shops: use --index or --shop for per-shop detail, --json for everything)\n", len(s.Shops))
 		return
@@ -200,7 +206,7 @@ func printStatus(w io.Writer, s *planner.Status, narrow bool) {
 					idx, shop, stage = "", "", "  earlier"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", idx, shop, stage, o.State, dash(o.Attempts), exitText(o.ExitCode),
-					durationText(o), where(o), reasonText(o, narrow))
+					durationText(o), where(o), publishedText(o)+reasonText(o, narrow))
 			}
 		}
 	}
@@ -263,6 +269,16 @@ func reasonText(o planner.Outcome, full bool) string {
 		r = r[:117] + "..."
 	}
 	return r
+}
+
+// publishedText says which platforms a partly published outcome published
+// ("published google, meta; not naver: "), "" otherwise.
+func publishedText(o planner.Outcome) string {
+	un := o.Unpublished()
+	if len(un) == 0 || len(un) == len(o.Platforms) {
+		return ""
+	}
+	return fmt.Sprintf("published %s; not %s: ", strings.Join(o.Published(), ", "), strings.Join(un, ", "))
 }
 
 // interspersed parses flags that follow positional arguments into c and

@@ -17,17 +17,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
 	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 )
 
 // buildBinary builds feedbatch into a temporary directory (once per test).
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "feedbatch")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testtool.Feedbatch(t, "")
 }
 
 // TestKillNineThenStatus: `kill -9` of `feedbatch run` while children run

@@ -19,6 +19,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/internal/s3test"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/stages"
@@ -93,6 +94,7 @@ func trivialStage(ctx context.Context, stage string) error {
 // (FEEDBATCH_BATCH_ENDPOINT), S3 from a real S3 server (FEEDBATCH_S3_ENDPOINT),
 // credentials from the standard chain (AWS_ACCESS_KEY_ID...).
 func TestAWSMode(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline against the S3 server and the engine")
 	srv := s3test.Start(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")

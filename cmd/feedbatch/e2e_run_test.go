@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/store"
@@ -167,6 +168,7 @@ func upTo(n int64, except ...int64) []int64 {
 // a dry run, a re-run of exactly the failed shops, and a second plan of the
 // same run id that submits nothing.
 func TestRunFailRerunStatus(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline end to end")
 	const n, run = 60, "e2e"
 	dir := t.TempDir()
 	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")
@@ -299,6 +301,7 @@ func mustStore(t *testing.T, root string) store.Store {
 // index. FEEDBATCH_E2E_SHOPS sets the count (default 300, which keeps the
 // test short on two cores; 10,000 is one full array: see README).
 func TestRunManyShopsLosesNoIndex(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline over hundreds of shops")
 	n := 300
 	if s := os.Getenv("FEEDBATCH_E2E_SHOPS"); s != "" {
 		v, err := strconv.Atoi(s)
@@ -306,9 +309,6 @@ func TestRunManyShopsLosesNoIndex(t *testing.T) {
 			t.Fatalf("FEEDBATCH_E2E_SHOPS=%q", s)
 		}
 		n = v
-	}
-	if testing.Short() {
-		n = min(n, 100)
 	}
 	const run = "many"
 	dir := t.TempDir()
@@ -340,6 +340,7 @@ func TestRunManyShopsLosesNoIndex(t *testing.T) {
 // links point at a closed loopback port, which the image stage's SSRF guard
 // refuses without a packet leaving the machine.
 func TestRunRealStagesFromTemplate(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline end to end")
 	dir := t.TempDir()
 	catalog := "id,title,description,link,image_link,price,availability,brand,gtin\n" +
 		"A1,Red Shirt,Soft cotton,https://shop.example/a1,https://127.0.0.1:1/a1.jpg,59.00 EUR,in stock,Acme,0012345678905\n" +

@@ -20,6 +20,7 @@ import (
 
 	"github.com/feedbatch/feedbatch/delivery"
 	"github.com/feedbatch/feedbatch/examples"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/stages/collect/parse"
 )
 
@@ -93,6 +94,7 @@ func startServe(t *testing.T, args ...string) string {
 // curl, and reads every fetched feed back with the collect stage's parser:
 // as many records as the feed's meta.json counts, the bytes meta.json hashed.
 func TestServeExamples(t *testing.T) {
+	testtool.Slow(t, "runs the examples end to end")
 	dir := t.TempDir()
 	reg, err := examples.Extract(dir)
 	if err != nil {
@@ -197,13 +199,7 @@ func TestServeExamples(t *testing.T) {
 	}
 
 	// curl, with the ETag it got: 304.
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("curl not on PATH in CI")
-		}
-		return
-	}
+	curl := testtool.Require(t, testtool.Curl)
 	hdr, err := exec.CommandContext(t.Context(), curl, "-sS", "--noproxy", "*", "-o", "/dev/null", "-D", "-", feeds[0].URL).Output()
 	if err != nil {
 		t.Fatalf("curl: %v", err)

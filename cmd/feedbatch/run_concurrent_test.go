@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/planner"
 )
 
@@ -90,6 +91,7 @@ func TestLockOrJoinWaitsForEndpoint(t *testing.T) {
 // at once on one root and engine directory: one plans and runs the shops,
 // the other four exit 2 "already planned" without starting an engine.
 func TestConcurrentRunsOneOwner(t *testing.T) {
+	testtool.Slow(t, "starts concurrent runs")
 	const run, procs = "conc", 5
 	dir := t.TempDir()
 	root, engDir := filepath.Join(dir, "root"), filepath.Join(dir, "engine")

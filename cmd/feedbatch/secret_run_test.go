@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/registry"
 )
 
@@ -32,6 +33,7 @@ func testPG() string {
 // manifest, results, report, catalogs, feeds, the engine's journal and child
 // logs) and the command's output: neither value is anywhere.
 func TestRunKeepsSecretsOutOfArtefacts(t *testing.T) {
+	testtool.Slow(t, "runs the pipeline end to end")
 	const (
 		password = "PlantedPassw0rd"
 		apiKey   = "PlantedApiKey123"
@@ -40,10 +42,7 @@ func TestRunKeepsSecretsOutOfArtefacts(t *testing.T) {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, testPG())
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at %s: %v", testPG(), err)
-		}
-		t.Skipf("no PostgreSQL at %s: %v", testPG(), err)
+		testtool.Missing(t, testtool.PostgreSQL, fmt.Errorf("PostgreSQL at %s: %w", testPG(), err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	table := fmt.Sprintf("feedbatch_secret_test_%d_%d", os.Getpid(), time.Now().UnixNano())

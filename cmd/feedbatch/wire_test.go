@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/feedbatch/feedbatch/internal/s3test"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/filestore"
 	"github.com/feedbatch/feedbatch/store/s3store"
@@ -121,6 +122,7 @@ func TestOpenStore(t *testing.T) {
 // TestOpenStoreS3 opens an s3:// root the way a Batch child does, from the
 // environment, against a real S3 server on loopback.
 func TestOpenStoreS3(t *testing.T) {
+	testtool.Slow(t, "starts an S3 server")
 	srv := s3test.Start(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
 	"github.com/feedbatch/feedbatch/engine/local"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 )
 
 // clientEnv is the environment for the AWS CLI and boto3: the engine's
@@ -36,9 +37,8 @@ func clientEnv(t *testing.T, engineDir string) []string {
 // TestBoto3 runs testdata/boto3_scenarios.py (array, N_TO_N, failure,
 // retry, timeout, cancel, terminate, paging) against the engine.
 func TestBoto3(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skip("python3 with boto3 is not installed (apt-get install python3-boto3)")
-	}
+	testtool.Slow(t, "drives the engine from python clients")
+	testtool.Require(t, testtool.Boto3)
 	t.Parallel()
 	dir := t.TempDir()
 	_, ep := startEngine(t, local.Config{Dir: dir, VCPUs: 16, MemoryMiB: 4096, MinTimeoutSeconds: 1, KillGrace: time.Second})
@@ -53,9 +53,8 @@ func TestBoto3(t *testing.T) {
 
 // TestAWSCLI drives the engine with `aws batch ... --endpoint-url`.
 func TestAWSCLI(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("the AWS CLI is not installed (apt-get install awscli)")
-	}
+	testtool.Slow(t, "drives the engine from python clients")
+	testtool.Require(t, testtool.AWSCLI)
 	t.Parallel()
 	dir := t.TempDir()
 	eng, ep := startEngine(t, local.Config{Dir: dir, VCPUs: 16, MemoryMiB: 4096, MinTimeoutSeconds: 1, KillGrace: time.Second})

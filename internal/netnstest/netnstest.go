@@ -26,6 +26,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/feedbatch/feedbatch/internal/testtool"
 )
 
 // envInside holds the name of the test running inside a namespace, in the
@@ -48,16 +50,9 @@ func Enter(t *testing.T, addrs ...string) bool {
 	if strings.Contains(t.Name(), "/") {
 		t.Fatalf("netnstest: %s is a subtest; call Enter from a top-level test", t.Name())
 	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		unavailable(t, "unshare (util-linux) not installed")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		unavailable(t, "ip (iproute2) not installed")
-	}
-	if out, err := exec.CommandContext(t.Context(), unshare, "-rn", "true").CombinedOutput(); err != nil {
-		unavailable(t, fmt.Sprintf("unshare -rn not permitted (user namespaces disabled?): %v %s", err, strings.TrimSpace(string(out))))
-	}
+	// Without unshare -rn or ip: skipped, or failed under CI=1.
+	unshare := testtool.Require(t, testtool.Unshare)
+	testtool.Require(t, testtool.IP)
 	script := "set -e\nip link set lo up\n"
 	for _, a := range addrs {
 		if strings.Contains(a, ":") {
@@ -80,13 +75,4 @@ func Enter(t *testing.T, addrs ...string) bool {
 		t.Fatalf("netnstest: %s did not pass inside the namespace", t.Name())
 	}
 	return false
-}
-
-// unavailable skips t, or fails it under CI.
-func unavailable(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("netnstest: %s; CI must run the namespace tests", why)
-	}
-	t.Skipf("netnstest: %s: cannot isolate the test", why)
 }

@@ -4,7 +4,8 @@
 // PATH, or in $(go env GOPATH)/bin (install it with .ci/install-s3server.sh);
 // otherwise it runs moto_server (python3 -m moto.server). Set
 // FEEDBATCH_S3TEST_SERVER=versitygw or moto to insist on one. When neither
-// is available the test is skipped, or fails if $CI is set.
+// is available the test is skipped, or fails under CI=1 (testtool.Missing);
+// under -short every test that starts a server is skipped.
 //
 // Start gives every caller a fresh bucket. By default each call also starts
 // its own server; a package that calls Main from TestMain shares one server
@@ -32,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/store"
 	"github.com/feedbatch/feedbatch/store/s3store"
 )
@@ -122,6 +124,7 @@ func Main(m *testing.M) int {
 // unless shared) goes away with t.
 func Start(t testing.TB) Server {
 	t.Helper()
+	testtool.Slow(t, "starts an S3 server")
 	var p *proc
 	shared.mu.Lock()
 	if shared.srv != nil {
@@ -166,6 +169,7 @@ func Start(t testing.TB) Server {
 // e.g. Secrets Manager and SSM) that goes away with t. No bucket is made.
 func StartMoto(t testing.TB) Server {
 	t.Helper()
+	testtool.Slow(t, "starts an S3 server")
 	p, err := startMoto()
 	if err != nil {
 		unavailable(t, err)
@@ -176,10 +180,7 @@ func StartMoto(t testing.TB) Server {
 
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("s3test: %v", err)
-	}
-	t.Skipf("s3test: no S3 server: %v (run .ci/install-s3server.sh, or pip install 'moto[server]')", err)
+	testtool.Missing(t, testtool.S3, fmt.Errorf("s3test: no S3 server: %w", err))
 }
 
 func newBucketName() string {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/feedbatch/feedbatch/catalog"
 	"github.com/feedbatch/feedbatch/internal/s3test"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/collect"
@@ -153,10 +154,7 @@ func TestPostgresSource(t *testing.T) {
 		conn, err = pgx.Connect(ctx, dsn)
 	}
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at %s: %v", dsn, err)
-		}
-		t.Skipf("no PostgreSQL at %s: %v", dsn, err)
+		testtool.Missing(t, testtool.PostgreSQL, fmt.Errorf("PostgreSQL at %s: %w", dsn, err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var rb [4]byte

@@ -210,7 +210,7 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	res := stages.Result{Dropped: map[string]int64{}, Counts: map[string]int64{}}
+	res := stages.Result{Dropped: map[string]int64{}, Counts: map[string]int64{}, Platforms: map[string]stages.PlatformResult{}}
 	opts, err := stages.JobConfig(job, s.options())
 	if err != nil {
 		return res, err
@@ -286,12 +286,14 @@ func (s *Stage) Run(ctx context.Context, job stages.Job) (stages.Result, error) 
 		}
 		meta, err := publish(ctx, job, log, o, maxDrop)
 		if err != nil {
+			res.Platforms[name] = stages.PlatformResult{Status: stages.PlatformFailed, Items: o.Items, Reason: err.Error()}
 			log.Warn("feed not published", "platform", name, "items", o.Items, "err", err)
 			errs = append(errs, fmt.Errorf("feed %s: %w", name, err))
 			continue
 		}
 		log.Info("feed published", "platform", name, "key", meta.Key, "items", o.Items,
 			"dropped", o.DroppedTotal(), "bytes", o.Bytes, "raw_bytes", o.RawBytes)
+		res.Platforms[name] = stages.PlatformResult{Status: stages.PlatformPublished, Items: o.Items}
 		res.ItemsOut += o.Items
 		res.Bytes += o.Bytes
 		res.Outputs = append(res.Outputs, meta.Key, MetaKey(job.Row.ShopID, name))

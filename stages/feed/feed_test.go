@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/platform"
@@ -320,13 +321,7 @@ func TestRoundTrip(t *testing.T) {
 // TestXMLLint checks the Google feed with libxml2's parser, an independent
 // implementation, when xmllint is installed (Debian: libxml2-utils).
 func TestXMLLint(t *testing.T) {
-	bin, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint not on PATH in CI (.ci/run installs libxml2-utils)")
-		}
-		t.Skip("xmllint not on PATH (apt-get install libxml2-utils); skipping the libxml2 check")
-	}
+	bin := testtool.Require(t, testtool.Xmllint)
 	files, _ := render(t, append(sample(), hostile()...))
 	path := filepath.Join(t.TempDir(), "google.xml")
 	if err := os.WriteFile(path, gunzip(t, files["google"]), 0o644); err != nil {
@@ -565,7 +560,15 @@ func TestStageContract(t *testing.T) {
 		st := memstore.New()
 		writeCatalog(t, st, "s1", "r1", sample())
 		return newJob(t, st, "r1", "google", "meta", "naver")
-	})
+	}, stagetest.Change(func(t *testing.T, job stages.Job) stages.Job {
+		// The next day's catalog: every title changed, so every feed is new.
+		ps := sample()
+		for i := range ps {
+			ps[i].Title += " (new)"
+		}
+		writeCatalog(t, job.Store, "s1", "r2", ps)
+		return newJob(t, job.Store, "r2", "google", "meta", "naver")
+	}))
 }
 
 func TestGuard(t *testing.T) {
@@ -650,6 +653,11 @@ func TestGuardPerPlatform(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"shops/s1/feeds/google.xml.gz", "shops/s1/feeds/google.meta.json"}, res.Outputs); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	// The result says so per platform.
+	if g, n := res.Platforms["google"], res.Platforms["naver"]; g.Status != stages.PlatformPublished || g.Items != 10 ||
+		n.Status != stages.PlatformFailed || !strings.Contains(n.Reason, "previous feed kept") {
+		t.Errorf("platforms %+v", res.Platforms)
 	}
 }
 

@@ -7,13 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/feedbatch/feedbatch/catalog"
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/manifest"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store/filestore"
@@ -30,15 +29,7 @@ import (
 //     nor decoded;
 //  3. an unparsable list fails the child permanently, naming the variable.
 func TestBinaryAllowNets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "feedbatch")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/feedbatch/feedbatch/cmd/feedbatch")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testtool.Feedbatch(t, "")
 
 	// One handler on two loopback addresses, same port.
 	srv := newFixtureServer(t)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedbatch/feedbatch/internal/testtool"
 	"github.com/feedbatch/feedbatch/stages"
 )
 
@@ -131,13 +132,7 @@ func TestDefaultClientRefusesLoopbackHTTP(t *testing.T) {
 // this test binary there.
 func TestSSRFDialRefusals(t *testing.T) {
 	if os.Getenv("FEEDBATCH_IN_NETNS") != "1" {
-		unshare, err := exec.LookPath("unshare")
-		if err != nil {
-			t.Skip("unshare not installed: cannot make a private network namespace for the SSRF test")
-		}
-		if out, err := exec.Command(unshare, "-rn", "true").CombinedOutput(); err != nil {
-			t.Skipf("unshare -rn not permitted here (%v: %s): SSRF dial test skipped", err, strings.TrimSpace(string(out)))
-		}
+		unshare := testtool.Require(t, testtool.Unshare)
 		exe, err := os.Executable()
 		if err != nil {
 			t.Fatal(err)
