@@ -46,6 +46,8 @@ var LocalParams = map[string]string{
 	// No CloudFront locally: the feed stage keeps the catalog's image links
 	// unless feed.image_base_url is set.
 	"DeliveryDistribution.DomainName": "",
+	// No SNS topic locally: finalize notifies FEEDBATCH_NOTIFY_* if set.
+	"NotifyTopic": "",
 }
 
 // EvaluateOnExit is one entry of a retry strategy; empty strings are absent
