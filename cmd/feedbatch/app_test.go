@@ -354,3 +354,26 @@ func FuzzHoistGlobalFlags(f *testing.F) {
 		}
 	})
 }
+
+// TestFlagEnvStaysWithItsApp: a flag's environment value is applied to the
+// app's own copy of the flag, so a later app in the same process (the next
+// test) does not inherit it.
+func TestFlagEnvStaysWithItsApp(t *testing.T) {
+	root := t.TempDir()
+	t.Run("with the variable", func(t *testing.T) {
+		t.Setenv("FEEDBATCH_NOTIFY_WEBHOOK", "http://127.0.0.1:9/hook")
+		if code, _ := runApp(t, "--root", root, "finalize", "no-such-run"); code == exitOK {
+			t.Fatal("finalize of a missing run succeeded")
+		}
+	})
+	if v := notifyWebhookFlag.Value; v != "" {
+		t.Errorf("the shared flag kept %q", v)
+	}
+	for _, c := range newApp().Commands {
+		for _, f := range c.Flags {
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Name == notifyWebhookFlag.Name && sf.Value != "" {
+				t.Errorf("%s --%s starts as %q", c.Name, sf.Name, sf.Value)
+			}
+		}
+	}
+}
