@@ -33,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -64,7 +65,18 @@ func main() {
 	genMixed := flag.Int("gen-mixed", 0, "generate this many mixed product shots in -in, then exit")
 	ref := flag.String("ref", "", "ssim mode: reference folder")
 	cmpDirs := flag.String("cmp", "", "ssim mode: name=folder,... to compare")
+	cpuProfile := flag.String("cpuprofile", "", "proc and stage modes: write a CPU profile here")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	switch *mode {
 	case "latency":
 		runLatency(*latency, *count, *perHost)

@@ -26,7 +26,7 @@ const IndexVersion = 1
 // The index is stored at IndexKey(shopID) as gzip'd JSON Lines, one Entry per
 // line, sorted by URL (deterministic: an unchanged shop rewrites nothing):
 //
-//	{"v":1,"url":"https://shop.example/a.jpg","key":"shops/s1/images/3f..c2.jpg","spec":"800x800-q85-ffffff-v3",
+//	{"v":1,"url":"https://shop.example/a.jpg","key":"shops/s1/images/3f..c2.jpg","spec":"800x800-q85-ffffff-v4",
 //	 "etag":"\"abc\"","last_modified":"Mon, 23 Nov 2026 10:00:00 GMT","source_sha256":"9b..",
 //	 "source_format":"jpeg","source_width":2000,"source_height":1500,"source_bytes":812345,
 //	 "width":800,"height":800,"bytes":91234,"processed_at":"2026-11-23T04:01:02Z"}

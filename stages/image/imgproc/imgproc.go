@@ -17,7 +17,8 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
-	"image/png"
+	"sync"
+
 	"io"
 	"net/http"
 	"strings"
@@ -28,11 +29,12 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/feedbatch/feedbatch/stages/image/imgproc/internal/jpeg"
+	"github.com/feedbatch/feedbatch/stages/image/imgproc/internal/png"
 )
 
 // Version names the processing algorithm. It is part of every output's
 // content address: changing how pixels are produced must change it.
-const Version = "3"
+const Version = "4"
 
 // DefaultMaxPixels is the largest source accepted (Google's 64 megapixels).
 const DefaultMaxPixels = 64 << 20
@@ -129,7 +131,8 @@ func Config(b []byte, maxPixels int64) (Format, image.Config, error) {
 // MemoryEstimate is roughly how many bytes decoding and rendering an image
 // with this header takes: the decoded pixels at the colour model's size
 // (JPEGs at their reduced decode size, see JPEGScale; progressive JPEGs
-// also keep their coefficients at full size), the RGBA copy and planes of
+// also keep the coefficients that size needs for every block), the RGBA
+// copy and planes of
 // non-YCbCr sources, and the canvas and resize buffers, which scale with
 // the output.
 func MemoryEstimate(cfg image.Config, f Format, s Spec) int64 {
@@ -152,8 +155,14 @@ func MemoryEstimate(cfg image.Config, f Format, s Spec) int64 {
 	if f == JPEG {
 		// The orientation is not known here: take the smaller scale.
 		sc := int64(min(JPEGScale(cfg.Width, cfg.Height, s), JPEGScale(cfg.Height, cfg.Width, s)))
-		// progressive: int32 coefficients, 4:2:0 (6 bytes per pixel)
-		return px*6 + px/(sc*sc)*(bpp+7) + render
+		// Progressive: the coefficients kept between scans (see the jpeg
+		// package's coeffStore), for up to 3 full-size planes: 64/sc² int16
+		// a block, plus a 64-bit non-zero mask when sc > 1.
+		perBlock := 128 / (sc * sc)
+		if sc > 1 {
+			perBlock += 8
+		}
+		return px*3*perBlock/64 + px/(sc*sc)*(bpp+7) + render
 	}
 	// RGBA copy and Y/Cb/Cr planes, of the source or of its box pre-shrink.
 	return px*(bpp+7) + render
@@ -275,19 +284,38 @@ func (s Spec) Fit(w, h int) image.Rectangle {
 // Pipeline (chosen by BenchmarkResize, TestKernelQuality and the SSIM
 // check of bench/image.sh against libvips): JPEGs are decoded by Process
 // at 1/2, 1/4 or 1/8 of their size when that still covers the box (a
-// reduced inverse DCT, see internal/jpeg); other sources at least twice
-// the box are shrunk by an integer box average (on the Y/Cb/Cr planes for
-// YCbCr sources); then a separable Catmull-Rom filter with precomputed
-// fixed-point weights resamples the Y, Cb and Cr planes straight into the
-// canvas planes. RGB sources are converted to planes once, at the reduced
+// reduced inverse DCT, see internal/jpeg; progressive ones too); other
+// sources at least twice the box are shrunk by an integer box average (on
+// the Y/Cb/Cr planes for YCbCr sources; NRGBA, RGBA and paletted sources
+// composited onto the background row by row on the way in); then a
+// separable Catmull-Rom filter with precomputed fixed-point weights
+// resamples the Y, Cb and Cr planes straight into the canvas planes, on
+// pixel centres when reducing and on libvips' grid when enlarging (see
+// gridShift). RGB sources are converted to planes once, at the reduced
 // size.
-func Render(src image.Image, s Spec) *image.YCbCr { return render(src, s, 1) }
+func Render(src image.Image, s Spec) *image.YCbCr {
+	return render(src, s, 1, image.NewYCbCr(image.Rect(0, 0, s.Width, s.Height), image.YCbCrSubsampleRatio420))
+}
+
+// canvasPool keeps Process's canvases (4:2:0, of the last sizes used)
+// between images: with the resample buffer, the largest allocations of a
+// JPEG's render, and what sets how often the garbage collector runs.
+var canvasPool sync.Pool
+
+// getCanvas is a canvas of the spec's size, from canvasPool when one fits.
+// Its pixels are stale: render paints all of them.
+func getCanvas(s Spec) *image.YCbCr {
+	r := image.Rect(0, 0, s.Width, s.Height)
+	if c, ok := canvasPool.Get().(*image.YCbCr); ok && c.Rect == r {
+		return c
+	}
+	return image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+}
 
 // render is Render for a source stored with EXIF orientation o (see
 // Orientation): the image is turned upright after the box pre-shrink, when
 // it is small.
-func render(src image.Image, s Spec, o int) *image.YCbCr {
-	canvas := image.NewYCbCr(image.Rect(0, 0, s.Width, s.Height), image.YCbCrSubsampleRatio420)
+func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
 	bg := bgYCbCr(s.Background)
 	fillYCbCr(canvas, bg)
 	sb := src.Bounds()
@@ -327,7 +355,10 @@ func render(src image.Image, s Spec, o int) *image.YCbCr {
 		}
 	}
 	if yp.pix == nil {
-		yp, cbp, crp = rgbaPlanes(opaqueRGBA(src, s.Background))
+		var ok bool
+		if yp, cbp, crp, ok = compositePlanes(src, s.Background); !ok {
+			yp, cbp, crp = rgbaPlanes(opaqueRGBA(src, s.Background))
+		}
 		step = image.Pt(1, 1)
 	}
 	renderPlanes(canvas, r, yp, cbp, crp, step, bg)
@@ -359,9 +390,33 @@ func boxShrink(src image.Image, k int, bg color.RGBA) *image.RGBA {
 	sw, sh := sb.Dx(), sb.Dy()
 	dw, dh := (sw+k-1)/k, (sh+k-1)/k
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	acc := make([]uint32, dw*3)
+	if row := compositor(src, bg); row != nil { // one composited row at a time, no band copy
+		rgb := make([]byte, 3*sw)
+		blk := make([]int32, sw) // output column of each source column, times 3
+		for x := range sw {
+			blk[x] = int32(x / k * 3)
+		}
+		for dy := range dh {
+			y0 := sb.Min.Y + dy*k
+			rows := min(k, sb.Max.Y-y0)
+			clear(acc)
+			for y := range rows {
+				row(y0+y, rgb)
+				for x, i := range blk {
+					p := rgb[3*x : 3*x+3 : 3*x+3]
+					a := acc[i : i+3 : i+3]
+					a[0] += uint32(p[0])
+					a[1] += uint32(p[1])
+					a[2] += uint32(p[2])
+				}
+			}
+			boxStore(dst, dy, acc, k, rows, sw)
+		}
+		return dst
+	}
 	band := image.NewRGBA(image.Rect(0, 0, sw, k))
 	bgU := image.NewUniform(bg)
-	acc := make([]uint32, dw*3)
 	for dy := 0; dy < dh; dy++ {
 		y0 := sb.Min.Y + dy*k
 		rows := min(k, sb.Max.Y-y0)
@@ -379,18 +434,24 @@ func boxShrink(src image.Image, k int, bg color.RGBA) *image.RGBA {
 				acc[i+2] += uint32(p[2])
 			}
 		}
-		out := dst.Pix[dy*dst.Stride:]
-		for dx := range dw {
-			cols := min(k, sw-dx*k)
-			n := uint32(cols * rows)
-			i := dx * 3
-			out[dx*4] = uint8((acc[i] + n/2) / n)
-			out[dx*4+1] = uint8((acc[i+1] + n/2) / n)
-			out[dx*4+2] = uint8((acc[i+2] + n/2) / n)
-			out[dx*4+3] = 255
-		}
+		boxStore(dst, dy, acc, k, rows, sw)
 	}
 	return dst
+}
+
+// boxStore writes output row dy of boxShrink: the sums in acc (RGB per
+// output column) over rows source rows, divided by each block's size.
+func boxStore(dst *image.RGBA, dy int, acc []uint32, k, rows, sw int) {
+	out := dst.Pix[dy*dst.Stride:]
+	for dx := range dst.Rect.Dx() {
+		cols := min(k, sw-dx*k)
+		n := uint32(cols * rows)
+		i := dx * 3
+		out[dx*4] = uint8((acc[i] + n/2) / n)
+		out[dx*4+1] = uint8((acc[i+1] + n/2) / n)
+		out[dx*4+2] = uint8((acc[i+2] + n/2) / n)
+		out[dx*4+3] = 255
+	}
 }
 
 // chromaStep is how many luma samples one chroma sample spans; zero for
@@ -498,13 +559,13 @@ func Process(b []byte, s Spec, maxPixels int64) (Result, error) {
 	if err != nil {
 		return Result{Format: f}, err
 	}
-	out := render(img, s, o)
-	var buf bytes.Buffer
-	buf.Grow(s.Width * s.Height / 4)
-	if err := Encode(&buf, out, s.Quality); err != nil {
+	out := render(img, s, o, getCanvas(s))
+	enc, err := jpeg.EncodeBytes(out, &jpeg.Options{Quality: s.Quality})
+	canvasPool.Put(out)
+	if err != nil {
 		return Result{Format: f}, fmt.Errorf("encode jpeg: %w", err)
 	}
-	return Result{Format: f, SourceWidth: w, SourceHeight: h, Width: s.Width, Height: s.Height, JPEG: buf.Bytes()}, nil
+	return Result{Format: f, SourceWidth: w, SourceHeight: h, Width: s.Width, Height: s.Height, JPEG: enc}, nil
 }
 
 // JPEGScale is the largest of 1, 2, 4 and 8 by which a w x h (upright)

@@ -388,10 +388,11 @@ func TestMemoryEstimate(t *testing.T) {
 	draw.Draw(rgba64, rgba64.Bounds(), photo(400, 300), image.Point{}, draw.Src)
 	spec := Spec{Width: 100, Height: 100, Quality: 85, Background: white}
 	for name, b := range map[string][]byte{
-		"jpeg 600x500":   encJPEG(t, photo(600, 500)),
-		"png 16-bit":     encPNG(t, rgba64),
-		"png 8-bit rgba": encPNG(t, photo(500, 500)),
-		"gif":            encGIF(t, redBlue(300, 300)),
+		"jpeg 600x500":     encJPEG(t, photo(600, 500)),
+		"jpeg progressive": readFile(t, "../internal/jpeg/testdata/video-001.q50.444.progressive.jpeg"),
+		"png 16-bit":       encPNG(t, rgba64),
+		"png 8-bit rgba":   encPNG(t, photo(500, 500)),
+		"gif":              encGIF(t, redBlue(300, 300)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			f, cfg, err := Config(b, 0)

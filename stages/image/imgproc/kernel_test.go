@@ -276,8 +276,41 @@ func BenchmarkResample(b *testing.B) {
 	dst := plane{pix: make([]byte, 800*800), stride: 800, w: 800, h: 800}
 	a := 1000.0 / 800
 	wx := makeWeights(1000, 800, a, 0.5*a-0.5)
-	var tmp []byte
-	for b.Loop() {
-		tmp = resample(dst, src, wx, wx, tmp)
+	for _, pad := range []bool{false, true} {
+		px := wx
+		if pad {
+			px = padTaps(wx, 1000)
+		}
+		b.Run(fmt.Sprintf("%d-taps", px.n), func(b *testing.B) {
+			var tmp []byte
+			for b.Loop() {
+				tmp = resample(dst, src, px, px, tmp)
+			}
+		})
+	}
+}
+
+// TestPadTaps: widened weights resample exactly as the originals.
+func TestPadTaps(t *testing.T) {
+	for _, tc := range []struct{ src, dst int }{{1000, 800}, {640, 800}, {37, 20}, {9, 5}, {5, 3}, {3, 7}, {2000, 800}, {1500, 800}} {
+		src := plane{pix: make([]byte, tc.src*4), stride: tc.src, w: tc.src, h: 4}
+		for i := range src.pix {
+			src.pix[i] = uint8(i * 37 % 253)
+		}
+		a := float64(tc.src) / float64(tc.dst)
+		wx := makeWeights(tc.src, tc.dst, a, 0.5*a-0.5+gridShift(a))
+		// The same weights vertically: a square source.
+		src = plane{pix: make([]byte, tc.src*tc.src), stride: tc.src, w: tc.src, h: tc.src}
+		for i := range src.pix {
+			src.pix[i] = uint8(i * 37 % 253)
+		}
+		want := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		got := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		resample(want, src, wx, wx, nil)
+		p := padTaps(wx, tc.src)
+		resample(got, src, p, p, nil)
+		if !bytes.Equal(got.pix, want.pix) {
+			t.Errorf("%d -> %d: %d taps padded to %d resample differently", tc.src, tc.dst, wx.n, p.n)
+		}
 	}
 }

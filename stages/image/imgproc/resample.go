@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"sync"
 )
 
 // The resampler works on 8-bit planes (Y, Cb, Cr) with precomputed
@@ -81,6 +82,33 @@ func makeWeights(srcLen, count int, a, b float64) weights {
 	return wt
 }
 
+// padTaps widens w to 4 or 8 taps (zero weights added) when it has at
+// most that many and the source is long enough: resample's horizontal pass
+// then runs an unrolled loop.
+func padTaps(w weights, srcLen int) weights {
+	var m int
+	switch {
+	case w.n <= 4 && srcLen >= 4:
+		m = 4
+	case w.n <= 8 && srcLen >= 8:
+		m = 8
+	default:
+		return w
+	}
+	if m == w.n {
+		return w
+	}
+	count := len(w.start)
+	p := weights{n: m, start: make([]int32, count), w: make([]int32, count*m)}
+	for i := range count {
+		s := int(w.start[i])
+		s2 := min(s, srcLen-m) // s+n <= srcLen, so the taps fit at s-s2
+		p.start[i] = int32(s2)
+		copy(p.w[i*m+s-s2:], w.w[i*w.n:(i+1)*w.n])
+	}
+	return p
+}
+
 // plane is an 8-bit sample plane.
 type plane struct {
 	pix    []byte
@@ -110,6 +138,23 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 	for y := r0; y < r1; y++ {
 		row := src.pix[y*src.stride : y*src.stride+src.w]
 		out := tmp[(y-r0)*dst.w : (y-r0+1)*dst.w]
+		switch n { // the widths padTaps makes: unrolled, no bounds checks
+		case 8:
+			for x := range out {
+				s := (*[8]byte)(row[wx.start[x]:])
+				w := (*[8]int32)(wx.w[x*8:])
+				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+					int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6] + int32(s[7])*w[7])
+			}
+			continue
+		case 4:
+			for x := range out {
+				s := (*[4]byte)(row[wx.start[x]:])
+				w := (*[4]int32)(wx.w[x*4:])
+				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3])
+			}
+			continue
+		}
 		for x := range out {
 			s := row[wx.start[x]:][:n]
 			w := wx.w[x*n:][:n]
@@ -127,16 +172,48 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 	}
 	acc := make([]int32, dst.w)
 	n = wy.n
+	w := dst.w
 	for y := range dst.h {
 		for x := range acc {
 			acc[x] = round
 		}
 		base := int(wy.start[y]) - r0
-		for k, wk := range wy.w[y*n : y*n+n] {
+		ws := wy.w[y*n : y*n+n]
+		if n == 8 || n == 4 { // padTaps widths: straight to the output, no accumulator
+			out := dst.pix[y*dst.stride:][:w]
+			i0, i1, i2, i3 := tmp[base*w:][:w], tmp[(base+1)*w:][:w], tmp[(base+2)*w:][:w], tmp[(base+3)*w:][:w]
+			w0, w1, w2, w3 := ws[0], ws[1], ws[2], ws[3]
+			if n == 4 {
+				for x := range out {
+					out[x] = clampShift(round + int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3)
+				}
+				continue
+			}
+			i4, i5, i6, i7 := tmp[(base+4)*w:][:w], tmp[(base+5)*w:][:w], tmp[(base+6)*w:][:w], tmp[(base+7)*w:][:w]
+			w4, w5, w6, w7 := ws[4], ws[5], ws[6], ws[7]
+			for x := range out {
+				out[x] = clampShift(round + int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3 +
+					int32(i4[x])*w4 + int32(i5[x])*w5 + int32(i6[x])*w6 + int32(i7[x])*w7)
+			}
+			continue
+		}
+		k := 0
+		for ; k+4 <= n; k += 4 { // four rows a pass: a quarter of the acc traffic
+			w0, w1, w2, w3 := ws[k], ws[k+1], ws[k+2], ws[k+3]
+			i0 := tmp[(base+k)*w:][:len(acc)]
+			i1 := tmp[(base+k+1)*w:][:len(acc)]
+			i2 := tmp[(base+k+2)*w:][:len(acc)]
+			i3 := tmp[(base+k+3)*w:][:len(acc)]
+			for x := range acc {
+				acc[x] += int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3
+			}
+		}
+		for ; k < n; k++ {
+			wk := ws[k]
 			if wk == 0 {
 				continue
 			}
-			in := tmp[(base+k)*dst.w:][:len(acc)]
+			in := tmp[(base+k)*w:][:len(acc)]
 			for x, v := range in {
 				acc[x] += int32(v) * wk
 			}
@@ -160,18 +237,28 @@ func clampShift(v int32) uint8 {
 	return uint8(v)
 }
 
+// tmpPool keeps resample's intermediate buffers between images.
+var tmpPool sync.Pool
+
 // renderPlanes draws src (planes of size sw x sh, chroma subsampled by
 // step) into the 4:2:0 canvas at rectangle r. Luma lands on whole pixels;
 // a chroma sample of the canvas that the image only partly covers is
 // blended with the background by its coverage.
 func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step image.Point, bg [3]uint8) {
 	sw, sh := y.w, y.h
-	// Luma: output pixel i (relative to r) has its centre at (i+0.5)*sw/rw - 0.5.
+	// Luma: output pixel i (relative to r) has its centre at (i+0.5)*sw/rw - 0.5
+	// (plus gridShift).
 	ax, ay := float64(sw)/float64(r.Dx()), float64(sh)/float64(r.Dy())
-	wx := makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5)
-	wy := makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5)
+	shx, shy := gridShift(ax), gridShift(ay)
+	wx := padTaps(makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5+shx), sw)
+	wy := padTaps(makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5+shy), sh)
 	ydst := plane{pix: canvas.Y, stride: canvas.YStride, w: canvas.Rect.Dx(), h: canvas.Rect.Dy()}.sub(r.Min.X, r.Min.Y, r.Dx(), r.Dy())
-	tmp := resample(ydst, y, wx, wy, nil)
+	tmpp, _ := tmpPool.Get().(*[]byte)
+	if tmpp == nil {
+		tmpp = new([]byte)
+	}
+	defer tmpPool.Put(tmpp)
+	tmp := resample(ydst, y, wx, wy, *tmpp)
 
 	// Chroma: canvas chroma sample j covers luma [2j, 2j+2). Those touched
 	// by r are j0..j1-1; their centres, in source chroma sample coordinates:
@@ -180,8 +267,8 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 	jy0, jy1 := r.Min.Y/2, (r.Max.Y+1)/2
 	cw, ch := jx1-jx0, jy1-jy0
 	cax, cay := 2*ax/float64(step.X), 2*ay/float64(step.Y)
-	cwx := makeWeights(cb.w, cw, cax, (float64(2*jx0+1-r.Min.X))*ax/float64(step.X)-0.5)
-	cwy := makeWeights(cb.h, ch, cay, (float64(2*jy0+1-r.Min.Y))*ay/float64(step.Y)-0.5)
+	cwx := padTaps(makeWeights(cb.w, cw, cax, ((float64(2*jx0+1-r.Min.X))*ax+shx)/float64(step.X)-0.5), cb.w)
+	cwy := padTaps(makeWeights(cb.h, ch, cay, ((float64(2*jy0+1-r.Min.Y))*ay+shy)/float64(step.Y)-0.5), cb.h)
 	for i, p := range []plane{cb, cr} {
 		pix := canvas.Cb
 		if i == 1 {
@@ -191,6 +278,7 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 		tmp = resample(cdst, p, cwx, cwy, tmp)
 		blendEdges(cdst, r, jx0, jy0, bg[1+i])
 	}
+	*tmpp = tmp
 }
 
 // blendEdges mixes the background into chroma samples (of the plane d,
@@ -246,4 +334,19 @@ func rgbaPlanes(m *image.RGBA) (y, cb, cr plane) {
 	}
 	mk := func(p []byte) plane { return plane{pix: p, stride: w, w: w, h: h} }
 	return mk(yp), mk(cbp), mk(crp)
+}
+
+// gridShift is where, along an axis with a source samples per output
+// sample, the sampling grid sits relative to the pixel-centre one (in
+// source samples). Reductions use pixel centres; enlargements use libvips'
+// grid (its affine upsize: output sample i reads the source at a*i - 0.5),
+// half an output step earlier, which is what the reference renders and
+// the platforms' own previews look like. Measured by bench/image.sh's SSIM
+// check on set b's enlarged images (mean 0.962 -> 0.982 against libvips,
+// none left below 0.97).
+func gridShift(a float64) float64 {
+	if a < 1 {
+		return -0.5 * a
+	}
+	return 0
 }

@@ -5,6 +5,7 @@
 package jpeg
 
 import (
+	"encoding/binary"
 	"io"
 )
 
@@ -15,7 +16,7 @@ const maxCodeLength = 16
 const maxNCodes = 256
 
 // lutSize is the log-2 size of the Huffman decoder's look-up table.
-const lutSize = 8
+const lutSize = 10
 
 // huffman is a Huffman decoder, specified in section C.
 type huffman struct {
@@ -26,6 +27,11 @@ type huffman struct {
 	// are 1 plus the code length, or 0 if the value is too large to fit in
 	// lutSize bits.
 	lut [1 << lutSize]uint16
+	// fastAC (AC tables only) decodes a whole coefficient from the next
+	// lutSize bits when its code and extra bits fit in them: the value in
+	// the high 16 bits, the zero run in bits 8-11, the bits used in the
+	// low 8; 0 when they do not fit (or for end-of-band and ZRL codes).
+	fastAC [1 << lutSize]int32
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -58,7 +64,7 @@ func (d *decoder) ensureNBits(n int32) error {
 			}
 			return err
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.a = d.bits.a<<8 | uint64(c)
 		d.bits.n += 8
 		if d.bits.m == 0 {
 			d.bits.m = 1 << 7
@@ -78,7 +84,23 @@ func (d *decoder) ensureNBits(n int32) error {
 // before its marker, so reading ahead never takes bytes that belong to
 // anything else.
 func (d *decoder) refill() {
-	for d.bits.n <= 24 && d.bytes.i+2 <= d.bytes.j {
+	// Fast path: the next 8 buffered bytes hold no 0xff, so as many whole
+	// bytes as fit in the accumulator are taken at once.
+	if i := d.bytes.i; d.bits.n <= 56 && i+8 <= d.bytes.j {
+		w := binary.BigEndian.Uint64(d.bytes.buf[i : i+8])
+		const lo, hi = 0x0101010101010101, 0x8080808080808080
+		if x := ^w; (x-lo)&^x&hi == 0 { // no byte of w is 0xff
+			k := (63 - d.bits.n) >> 3 // whole bytes that fit: 1..7
+			sh := uint(8 * k)
+			d.bits.a = d.bits.a<<sh | w>>(64-sh)
+			d.bits.n += int32(sh)
+			d.bits.m = 1 << (d.bits.n - 1)
+			d.bytes.i = i + int(k)
+			d.bytes.nUnreadable = 1
+			return
+		}
+	}
+	for d.bits.n <= 56 && d.bytes.i+2 <= d.bytes.j {
 		c := d.bytes.buf[d.bytes.i]
 		if c != 0xff {
 			d.bytes.i++
@@ -89,7 +111,7 @@ func (d *decoder) refill() {
 		} else {
 			break
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.a = d.bits.a<<8 | uint64(c)
 		d.bits.n += 8
 		if d.bits.m == 0 {
 			d.bits.m = 1 << 7
@@ -167,18 +189,38 @@ func (d *decoder) processDHT(n int) error {
 		for i := uint32(0); i < lutSize; i++ {
 			code <<= 1
 			for j := int32(0); j < nCodes[i]; j++ {
-				// The codeLength is 1+i, so shift code by 8-(1+i) to
-				// calculate the high bits for every 8-bit sequence
-				// whose codeLength's high bits matches code.
+				// The codeLength is 1+i, so shift code by lutSize-(1+i)
+				// to calculate the high bits for every lutSize-bit
+				// sequence whose codeLength's high bits matches code.
 				// The high 8 bits of lutValue are the encoded value.
 				// The low 8 bits are 1 plus the codeLength.
-				base := uint8(code << (7 - i))
+				base := (code << (lutSize - 1 - i)) & (1<<lutSize - 1)
 				lutValue := uint16(h.vals[x])<<8 | uint16(2+i)
-				for k := uint8(0); k < 1<<(7-i); k++ {
+				for k := uint32(0); k < 1<<(lutSize-1-i); k++ {
 					h.lut[base|k] = lutValue
 				}
 				code++
 				x++
+			}
+		}
+
+		// Derive the combined AC look-up table.
+		clear(h.fastAC[:])
+		if tc == acTable {
+			for p, v := range h.lut {
+				if v == 0 {
+					continue
+				}
+				l, sym := uint32(v&0xff-1), v>>8
+				size := uint32(sym & 0x0f)
+				if size == 0 || l+size > lutSize {
+					continue
+				}
+				r := int32(p>>(lutSize-l-size)) & (1<<size - 1)
+				if r < 1<<(size-1) {
+					r += -1<<size + 1
+				}
+				h.fastAC[p] = r<<16 | int32(sym>>4)<<8 | int32(l+size)
 			}
 		}
 
@@ -209,21 +251,21 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 		return 0, FormatError("uninitialized Huffman table")
 	}
 
-	if d.bits.n < 8 {
-		if err := d.ensureNBits(8); err != nil {
+	if d.bits.n < lutSize {
+		if err := d.ensureNBits(lutSize); err != nil {
 			if err != errMissingFF00 && err != errShortHuffmanData {
 				return 0, err
 			}
 			// There are no more bytes of data in this segment, but we may still
 			// be able to read the next symbol out of the previously read bits.
-			// First, undo the readByte that the ensureNBits call made.
-			if d.bytes.nUnreadable != 0 {
-				d.unreadByteStuffedByte()
-			}
+			// First, give back the bytes of the failed read (the marker);
+			// the bits read before it stay in the accumulator.
+			d.bytes.i -= d.bytes.nUnreadable
+			d.bytes.nUnreadable = 0
 			goto slowPath
 		}
 	}
-	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
+	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&(1<<lutSize-1)]; v != 0 {
 		n := (v & 0xff) - 1
 		d.bits.n -= int32(n)
 		d.bits.m >>= n
@@ -268,7 +310,7 @@ func (d *decoder) decodeBits(n int32) (uint32, error) {
 			return 0, err
 		}
 	}
-	ret := d.bits.a >> uint32(d.bits.n-n)
+	ret := uint32(d.bits.a >> uint32(d.bits.n-n))
 	ret &= (1 << uint32(n)) - 1
 	d.bits.n -= n
 	d.bits.m >>= uint32(n)

@@ -35,62 +35,88 @@ func TestDecodeProgressive(t *testing.T) {
 		"testdata/video-005.gray.q50.2x2",
 		"testdata/video-001.separate.dc.progression",
 	}
-	for _, tc := range testCases {
-		m0, err := decodeFile(tc + ".jpeg")
-		if err != nil {
-			t.Errorf("%s: %v", tc+".jpeg", err)
-			continue
+	// At scale > 1 the progressive decoder keeps only the low frequencies
+	// and a non-zero mask of the others (coeffStore): same pixels still.
+	for _, scale := range []int{1, 2, 4, 8} {
+		for _, tc := range testCases {
+			testDecodeProgressive(t, tc, scale)
 		}
-		m1, err := decodeFile(tc + ".progressive.jpeg")
+	}
+}
+
+func testDecodeProgressive(t *testing.T, tc string, scale int) {
+	tc0 := tc
+	tc = fmt.Sprintf("%s at 1/%d", tc, scale)
+	{
+		m0, err := decodeFileScaled(tc0+".jpeg", scale)
 		if err != nil {
-			t.Errorf("%s: %v", tc+".progressive.jpeg", err)
-			continue
+			t.Errorf("%s: %v", tc0+".jpeg", err)
+			return
+		}
+		m1, err := decodeFileScaled(tc0+".progressive.jpeg", scale)
+		if err != nil {
+			t.Errorf("%s: %v", tc0+".progressive.jpeg", err)
+			return
 		}
 		if m0.Bounds() != m1.Bounds() {
 			t.Errorf("%s: bounds differ: %v and %v", tc, m0.Bounds(), m1.Bounds())
-			continue
+			return
 		}
 		// All of the video-*.jpeg files are 150x103.
-		if m0.Bounds() != image.Rect(0, 0, 150, 103) {
+		if m0.Bounds() != image.Rect(0, 0, (150+scale-1)/scale, (103+scale-1)/scale) {
 			t.Errorf("%s: bad bounds: %v", tc, m0.Bounds())
-			continue
+			return
 		}
 
+		if scale > 1 { // blocks are smaller than 8x8: compare the visible pixels
+			b := m0.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					if c0, c1 := m0.At(x, y), m1.At(x, y); c0 != c1 {
+						t.Errorf("%s: pixel (%d, %d) differs: %v and %v", tc, x, y, c0, c1)
+						return
+					}
+				}
+			}
+			return
+		}
 		switch m0 := m0.(type) {
 		case *image.YCbCr:
 			m1 := m1.(*image.YCbCr)
 			if err := check(m0.Bounds(), m0.Y, m1.Y, m0.YStride, m1.YStride); err != nil {
 				t.Errorf("%s (Y): %v", tc, err)
-				continue
+				return
 			}
 			if err := check(m0.Bounds(), m0.Cb, m1.Cb, m0.CStride, m1.CStride); err != nil {
 				t.Errorf("%s (Cb): %v", tc, err)
-				continue
+				return
 			}
 			if err := check(m0.Bounds(), m0.Cr, m1.Cr, m0.CStride, m1.CStride); err != nil {
 				t.Errorf("%s (Cr): %v", tc, err)
-				continue
+				return
 			}
 		case *image.Gray:
 			m1 := m1.(*image.Gray)
 			if err := check(m0.Bounds(), m0.Pix, m1.Pix, m0.Stride, m1.Stride); err != nil {
 				t.Errorf("%s: %v", tc, err)
-				continue
+				return
 			}
 		default:
 			t.Errorf("%s: unexpected image type %T", tc, m0)
-			continue
+			return
 		}
 	}
 }
 
-func decodeFile(filename string) (image.Image, error) {
+func decodeFile(filename string) (image.Image, error) { return decodeFileScaled(filename, 1) }
+
+func decodeFileScaled(filename string, scale int) (image.Image, error) {
 	f, err := os.Open(filename)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Decode(f)
+	return DecodeScaled(f, scale)
 }
 
 type eofReader struct {

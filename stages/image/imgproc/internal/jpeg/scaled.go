@@ -65,6 +65,14 @@ func idct4(b *block, qt *block, dst []byte, stride int) {
 	}
 }
 
+// dcOnly4 is every pixel idct4 writes for a block whose only non-zero
+// coefficient (of the 4x4 it reads) is the dequantized DC f0.
+func dcOnly4(f0 int32) uint8 {
+	const shift = 26
+	const round = 1<<(shift-1) + 128<<shift
+	return clamp8((int(f0)*idctK0*idctK0 + round) >> shift)
+}
+
 // idct2 is idct4 for the top-left 2x2 coefficients: 2x2 pixels.
 func idct2(b *block, qt *block, dst []byte, stride int) {
 	f00 := b[0] * qt[0]

@@ -232,3 +232,22 @@ func BenchmarkDecodeScaled(b *testing.B) {
 		})
 	}
 }
+
+// TestDCOnly4: the DC-only shortcut writes what idct4 writes.
+func TestDCOnly4(t *testing.T) {
+	var qt block
+	for i := range qt {
+		qt[i] = 1
+	}
+	for f0 := int32(-2048 * 8); f0 <= 2048*8; f0++ {
+		b := block{0: f0}
+		var dst [16]byte
+		idct4(&b, &qt, dst[:], 4)
+		want := dcOnly4(f0)
+		for i, v := range dst {
+			if v != want {
+				t.Fatalf("DC %d: idct4 wrote %d at %d, dcOnly4 %d", f0, v, i, want)
+			}
+		}
+	}
+}

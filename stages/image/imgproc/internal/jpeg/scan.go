@@ -157,8 +157,8 @@ func (d *decoder) processSOS(n int) error {
 	if d.progressive {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
-			if d.progCoeffs[compIndex] == nil {
-				d.progCoeffs[compIndex] = make([]block, mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v)
+			if d.progCoeffs[compIndex].low == nil {
+				d.progCoeffs[compIndex] = newCoeffStore(mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v, d.scale)
 			}
 		}
 	}
@@ -219,17 +219,24 @@ func (d *decoder) processSOS(n int) error {
 						}
 					}
 
-					// Load the previous partially decoded coefficients, if applicable.
-					if d.progressive {
-						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
-					} else {
+					// Load the previous partially decoded coefficients, if
+					// applicable: only a refinement scan reads them. A first
+					// scan's band is still zero in the store, and b's band is
+					// kept zero between blocks (see below).
+					if !d.progressive {
 						b = block{}
 					}
+					wrote := false
 
 					if ah != 0 {
-						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+						// Refinement (progressive only): in place in the store.
+						bi := by*mxx*hi + bx
+						sb := d.progCoeffs[compIndex].block(bi)
+						if err := d.refine(&sb, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
+						sb.done(bi)
+						continue
 					} else {
 						zig := zigStart
 						if zig == 0 {
@@ -248,6 +255,7 @@ func (d *decoder) processSOS(n int) error {
 							}
 							dc[compIndex] += dcDelta
 							b[0] = dc[compIndex] << al
+							wrote = true
 						}
 
 						if zig <= zigEnd && d.eobRun > 0 {
@@ -263,10 +271,25 @@ func (d *decoder) processSOS(n int) error {
 								if d.bits.n < 16 {
 									d.refill()
 								}
+								if d.bits.n >= lutSize {
+									// Code and extra bits in one look-up.
+									if f := huff.fastAC[(d.bits.a>>uint32(d.bits.n-lutSize))&(1<<lutSize-1)]; f != 0 {
+										n := f & 0xff
+										d.bits.n -= n
+										d.bits.m >>= uint32(n)
+										zig += f >> 8 & 0x0f
+										if zig > zigEnd {
+											break
+										}
+										b[unzig[zig]] = f >> 16 << al
+										wrote = true
+										continue
+									}
+								}
 								var value uint8
 								found := false
 								if d.bits.n >= lutSize {
-									if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
+									if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&(1<<lutSize-1)]; v != 0 {
 										n := v&0xff - 1
 										d.bits.n -= int32(n)
 										d.bits.m >>= n
@@ -302,6 +325,7 @@ func (d *decoder) processSOS(n int) error {
 										}
 									}
 									b[unzig[zig]] = ac << al
+									wrote = true
 								} else {
 									if val0 != 0x0f {
 										d.eobRun = uint16(1 << val0)
@@ -322,8 +346,16 @@ func (d *decoder) processSOS(n int) error {
 					}
 
 					if d.progressive {
-						// Save the coefficients.
-						d.progCoeffs[compIndex][by*mxx*hi+bx] = b
+						// Save the coefficients of a first scan (refinements
+						// work in place, above) only when it decoded any: most
+						// blocks of the high bands are in end-of-band runs.
+						// Then clear them, for the next block.
+						if wrote {
+							d.progCoeffs[compIndex].saveBand(by*mxx*hi+bx, &b, zigStart, zigEnd)
+							for zig := zigStart; zig <= zigEnd; zig++ {
+								b[unzig[zig]] = 0
+							}
+						}
 						// At this point, we could call reconstructBlock to dequantize and perform the
 						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
 						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
@@ -368,8 +400,8 @@ func (d *decoder) processSOS(n int) error {
 }
 
 // refine decodes a successive approximation refinement block, as specified in
-// section G.1.2.
-func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) error {
+// section G.1.2, in place in a block of the coefficient store.
+func (d *decoder) refine(b *storeBlock, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -380,7 +412,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 			return err
 		}
 		if bit {
-			b[0] |= delta
+			b.set(0, b.get(0)|delta)
 		}
 		return nil
 	}
@@ -432,7 +464,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 				return FormatError("too many coefficients")
 			}
 			if z != 0 {
-				b[unzig[zig]] = z
+				b.set(unzig[zig], z)
 			}
 		}
 	}
@@ -447,27 +479,42 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 
 // refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
 // the first nz zero entries are skipped over.
-func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32, error) {
+func (d *decoder) refineNonZeroes(b *storeBlock, zig, zigEnd, nz, delta int32) (int32, error) {
+	full := b.s.n == 8
 	for ; zig <= zigEnd; zig++ {
 		u := unzig[zig]
-		if b[u] == 0 {
-			if nz == 0 {
-				break
+		// j is u's place in b.low, -1 when outside the kept corner (its
+		// magnitude is never read: only its non-zero bit, which stays).
+		j := u
+		if full {
+			if b.low[u] == 0 {
+				if nz == 0 {
+					break
+				}
+				nz--
+				continue
 			}
-			nz--
-			continue
+		} else {
+			if b.mask>>u&1 == 0 {
+				if nz == 0 {
+					break
+				}
+				nz--
+				continue
+			}
+			j = int(b.li[u])
 		}
 		bit, err := d.decodeBit()
 		if err != nil {
 			return 0, err
 		}
-		if !bit {
+		if !bit || j < 0 {
 			continue
 		}
-		if b[u] >= 0 {
-			b[u] += delta
+		if v := b.low[j]; v >= 0 {
+			b.low[j] = v + int16(delta)
 		} else {
-			b[u] -= delta
+			b.low[j] = v - int16(delta)
 		}
 	}
 	return zig, nil
@@ -479,15 +526,17 @@ func (d *decoder) reconstructProgressiveImage() error {
 	h0 := d.comp[0].h
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
 	for i := 0; i < d.nComp; i++ {
-		if d.progCoeffs[i] == nil {
+		if d.progCoeffs[i].low == nil {
 			continue
 		}
+		var b block
 		v := 8 * d.comp[0].v / d.comp[i].v
 		h := 8 * d.comp[0].h / d.comp[i].h
 		stride := mxx * d.comp[i].h
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				if err := d.reconstructBlock(&d.progCoeffs[i][by*stride+bx], bx, by, i); err != nil {
+				d.progCoeffs[i].load(by*stride+bx, &b)
+				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
 				}
 			}
@@ -528,6 +577,15 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 		idct2(b, qt, dst, stride)
 		return nil
 	case 4:
+		if b[1]|b[2]|b[3]|b[8]|b[9]|b[10]|b[11]|b[16]|b[17]|b[18]|b[19]|b[24]|b[25]|b[26]|b[27] == 0 {
+			// DC only (smooth areas, backdrops): idct4's value, without its passes.
+			v := dcOnly4(b[0] * qt[0])
+			for y := range 4 {
+				d := dst[y*stride : y*stride+4 : y*stride+4]
+				d[0], d[1], d[2], d[3] = v, v, v, v
+			}
+			return nil
+		}
 		idct4(b, qt, dst, stride)
 		return nil
 	}

@@ -5,11 +5,11 @@
 package jpeg
 
 import (
-	"bufio"
 	"errors"
 	"image"
 	"image/color"
 	"io"
+	mbits "math/bits"
 )
 
 // div returns a/b rounded to the nearest integer, instead of rounded to zero.
@@ -221,66 +221,68 @@ func init() {
 }
 
 // writer is a buffered writer.
-type writer interface {
-	Flush() error
-	io.Writer
-	io.ByteWriter
-}
-
-// encoder encodes an image to the JPEG format.
+// encoder encodes an image to the JPEG format. The whole file is built in
+// out and written to the io.Writer once, at the end.
 type encoder struct {
-	// w is the writer to write to. err is the first error encountered during
-	// writing. All attempted writes after the first error become no-ops.
-	w   writer
-	err error
+	out []byte
 	// buf is a scratch buffer.
 	buf [16]byte
-	// bits and nBits are accumulated bits to write to w.
-	bits, nBits uint32
+	// acc holds the nAcc (< 32 between calls) bits not yet in out.
+	acc  uint64
+	nAcc uint32
 	// quant is the scaled quantization tables, in zig-zag order.
 	quant [nQuantIndex][blockSize]byte
 	// div and recip are 8*quant and its reciprocal (see divRecip).
 	div   [nQuantIndex][blockSize]int32
 	recip [nQuantIndex][blockSize]uint64
+	// flat caches flatDC's answer by table and sample value (state 0:
+	// not computed yet, 1: DC only, 2: has AC terms).
+	flat [nQuantIndex][256]struct {
+		dc    int32
+		state uint8
+	}
 }
 
-func (e *encoder) flush() {
-	if e.err != nil {
-		return
-	}
-	e.err = e.w.Flush()
-}
+func (e *encoder) write(p []byte) { e.out = append(e.out, p...) }
 
-func (e *encoder) write(p []byte) {
-	if e.err != nil {
-		return
-	}
-	_, e.err = e.w.Write(p)
-}
-
-func (e *encoder) writeByte(b byte) {
-	if e.err != nil {
-		return
-	}
-	e.err = e.w.WriteByte(b)
-}
+func (e *encoder) writeByte(b byte) { e.out = append(e.out, b) }
 
 // emit emits the least significant nBits bits of bits to the bit-stream.
-// The precondition is bits < 1<<nBits && nBits <= 16.
+// The precondition is bits < 1<<nBits && nBits <= 32.
 func (e *encoder) emit(bits, nBits uint32) {
-	nBits += e.nBits
-	bits <<= 32 - nBits
-	bits |= e.bits
-	for nBits >= 8 {
-		b := uint8(bits >> 24)
-		e.writeByte(b)
-		if b == 0xff {
-			e.writeByte(0x00)
-		}
-		bits <<= 8
-		nBits -= 8
+	e.acc = e.acc<<nBits | uint64(bits)
+	e.nAcc += nBits
+	if e.nAcc < 32 {
+		return
 	}
-	e.bits, e.nBits = bits, nBits
+	e.nAcc -= 32
+	w := uint32(e.acc >> e.nAcc)
+	const lo, hi = 0x01010101, 0x80808080
+	if x := ^w; (x-lo)&^x&hi == 0 { // no 0xff byte: no stuffing
+		e.out = append(e.out, byte(w>>24), byte(w>>16), byte(w>>8), byte(w))
+		return
+	}
+	for sh := 24; sh >= 0; sh -= 8 {
+		b := byte(w >> sh)
+		e.out = append(e.out, b)
+		if b == 0xff {
+			e.out = append(e.out, 0x00)
+		}
+	}
+}
+
+// flushBits writes the whole bytes left in the accumulator (after the
+// padding of the last one).
+func (e *encoder) flushBits() {
+	for e.nAcc >= 8 {
+		e.nAcc -= 8
+		b := byte(e.acc >> e.nAcc)
+		e.out = append(e.out, b)
+		if b == 0xff {
+			e.out = append(e.out, 0x00)
+		}
+	}
+	e.acc, e.nAcc = 0, 0
 }
 
 // emitHuff emits the given value with the given Huffman encoder.
@@ -302,10 +304,9 @@ func (e *encoder) emitHuffRLE(h huffIndex, runLength, value int32) {
 	} else {
 		nBits = 8 + uint32(bitCount[a>>8])
 	}
-	e.emitHuff(h, runLength<<4|int32(nBits))
-	if nBits > 0 {
-		e.emit(uint32(b)&(1<<nBits-1), nBits)
-	}
+	// The code and the value's bits in one emit (at most 16 + 15 bits).
+	x := theHuffmanLUT[h][runLength<<4|int32(nBits)]
+	e.emit((x&(1<<24-1))<<nBits|uint32(b)&(1<<nBits-1), x>>24+nBits)
 }
 
 // writeMarkerHeader writes the header for a marker with the given length.
@@ -376,30 +377,73 @@ func (e *encoder) writeDHT(nComponent int) {
 // returning the post-quantized DC value of the DCT-transformed block. b is in
 // natural (not zig-zag) order.
 func (e *encoder) writeBlock(b *block, q quantIndex, prevDC int32) int32 {
+	if dc, ok := e.flatDC(b, q); ok { // letterbox padding, flat backgrounds
+		e.emitHuffRLE(huffIndex(2*q+0), 0, dc-prevDC)
+		e.emitHuff(huffIndex(2*q+1), 0x00)
+		return dc
+	}
 	fdct(b)
 	// Emit the DC delta.
 	dv, rc := &e.div[q], &e.recip[q]
 	dc := divRecip(b[0], dv[0], rc[0])
 	e.emitHuffRLE(huffIndex(2*q+0), 0, dc-prevDC)
-	// Emit the AC components.
-	h, runLength := huffIndex(2*q+1), int32(0)
+	// Quantize the AC components (zig-zag order) and note the non-zero
+	// ones, then emit the runs between them.
+	var qz [blockSize]int32
+	var nz uint64
 	for zig := 1; zig < blockSize; zig++ {
-		ac := divRecip(b[unzig[zig]], dv[zig], rc[zig])
-		if ac == 0 {
-			runLength++
-		} else {
-			for runLength > 15 {
-				e.emitHuff(h, 0xf0)
-				runLength -= 16
-			}
-			e.emitHuffRLE(h, runLength, ac)
-			runLength = 0
+		a := b[unzig[zig]]
+		sign := a >> 31 // 0 or -1
+		v := int32((uint64((a^sign)-sign+dv[zig]>>1) * rc[zig]) >> 32)
+		if v != 0 {
+			qz[zig] = (v ^ sign) - sign
+			nz |= 1 << zig
 		}
 	}
-	if runLength > 0 {
+	h, last := huffIndex(2*q+1), 0
+	for ; nz != 0; nz &= nz - 1 {
+		zig := mbits.TrailingZeros64(nz)
+		run := int32(zig - last - 1)
+		for run > 15 {
+			e.emitHuff(h, 0xf0)
+			run -= 16
+		}
+		e.emitHuffRLE(h, run, qz[zig])
+		last = zig
+	}
+	if last < blockSize-1 {
 		e.emitHuff(h, 0x00)
 	}
 	return dc
+}
+
+// flatDC reports whether all samples of b are equal and, if they are,
+// the quantized DC coefficient that writeBlock would find for it, whose
+// AC coefficients then all quantize to zero (checked once per value and
+// table, by the full transform, so the output is unchanged).
+func (e *encoder) flatDC(b *block, q quantIndex) (int32, bool) {
+	v := b[0]
+	for _, x := range b[1:] {
+		if x != v {
+			return 0, false
+		}
+	}
+	if v < 0 || v > 255 {
+		return 0, false
+	}
+	c := &e.flat[q][v]
+	if c.state == 0 {
+		t := *b
+		fdct(&t)
+		c.state = 1
+		for zig := 1; zig < blockSize; zig++ {
+			if divRecip(t[unzig[zig]], e.div[q][zig], e.recip[q][zig]) != 0 {
+				c.state = 2 // not flat after all: take the full path
+			}
+		}
+		c.dc = divRecip(t[0], e.div[q][0], e.recip[q][0])
+	}
+	return c.dc, c.state == 1
 }
 
 // toYCbCr converts the 8x8 region of m whose top-left corner is p to its
@@ -619,6 +663,7 @@ func (e *encoder) writeSOS(m image.Image) {
 	}
 	// Pad the last byte with 1's.
 	e.emit(0x7f, 7)
+	e.flushBits()
 }
 
 // planePath420 enables writeSOS420; tests turn it off to compare.
@@ -646,6 +691,7 @@ func (e *encoder) writeSOS420(m *image.YCbCr) {
 	}
 	// Pad the last byte with 1's.
 	e.emit(0x7f, 7)
+	e.flushBits()
 }
 
 // DefaultQuality is the default quality encoding parameter.
@@ -660,16 +706,22 @@ type Options struct {
 // Encode writes the Image m to w in JPEG 4:2:0 baseline format with the given
 // options. Default parameters are used if a nil *[Options] is passed.
 func Encode(w io.Writer, m image.Image, o *Options) error {
+	out, err := EncodeBytes(m, o)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// EncodeBytes is Encode into a new slice, without copying it to a writer.
+func EncodeBytes(m image.Image, o *Options) ([]byte, error) {
 	b := m.Bounds()
 	if b.Dx() >= 1<<16 || b.Dy() >= 1<<16 {
-		return errors.New("jpeg: image is too large to encode")
+		return nil, errors.New("jpeg: image is too large to encode")
 	}
 	var e encoder
-	if ww, ok := w.(writer); ok {
-		e.w = ww
-	} else {
-		e.w = bufio.NewWriter(w)
-	}
+	e.out = make([]byte, 0, 4096+b.Dx()*b.Dy()/4)
 	// Clip quality to [1, 100].
 	quality := DefaultQuality
 	if o != nil {
@@ -729,6 +781,5 @@ func Encode(w io.Writer, m image.Image, o *Options) error {
 	e.buf[0] = 0xff
 	e.buf[1] = 0xd9
 	e.write(e.buf[:2])
-	e.flush()
-	return e.err
+	return e.out, nil
 }
