@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/feedbatch/feedbatch/stages"
 )
@@ -57,36 +58,37 @@ var goWords = strings.NewReplacer(
 
 // humanLine is one line of an error for people: the stage prefix gone, Go's
 // map syntax written as "k v, k2 v2", a chain "a: b: c: d" cut to its
-// first and last links ("a: d": what was being done and why), "feed
+// first and last links ("a: d": what was being done and why; "a: c: d"
+// when c is a phrase that names the cause, like "drop guard"), "feed
 // <platform>: " shortened to "<platform>: ", and at most 300 bytes.
 func humanLine(stage, shop, msg string) string {
 	msg = strings.Join(strings.Fields(msg), " ")
 	msg = strings.TrimPrefix(msg, stage+" shop "+shop+": ")
 	msg = strings.TrimPrefix(msg, stage+" "+shop+": ")
-	msg = goMap.ReplaceAllStringFunc(msg, func(m string) string {
-		inner := goMap.FindStringSubmatch(m)[1]
-		var parts []string
-		for f := range strings.FieldsSeq(inner) {
-			if i := strings.LastIndexByte(f, ':'); i > 0 {
-				f = f[:i] + " " + f[i+1:]
-			}
-			parts = append(parts, f)
-		}
-		if len(parts) == 0 {
-			return "none"
-		}
-		return strings.Join(parts, ", ")
-	})
+	// Nested maps come out from the inside; each pass shortens msg.
+	for goMap.MatchString(msg) {
+		msg = writeMaps(msg)
+	}
 	msg = goWords.Replace(msg)
 	if segs := strings.Split(msg, ": "); len(segs) > 2 {
 		first, last := segs[0], segs[len(segs)-1]
 		if p, ok := strings.CutPrefix(first, "feed "); ok && !strings.Contains(p, " ") {
 			first = p // "feed meta: ...": the platform
 		}
-		msg = first + ": " + last
+		msg = first + ": "
+		// A phrase before the cause names it ("drop guard: item count
+		// fell ..."); one word ("put", "render") is plumbing.
+		if pen := segs[len(segs)-2]; strings.Contains(pen, " ") && !strings.ContainsAny(pen, "/\\") {
+			msg += pen + ": "
+		}
+		msg += last
 	}
 	if len(msg) > 300 {
-		msg = msg[:300] + "…"
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
 	}
 	return msg
 }
@@ -112,4 +114,22 @@ func neighbours(run string) (prev, next Neighbour) {
 		return Neighbour{Run: id, Href: "../" + id + "/report.html"}
 	}
 	return mk(d.AddDate(0, 0, -1)), mk(d.AddDate(0, 0, 1))
+}
+
+// writeMaps writes each innermost map[k1:v1 k2:v2] as "k1 v1, k2 v2".
+func writeMaps(msg string) string {
+	return goMap.ReplaceAllStringFunc(msg, func(m string) string {
+		inner := goMap.FindStringSubmatch(m)[1]
+		var parts []string
+		for f := range strings.FieldsSeq(inner) {
+			if i := strings.LastIndexByte(f, ':'); i > 0 {
+				f = f[:i] + " " + f[i+1:]
+			}
+			parts = append(parts, f)
+		}
+		if len(parts) == 0 {
+			return "none"
+		}
+		return strings.Join(parts, ", ")
+	})
 }
