@@ -397,6 +397,9 @@ func TestIAMReview(t *testing.T) {
 					}
 				case r.Tag == "!Ref" && r.Value == "NotifyTopic":
 					onlyActions(t, st, "sns:Publish")
+				case r.Tag == "!GetAtt" && r.Value == "JobLogGroup.Arn":
+					// The report copies failed children's logs: reading only.
+					onlyActions(t, st, "logs:GetLogEvents")
 				case r.Tag == "!Sub" && r.Value == "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretsPrefix}*":
 					onlyActions(t, st, "secretsmanager:GetSecretValue")
 				case r.Tag == "!Sub" && r.Value == "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${SecretsPrefix}*":

@@ -93,6 +93,8 @@ func TestRoleWrites(t *testing.T) {
 		"notified":       "runs/2026-11-23/notified.json",
 		"rerun notified": "runs/2026-11-23/reruns/1/notified.json",
 		"late":           "runs/2026-11-23/late.json",
+		"failed log":     "runs/2026-11-23/logs/feed/17.log",
+		"rerun log":      "runs/2026-11-23/logs/feed/17.rerun-1.log",
 		"collect result": "runs/2026-11-23/results/collect/17.json",
 		"feed result":    "runs/2026-11-23/results/feed/17.json",
 		"image result":   "runs/2026-11-23/results/image/17.json",
@@ -114,7 +116,7 @@ func TestRoleWrites(t *testing.T) {
 		"FeedRole":    {"feed", "feed meta", "feed result", "rerun feed"},
 		"ImageRole":   {"image", "image index", "image result", "rerun image"},
 		// The close-out: report, summary and the notification claims.
-		"FinalizeRole": {"report", "summary", "notified", "rerun notified", "late"},
+		"FinalizeRole": {"report", "summary", "notified", "rerun notified", "late", "failed log", "rerun log"},
 	}
 	deletes := map[string][]string{
 		"ImageRole":    {"image", "image index"},
