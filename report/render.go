@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 )
 
@@ -89,7 +90,7 @@ func (rep *Report) data() dataJSON {
 					aj.St, aj.A, aj.Ms, aj.In, aj.Ou = r.Status[:1], r.Attempt, r.DurationMS, r.ItemsIn, r.ItemsOut
 					aj.J, aj.D, aj.U = r.JobID, r.Dropped, r.Unchanged
 					if r.Status != stages.StatusSucceeded || r.Error != "" {
-						aj.E = strings.Join(errorLines(rep.Stages[si], s.ID, r), "\n")
+						aj.E = strings.Join(runs.ErrorLines(rep.Stages[si], s.ID, r), "\n")
 					}
 					if !r.StartedAt.IsZero() {
 						aj.T = r.StartedAt.UTC().Format("2006-01-02 15:04:05")

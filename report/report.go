@@ -517,11 +517,7 @@ func (t *tally) stage(si int, last stages.Result, attempts int) {
 // reason adds a shop to its failure reason: the reason for people, the
 // shop's id named <shop> so that shops failing alike group together.
 func (t *tally) reason(stage string, s Shop, last stages.Result) {
-	lines := errorLines(stage, s.ID, last)
-	for i, l := range lines {
-		lines[i] = reasonText(l, stage, s.ID)
-	}
-	k := [2]string{stage, cmp.Or(strings.Join(lines, "; "), "(no error message)")}
+	k := [2]string{stage, runs.GroupReason(s.ID, runs.ErrorLines(stage, s.ID, last))}
 	acc := t.reasons[k]
 	if acc == nil {
 		acc = &reasonAcc{}
@@ -599,20 +595,6 @@ func platTotals(m map[string]*PlatformTotals, p string) *PlatformTotals {
 		m[p] = &PlatformTotals{Platform: p}
 	}
 	return m[p]
-}
-
-// reasonText strips the "<stage> shop <id>: " prefix that stages.Execute
-// puts on errors, so that shops failing for the same reason group together.
-func reasonText(msg, stage, shop string) string {
-	msg = strings.TrimPrefix(msg, stage+" shop "+shop+": ")
-	msg = strings.ReplaceAll(msg, shop, "<shop>")
-	if msg == "" {
-		msg = "(no error message)"
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
-	}
-	return msg
 }
 
 // relFromReport turns a store key into a link relative to
