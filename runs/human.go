@@ -30,9 +30,9 @@ func ErrorLines(stage, shop string, r stages.Result) []string {
 		if pr.Status == stages.PlatformPublished {
 			continue
 		}
-		msg := strings.TrimPrefix(HumanLine(stage, shop, cmpOr(pr.Reason, "not published")), p+": ")
-		msg = strings.TrimPrefix(msg, "feed "+p+": ")
-		out = append(out, p+": "+msg)
+		// The platform is the chain's first link: what was being done.
+		why := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(pr.Reason), "feed "+p+": "), p+": ")
+		out = append(out, HumanLine(stage, shop, "feed "+p+": "+cmpOr(why, "not published")))
 	}
 	if len(out) > 0 {
 		return out
