@@ -41,7 +41,16 @@ type shopJSON struct {
 	S  string      `json:"s"` // one outcome letter per stage
 	P  []string    `json:"p,omitempty"`
 	F  []string    `json:"f,omitempty"` // links to published feeds
+	W  []fetchJSON `json:"w,omitempty"` // where the platforms fetch them
 	H  [][]attJSON `json:"h"`
+}
+
+// fetchJSON is a published feed's fetch URL.
+type fetchJSON struct {
+	P string `json:"p"`
+	U string `json:"u"`
+	N int64  `json:"n"`           // items, -1 unknown
+	T string `json:"t,omitempty"` // published (UTC)
 }
 
 type attJSON struct {
@@ -78,6 +87,13 @@ func (rep *Report) data() dataJSON {
 		sj := shopJSON{I: s.Index, ID: s.ID, N: s.Name, S: codes.String(), P: s.Platforms, H: make([][]attJSON, len(s.History))}
 		for _, f := range s.Feeds {
 			sj.F = append(sj.F, relFromReport(f))
+		}
+		for _, f := range s.FetchURLs {
+			fj := fetchJSON{P: f.Platform, U: safeHref(f.URL), N: f.Items}
+			if !f.Published.IsZero() {
+				fj.T = f.Published.UTC().Format("2006-01-02 15:04")
+			}
+			sj.W = append(sj.W, fj)
 		}
 		for si, h := range s.History {
 			sj.H[si] = make([]attJSON, 0, len(h))

@@ -205,7 +205,6 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-
 func TestFormat(t *testing.T) {
 	if got := fmtNum(int64(1234567)); got != "1,234,567" {
 		t.Errorf("fmtNum = %q", got)

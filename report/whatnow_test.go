@@ -199,4 +199,3 @@ func TestCopyLogs(t *testing.T) {
 		t.Errorf("shop 15 feed log (not copied) %q, want the LogLinks link", got)
 	}
 }
-
