@@ -34,8 +34,6 @@ var ErrNotFinished = errors.New("finalize: not finished")
 // another try can send it).
 var ErrNotify = errors.New("finalize: notification not sent")
 
-// SummaryKey is runs/<run>/summary.json.
-func SummaryKey(run string) string { return planner.RunDir(run) + "/summary.json" }
 
 // NotifiedKey is the claim of the notification that run (rerun 0) or its
 // re-run k finished.
@@ -234,7 +232,7 @@ func (f *Finalizer) write(ctx context.Context, run string, rerun int, finished b
 		return nil, fmt.Errorf("finalize %s: %w", run, err)
 	}
 	po := &store.PutOptions{ContentType: "application/json", CacheControl: "no-cache"}
-	if err := f.Store.Put(ctx, SummaryKey(run), &b, po); err != nil {
+	if err := f.Store.Put(ctx, runs.SummaryKey(run), &b, po); err != nil {
 		return nil, fmt.Errorf("finalize %s: %w", run, err)
 	}
 	return sum, nil

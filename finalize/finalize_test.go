@@ -145,7 +145,7 @@ func newFinalizer(st store.Store, finished *atomic.Bool, n notify.Sender) *Final
 
 func readSummary(t *testing.T, st store.Store) *Summary {
 	t.Helper()
-	rc, err := st.Get(t.Context(), SummaryKey(run))
+	rc, err := st.Get(t.Context(), runs.SummaryKey(run))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestRunNotifiesOnce(t *testing.T) {
 			t.Errorf("message keeps Go's words %q:\n%s", bad, txt)
 		}
 	}
-	raw, err := st.Get(t.Context(), SummaryKey(run))
+	raw, err := st.Get(t.Context(), runs.SummaryKey(run))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestIfFinished(t *testing.T) {
 	if !errors.Is(err, ErrNotFinished) {
 		t.Fatalf("err = %v, want ErrNotFinished", err)
 	}
-	if _, err := st.Stat(t.Context(), SummaryKey(run)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.Stat(t.Context(), runs.SummaryKey(run)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("summary written for an unfinished run (%v)", err)
 	}
 	// Without IfFinished: report and summary as they stand, nobody told.

@@ -164,7 +164,7 @@ func printFinalized(c *cli.Context, spec rootSpec, run string, rerun int, out fi
 		fmt.Fprintf(c.App.Writer, "%s: finalized\n", what)
 	}
 	if out.ReportKey != "" {
-		fmt.Fprintf(c.App.Writer, "report: %s\nsummary: %s\n", reportLocation(spec, out.ReportKey), reportLocation(spec, finalize.SummaryKey(run)))
+		fmt.Fprintf(c.App.Writer, "report: %s\nsummary: %s\n", reportLocation(spec, out.ReportKey), reportLocation(spec, runs.SummaryKey(run)))
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/feedbatch/feedbatch/finalize"
 	"github.com/feedbatch/feedbatch/internal/s3test"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
 
@@ -53,7 +54,7 @@ func (s *webhookSink) all() []string {
 
 func readSummaryFile(t *testing.T, root, run string) finalize.Summary {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(finalize.SummaryKey(run))))
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(runs.SummaryKey(run))))
 	if err != nil {
 		t.Fatal(err)
 	}
