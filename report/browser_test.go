@@ -333,6 +333,7 @@ func TestBrowser(t *testing.T) {
 		if !strings.HasPrefix(got, want) || !strings.Contains(got, "meta "+browserFeedBase+"shops/shop-000/feeds/meta.csv.gz (98 items") {
 			t.Errorf("fetch URLs of shop-000:\n%s\nwant %q…", got, want)
 		}
+		screenshot(t, ctx, "report-fetch-urls.png")
 		hrefs := eval[[]string](t, ctx, `[...document.querySelectorAll("#detail a.fetch")].map(a => a.href)`)
 		if len(hrefs) != 2 || hrefs[0] != browserFeedBase+"shops/shop-000/feeds/google.xml.gz" {
 			t.Errorf("fetch links %q", hrefs)

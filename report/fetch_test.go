@@ -1,9 +1,13 @@
 package report
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/store/memstore"
 )
 
@@ -57,5 +61,31 @@ func TestFetchURLs(t *testing.T) {
 	}
 	if page := render(t, rep); strings.Contains(page, "cloudfront") || strings.Contains(page, `id="fetch-base"`) || strings.Contains(page, `"w":`) {
 		t.Error("a page without a feed base shows fetch URLs")
+	}
+}
+
+// TestReasonsAsSummary: the page's failure reasons are the summary's (the
+// notification's): one text for people, whoever shows it.
+func TestReasonsAsSummary(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	fixture(t, ctx, st, 40)
+	m, err := runs.Load(ctx, st, testRun, runs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := FromModel(ctx, m, Options{})
+	var page, sum []string
+	for _, r := range rep.Reasons {
+		page = append(page, fmt.Sprintf("%s %d %s: %s", r.Stage, r.Shops, r.Indexes, r.Message))
+	}
+	for _, r := range runs.BuildSummary(m).Reasons {
+		sum = append(sum, fmt.Sprintf("%s %d %s: %s", r.Stage, r.Shops, r.Indexes, r.Reason))
+	}
+	if len(page) == 0 {
+		t.Fatal("no reasons")
+	}
+	if diff := cmp.Diff(sum, page); diff != "" {
+		t.Errorf("reasons: summary (-) vs page (+):\n%s", diff)
 	}
 }
