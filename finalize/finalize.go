@@ -34,7 +34,6 @@ var ErrNotFinished = errors.New("finalize: not finished")
 // another try can send it).
 var ErrNotify = errors.New("finalize: notification not sent")
 
-
 // NotifiedKey is the claim of the notification that run (rerun 0) or its
 // re-run k finished.
 func NotifiedKey(run string, rerun int) string {
