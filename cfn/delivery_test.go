@@ -126,7 +126,8 @@ func TestDelivery(t *testing.T) {
 		t.Errorf("no AWS:SourceArn condition naming this distribution: %v", src)
 	}
 
-	// The domain is an output, and the feed stage gets it.
+	// The domain is an output, and the feed stage (image links) and the
+	// finalize job (the report's fetch URLs) get it.
 	if out := get(get(get(root, "Outputs"), "DeliveryDomain"), "Value"); out == nil || out.Value != "DeliveryDistribution.DomainName" {
 		t.Errorf("output DeliveryDomain = %v", out)
 	}
@@ -136,7 +137,7 @@ func TestDelivery(t *testing.T) {
 	}
 	for _, d := range defs {
 		got, want := d.Environment["FEEDBATCH_PUBLIC_HOST"], ""
-		if d.Stage == "feed" {
+		if d.Stage == "feed" || d.Stage == "finalize" {
 			want = "d1.cloudfront.net"
 		}
 		if got != want {

@@ -34,7 +34,6 @@ var ErrNotFinished = errors.New("finalize: not finished")
 // another try can send it).
 var ErrNotify = errors.New("finalize: notification not sent")
 
-
 // NotifiedKey is the claim of the notification that run (rerun 0) or its
 // re-run k finished.
 func NotifiedKey(run string, rerun int) string {
@@ -223,12 +222,16 @@ func (f *Finalizer) write(ctx context.Context, run string, rerun int, finished b
 	if sum.FailedShops > 0 && sum.RerunCommand == "" {
 		sum.RerunCommand = RerunCommand(run)
 	}
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
+	// Reasons quote "<shop>" and "> 50%": written as is, not as \u003c.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(sum); err != nil {
 		return nil, fmt.Errorf("finalize %s: %w", run, err)
 	}
 	po := &store.PutOptions{ContentType: "application/json", CacheControl: "no-cache"}
-	if err := f.Store.Put(ctx, runs.SummaryKey(run), bytes.NewReader(append(b, '\n')), po); err != nil {
+	if err := f.Store.Put(ctx, runs.SummaryKey(run), &b, po); err != nil {
 		return nil, fmt.Errorf("finalize %s: %w", run, err)
 	}
 	return sum, nil

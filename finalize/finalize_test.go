@@ -74,11 +74,13 @@ func fixture(t *testing.T, st store.Store) {
 			}
 			return r
 		}
-		putJSON(t, st, stages.ResultKey(mkey, "collect", row.Index), res("collect", i != 3, "fetch: HTTP 503"))
+		putJSON(t, st, stages.ResultKey(mkey, "collect", row.Index), res("collect", i != 3,
+			fmt.Sprintf(`source https://shop%d.example/c.csv: Get "https://shop%d.example/c.csv": dial tcp 10.0.0.3:443: connect: connection refused (after 3 attempts)`, i, i)))
 		if i == 3 {
 			continue
 		}
-		putJSON(t, st, stages.ResultKey(mkey, "feed", row.Index), res("feed", i != 5, "drop guard: item count fell by 90%"))
+		putJSON(t, st, stages.ResultKey(mkey, "feed", row.Index), res("feed", i != 5, "feed google: feed: item count fell past the guard: 98 items, 1000 in shops/"+row.ShopID+
+			"/feeds/google.meta.json: fell 90.2% > feed.max_drop_share 50.0%; previous feed kept (re-run with --force to publish)"))
 		putJSON(t, st, stages.ResultKey(mkey, "image", row.Index), res("image", true, ""))
 	}
 }
@@ -208,10 +210,29 @@ func TestRunNotifiesOnce(t *testing.T) {
 	m := rec.msgs[0]
 	txt := m.Text()
 	for _, w := range []string{"2 of 6 shops failed", "collect: 5 succeeded, 1 failed, 0 skipped (failed indexes 3)",
-		"fetch: HTTP 503", "https://reports.example/runs/" + run + "/report.html", "feedbatch rerun " + run + " --failed"} {
+		// The reasons as people read them: what was being done and why, the
+		// drop guard's advice whole.
+		"1 shops, collect: source https://shop3.example/c.csv: connection refused (after 3 attempts)",
+		"1 shops, feed: google: item count fell past the guard: 98 items, 1000 in shops/<shop>/feeds/google.meta.json: fell 90.2% > " +
+			"feed.max_drop_share 50.0%; previous feed kept (re-run with --force to publish)",
+		"https://reports.example/runs/" + run + "/report.html", "feedbatch rerun " + run + " --failed"} {
 		if !strings.Contains(txt, w) {
 			t.Errorf("message lacks %q:\n%s", w, txt)
 		}
+	}
+	for _, bad := range []string{"dial tcp", `Get "`, "feed: item count", "map["} {
+		if strings.Contains(txt, bad) {
+			t.Errorf("message keeps Go's words %q:\n%s", bad, txt)
+		}
+	}
+	raw, err := st.Get(t.Context(), runs.SummaryKey(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(raw)
+	raw.Close()
+	if !strings.Contains(string(b), `"reason": "google: item count fell past the guard: 98 items, 1000 in shops/<shop>/feeds/google.meta.json: fell 90.2% > feed.max_drop_share`) {
+		t.Errorf("summary.json does not say the reason for people:\n%s", b)
 	}
 	if _, err := st.Stat(t.Context(), NotifiedKey(run, 0)); err != nil {
 		t.Errorf("claim: %v", err)

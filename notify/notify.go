@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Message is one notification about a run.
@@ -106,7 +107,7 @@ func (m Message) Text() string {
 				fmt.Fprintf(&b, "  ... and %d more\n", len(m.Reasons)-maxReasons)
 				break
 			}
-			fmt.Fprintf(&b, "  %d shops, %s: %s\n", r.Shops, r.Stage, oneLine(r.Message, 200))
+			fmt.Fprintf(&b, "  %d shops, %s: %s\n", r.Shops, r.Stage, oneLine(r.Message, maxReason))
 		}
 	}
 	if m.ReportURL != "" {
@@ -118,9 +119,18 @@ func (m Message) Text() string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// maxReason is how many bytes of a reason a message keeps: a reason is
+// already written for people (runs.HumanLine keeps 300), so its advice at
+// the end ("re-run with --force") stays.
+const maxReason = 300
+
+// oneLine is s on one line, cut at limit bytes on a rune boundary.
 func oneLine(s string, limit int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > limit {
+		for limit > 0 && !utf8.RuneStart(s[limit]) {
+			limit--
+		}
 		s = s[:limit] + "…"
 	}
 	return s

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,14 +45,18 @@ type Outcome struct {
 	Run   string `json:"run"`
 	Rerun int    `json:"rerun,omitempty"`
 	// Index is the shop's index in that run's manifest.
-	Index    int64     `json:"index"`
-	State    string    `json:"state"`
-	Attempts int       `json:"attempts,omitempty"`
-	ExitCode *int32    `json:"exit_code,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Started  time.Time `json:"started,omitzero"`
-	Stopped  time.Time `json:"stopped,omitzero"`
+	Index    int64  `json:"index"`
+	State    string `json:"state"`
+	Attempts int    `json:"attempts,omitempty"`
+	ExitCode *int32 `json:"exit_code,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Error    string `json:"error,omitempty"`
+	// Message is why a failed outcome failed, for people
+	// (runs.Attempt.Lines joined by "; "); Reason and Error are the
+	// engine's and the child's words as they are.
+	Message string    `json:"message,omitempty"`
+	Started time.Time `json:"started,omitzero"`
+	Stopped time.Time `json:"stopped,omitzero"`
 	// DurationMS is the child's own duration (result record), else the
 	// attempt's.
 	DurationMS int64  `json:"duration_ms,omitempty"`
@@ -191,7 +196,11 @@ func StatusOf(m *runs.Model) *Status {
 			c := &Cell{Latest: Outcome{Run: m.Run, Index: sh.Index, State: StateUnknown}}
 			for _, a := range story.History {
 				if a.Known() {
-					c.History = append(c.History, outcomeOf(m.Run, a))
+					o := outcomeOf(m.Run, a)
+					if a.State == runs.Failed || a.State == runs.Cancelled {
+						o.Message = strings.Join(a.Lines(story.Stage, sh.ShopID), "; ")
+					}
+					c.History = append(c.History, o)
 				}
 			}
 			if n := len(c.History); n > 0 {

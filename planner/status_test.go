@@ -40,4 +40,11 @@ func TestStatusOfPartlyPublished(t *testing.T) {
 	if diff := cmp.Diff([]string{"google", "meta"}, o.Published()); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
 	}
+	// The JSON's message is for people; error stays as the child wrote it.
+	if o.Message != "naver: drop guard" || o.Error != res.Error {
+		t.Errorf("message %q, error %q", o.Message, o.Error)
+	}
+	if m := s.Shops[0].Stages["feed"].Latest.Message; m != "" {
+		t.Errorf("a success has message %q", m)
+	}
 }

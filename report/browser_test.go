@@ -100,6 +100,9 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 // writeFileRun writes the fixture run and its report under a directory and
 // returns the report's file:// URL.
+// browserFeedBase is where the browser tests' platforms fetch feeds.
+const browserFeedBase = "https://cdn.example/s3cr3t/"
+
 func writeFileRun(t *testing.T, n int) (dir, pageURL string) {
 	t.Helper()
 	ctx := t.Context()
@@ -117,7 +120,7 @@ func writeFileRun(t *testing.T, n int) (dir, pageURL string) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	key, err := Write(ctx, st, testRun)
+	key, err := WriteWith(ctx, st, testRun, Options{FeedBase: browserFeedBase})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,8 +317,26 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("link to a shop by URL", func(t *testing.T) {
 		do(t, ctx, "load #shop=shop-015", chromedp.Navigate(page+"#shop=shop-015"), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
-		if got := eval[string](t, ctx, `document.getElementById("detail").innerText`); !strings.Contains(got, "drop guard") {
+		got := eval[string](t, ctx, `document.getElementById("detail").innerText`)
+		if !strings.Contains(got, "drop guard") {
 			t.Errorf("detail for #shop=shop-015:\n%s", got)
+		}
+		if strings.Contains(got, "platforms fetch") {
+			t.Errorf("detail of shop-015, whose feed failed, gives fetch URLs:\n%s", got)
+		}
+	})
+
+	t.Run("a published shop's fetch URLs", func(t *testing.T) {
+		do(t, ctx, "load #shop=shop-000", chromedp.Navigate(page+"#shop=shop-000"), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+		got := eval[string](t, ctx, `document.querySelector("#detail .fetchurls").innerText`)
+		want := "platforms fetch: google " + browserFeedBase + "shops/shop-000/feeds/google.xml.gz (99 items, published "
+		if !strings.HasPrefix(got, want) || !strings.Contains(got, "meta "+browserFeedBase+"shops/shop-000/feeds/meta.csv.gz (98 items") {
+			t.Errorf("fetch URLs of shop-000:\n%s\nwant %q…", got, want)
+		}
+		screenshot(t, ctx, "report-fetch-urls.png")
+		hrefs := eval[[]string](t, ctx, `[...document.querySelectorAll("#detail a.fetch")].map(a => a.href)`)
+		if len(hrefs) != 2 || hrefs[0] != browserFeedBase+"shops/shop-000/feeds/google.xml.gz" {
+			t.Errorf("fetch links %q", hrefs)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 )
 
@@ -40,7 +41,16 @@ type shopJSON struct {
 	S  string      `json:"s"` // one outcome letter per stage
 	P  []string    `json:"p,omitempty"`
 	F  []string    `json:"f,omitempty"` // links to published feeds
+	W  []fetchJSON `json:"w,omitempty"` // where the platforms fetch them
 	H  [][]attJSON `json:"h"`
+}
+
+// fetchJSON is a published feed's fetch URL.
+type fetchJSON struct {
+	P string `json:"p"`
+	U string `json:"u"`
+	N int64  `json:"n"`           // items, -1 unknown
+	T string `json:"t,omitempty"` // published (UTC)
 }
 
 type attJSON struct {
@@ -78,6 +88,13 @@ func (rep *Report) data() dataJSON {
 		for _, f := range s.Feeds {
 			sj.F = append(sj.F, relFromReport(f))
 		}
+		for _, f := range s.FetchURLs {
+			fj := fetchJSON{P: f.Platform, U: safeHref(f.URL), N: f.Items}
+			if !f.Published.IsZero() {
+				fj.T = f.Published.UTC().Format("2006-01-02 15:04")
+			}
+			sj.W = append(sj.W, fj)
+		}
 		for si, h := range s.History {
 			sj.H[si] = make([]attJSON, 0, len(h))
 			for _, a := range h {
@@ -89,7 +106,7 @@ func (rep *Report) data() dataJSON {
 					aj.St, aj.A, aj.Ms, aj.In, aj.Ou = r.Status[:1], r.Attempt, r.DurationMS, r.ItemsIn, r.ItemsOut
 					aj.J, aj.D, aj.U = r.JobID, r.Dropped, r.Unchanged
 					if r.Status != stages.StatusSucceeded || r.Error != "" {
-						aj.E = strings.Join(errorLines(rep.Stages[si], s.ID, r), "\n")
+						aj.E = strings.Join(runs.ErrorLines(rep.Stages[si], s.ID, r), "\n")
 					}
 					if !r.StartedAt.IsZero() {
 						aj.T = r.StartedAt.UTC().Format("2006-01-02 15:04:05")

@@ -74,6 +74,12 @@ type Options struct {
 	// keys it copied; the others show a `feedbatch logs` command only. An
 	// error leaves the uncopied logs unlinked; it is logged.
 	CopyLogs func(ctx context.Context, logs []FailedLog) (copied map[string]bool, err error)
+	// FeedBase is the public base URL the platforms fetch the root's feeds
+	// from, ending in "/" (what `feedbatch feeds` prints: --base-url, else
+	// https://$FEEDBATCH_PUBLIC_HOST/, else feedbatch serve's address): a
+	// published feed's fetch URL is FeedBase + its key. "" shows no fetch
+	// URL. The command wires it in, so that the report links no S3 client.
+	FeedBase string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Concurrency is how many result records are read at once (default 32).
@@ -169,6 +175,8 @@ type Report struct {
 	FailedShops int
 	// RerunFailed re-runs every failed shop ("" when none failed).
 	RerunFailed string
+	// FeedBase is Options.FeedBase: the fetch URLs' base ("" none).
+	FeedBase string
 	// Prev and Next are the day before and after, for a dated run id.
 	Prev, Next Neighbour
 	Reruns     []Rerun
@@ -203,6 +211,20 @@ type Shop struct {
 	History [][]Attempt
 	// Feeds are the published feed keys of the latest successful feed.
 	Feeds []string
+	// FetchURLs are where each platform fetches the shop's published feed
+	// (Options.FeedBase + key), one per published platform.
+	FetchURLs []FetchURL
+}
+
+// FetchURL is the URL a platform fetches a shop's feed from, with what the
+// latest publish put there.
+type FetchURL struct {
+	Platform string
+	URL      string
+	// Items is the published item count (-1: not recorded).
+	Items int64
+	// Published is when the child that published it finished.
+	Published time.Time
 }
 
 // Attempt is one result record (or a re-run submission without one yet).
@@ -320,6 +342,7 @@ func FromModel(ctx context.Context, m *runs.Model, opts Options) *Report {
 	for _, name := range rep.Stages {
 		rep.Totals = append(rep.Totals, StageTotals{Stage: name, Counts: map[string]int{}})
 	}
+	rep.FeedBase = opts.FeedBase
 	for i := range rep.Shops {
 		rep.fold(&rep.Shops[i])
 	}
@@ -449,6 +472,9 @@ func (rep *Report) fold(s *Shop) {
 			for _, o := range r.Outputs {
 				if strings.HasPrefix(o, "shops/") && strings.Contains(o, "/feeds/") && strings.HasSuffix(o, ".gz") {
 					s.Feeds = append(s.Feeds, o)
+					if rep.FeedBase != "" {
+						s.FetchURLs = append(s.FetchURLs, fetchURL(rep.FeedBase, o, r))
+					}
 				}
 			}
 			break
@@ -457,6 +483,45 @@ func (rep *Report) fold(s *Shop) {
 	if failed {
 		rep.Failed++
 	}
+}
+
+// maxFetchList is the run size (published feeds) up to which the page
+// lists every fetch URL; beyond, each shop's details list its own.
+const maxFetchList = 500
+
+// FetchRow is one published feed's fetch URL in the page's list.
+type FetchRow struct {
+	Shop string
+	FetchURL
+}
+
+// FetchList is every fetch URL of the run's published feeds, in shop
+// order, or nil beyond maxFetchList.
+func (rep *Report) FetchList() []FetchRow {
+	var out []FetchRow
+	for _, s := range rep.Shops {
+		for _, f := range s.FetchURLs {
+			if len(out) == maxFetchList {
+				return nil
+			}
+			out = append(out, FetchRow{Shop: s.ID, FetchURL: f})
+		}
+	}
+	return out
+}
+
+// fetchURL is where the platforms fetch the feed at key (shops/<id>/feeds/
+// <platform>.<ext>.gz), published by the child that wrote r.
+func fetchURL(base, key string, r stages.Result) FetchURL {
+	name := path.Base(key)
+	p, _, _ := strings.Cut(name, ".")
+	f := FetchURL{Platform: p, URL: base + escapePath(key), Items: -1, Published: r.FinishedAt}
+	if pr, ok := r.Platforms[p]; ok {
+		f.Items = pr.Items
+	} else if n, ok := r.Counts[platform.ItemsKey(p)]; ok {
+		f.Items = n
+	}
+	return f
 }
 
 // summarise computes the per-stage, per-platform and per-reason tables
@@ -517,11 +582,7 @@ func (t *tally) stage(si int, last stages.Result, attempts int) {
 // reason adds a shop to its failure reason: the reason for people, the
 // shop's id named <shop> so that shops failing alike group together.
 func (t *tally) reason(stage string, s Shop, last stages.Result) {
-	lines := errorLines(stage, s.ID, last)
-	for i, l := range lines {
-		lines[i] = reasonText(l, stage, s.ID)
-	}
-	k := [2]string{stage, cmp.Or(strings.Join(lines, "; "), "(no error message)")}
+	k := [2]string{stage, runs.GroupReason(s.ID, runs.ErrorLines(stage, s.ID, last))}
 	acc := t.reasons[k]
 	if acc == nil {
 		acc = &reasonAcc{}
@@ -599,20 +660,6 @@ func platTotals(m map[string]*PlatformTotals, p string) *PlatformTotals {
 		m[p] = &PlatformTotals{Platform: p}
 	}
 	return m[p]
-}
-
-// reasonText strips the "<stage> shop <id>: " prefix that stages.Execute
-// puts on errors, so that shops failing for the same reason group together.
-func reasonText(msg, stage, shop string) string {
-	msg = strings.TrimPrefix(msg, stage+" shop "+shop+": ")
-	msg = strings.ReplaceAll(msg, shop, "<shop>")
-	if msg == "" {
-		msg = "(no error message)"
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
-	}
-	return msg
 }
 
 // relFromReport turns a store key into a link relative to

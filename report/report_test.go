@@ -205,19 +205,6 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestReasonText(t *testing.T) {
-	tests := []struct{ msg, want string }{
-		{"feed shop s1: drop guard on s1", "drop guard on <shop>"},
-		{"", "(no error message)"},
-		{"other: x", "other: x"},
-	}
-	for _, tc := range tests {
-		if got := reasonText(tc.msg, "feed", "s1"); got != tc.want {
-			t.Errorf("reasonText(%q) = %q, want %q", tc.msg, got, tc.want)
-		}
-	}
-}
-
 func TestFormat(t *testing.T) {
 	if got := fmtNum(int64(1234567)); got != "1,234,567" {
 		t.Errorf("fmtNum = %q", got)

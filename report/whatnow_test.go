@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -132,50 +131,6 @@ func TestReasonsListAllShops(t *testing.T) {
 	}
 }
 
-func TestErrorLines(t *testing.T) {
-	tests := []struct {
-		name  string
-		stage string
-		res   stages.Result
-		want  []string
-	}{
-		{"plain", "collect", stages.Result{Error: "collect shop s1: fetch https://x/c.csv: HTTP 503 Service Unavailable"},
-			[]string{"fetch https://x/c.csv: HTTP 503 Service Unavailable"}},
-		{"chain cut to what and why", "feed", stages.Result{Error: "feed shop s1: feed meta: write shops/s1/feeds/meta.csv.gz: put: context deadline exceeded"},
-			[]string{"meta: timed out"}},
-		{"a phrase naming the cause stays", "feed", stages.Result{Error: "feed shop s1: feed naver: drop guard: item count fell from 10 to 1"},
-			[]string{"naver: drop guard: item count fell from 10 to 1"}},
-		{"read body", "collect", stages.Result{Error: "collect shop s1: fetch https://x/c.csv: read body: unexpected EOF"},
-			[]string{"fetch https://x/c.csv: read body: the connection closed early"}},
-		{"map written out", "feed", stages.Result{Error: "feed shop s1: dropped map[google/missing_price:3 meta/missing_image:2]"},
-			[]string{"dropped google/missing_price 3, meta/missing_image 2"}},
-		{"joined errors, one line each", "feed", stages.Result{Error: "feed shop s1: google: bad price\nmeta: bad image\n"},
-			[]string{"google: bad price", "meta: bad image"}},
-		{"one line per platform", "feed", stages.Result{Error: "feed shop s1: feed meta: drop guard; feed naver: map[x:1]",
-			Platforms: map[string]stages.PlatformResult{
-				"google": {Status: stages.PlatformPublished},
-				"naver":  {Status: stages.PlatformFailed, Reason: "feed naver: render: template: map[a:1]"},
-				"meta":   {Status: stages.PlatformFailed, Reason: "drop guard: item count fell from 10 to 1"},
-			}},
-			[]string{"meta: drop guard: item count fell from 10 to 1", "naver: a 1"}},
-		{"engine reason", "image", stages.Result{Error: "Essential container in task exited (exit code 137)"},
-			[]string{"Essential container in task exited (exit code 137)"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := errorLines(tc.stage, "s1", tc.res)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			for _, l := range got {
-				if strings.Contains(l, "map[") || strings.Contains(l, "\n") {
-					t.Errorf("line %q is not for people", l)
-				}
-			}
-		})
-	}
-}
-
 func TestNeighbours(t *testing.T) {
 	p, n := neighbours("2026-03-01")
 	if p != (Neighbour{"2026-02-28", "../2026-02-28/report.html"}) || n != (Neighbour{"2026-03-02", "../2026-03-02/report.html"}) {
@@ -243,26 +198,4 @@ func TestCopyLogs(t *testing.T) {
 	if got := rep.Shops[15].History[1][0].LogHref; got != "../../../engine/logs/job-feed:15" {
 		t.Errorf("shop 15 feed log (not copied) %q, want the LogLinks link", got)
 	}
-}
-
-// FuzzErrorLines: any error text becomes lines without a newline or Go's
-// map syntax, at most 300 bytes and an ellipsis each, valid UTF-8 when the
-// input is.
-func FuzzErrorLines(f *testing.F) {
-	for _, s := range []string{"feed shop s1: feed meta: write x: put: context deadline exceeded", "map[a:1 b:2]", "map[map[]]", "a\nb\n", "x: map[]: y", strings.Repeat("상점 ", 200)} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, msg string) {
-		for _, l := range errorLines("feed", "s1", stages.Result{Error: msg}) {
-			if strings.Contains(l, "\n") || len(l) > 300+len("…") || l == "" {
-				t.Fatalf("line %q", l)
-			}
-			if goMap.MatchString(l) {
-				t.Fatalf("line %q keeps Go's map syntax", l)
-			}
-			if utf8.ValidString(msg) && !utf8.ValidString(l) {
-				t.Fatalf("line %q is not valid UTF-8", l)
-			}
-		}
-	})
 }

@@ -32,7 +32,7 @@ var t0 = time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
 var testSteps = []Step{{Name: "collect"}, {Name: "feed", After: []string{"collect"}}, {Name: "image", After: []string{"collect"}}}
 
 // fixture writes a run of 8 shops and one re-run:
-//   - collect fails for shops 3 and 6 (HTTP 503); feed and image of 3 and
+//   - collect fails for shops 3 and 6 (connection refused); feed and image of 3 and
 //     6 never run (the engine knows feed 3 as "Dependent Job failed");
 //   - feed of shop 5 publishes google and meta and fails naver;
 //   - re-run 1 runs shop 3 again (collect, feed, image), which succeeds.
@@ -86,7 +86,7 @@ func fixture(t testing.TB, ctx context.Context, st store.Store) {
 				r.Platforms[p] = stages.PlatformResult{Status: stages.PlatformPublished, Items: 10}
 			}
 			if row.ShopID == "shop-5" {
-				r.Platforms["naver"] = stages.PlatformResult{Status: stages.PlatformFailed, Items: 1, Reason: "drop guard: item count fell from 10 to 1"}
+				r.Platforms["naver"] = stages.PlatformResult{Status: stages.PlatformFailed, Items: 1, Reason: guardErr}
 			}
 		}
 		put(stages.ResultKey(mkey, stage, index), mustJSON(t, r))
@@ -94,13 +94,13 @@ func fixture(t testing.TB, ctx context.Context, st store.Store) {
 	for i, row := range rows {
 		start := t0.Add(time.Duration(i) * time.Minute)
 		if i == 3 || i == 6 {
-			result(mkey, "collect", row, row.Index, start, "fetch https://x.example/catalog.csv: HTTP 503")
+			result(mkey, "collect", row, row.Index, start, `source https://x.example/catalog.csv: Get "https://x.example/catalog.csv": dial tcp 10.0.0.1:443: connect: connection refused (after 3 attempts)`)
 			continue
 		}
 		result(mkey, "collect", row, row.Index, start, "")
 		feedErr := ""
 		if i == 5 {
-			feedErr = "feed naver: drop guard: item count fell from 10 to 1"
+			feedErr = "feed naver: " + guardErr
 		}
 		result(mkey, "feed", row, row.Index, start.Add(time.Minute), feedErr)
 		result(mkey, "image", row, row.Index, start.Add(time.Minute), "")
@@ -314,17 +314,9 @@ func TestSummaryGolden(t *testing.T) {
 	}
 }
 
-func TestReasonText(t *testing.T) {
-	for _, tc := range []struct{ msg, want string }{
-		{"feed shop s1: drop guard on s1", "drop guard on <shop>"},
-		{"", "(no error message)"},
-		{"feed shop s1: feed google: x\nfeed naver:  y", "feed google: x; feed naver: y"},
-	} {
-		if got := ReasonText("feed", "s1", tc.msg); got != tc.want {
-			t.Errorf("ReasonText(%q) = %q, want %q", tc.msg, got, tc.want)
-		}
-	}
-}
+// guardErr is the feed stage's drop guard error, as it writes it.
+const guardErr = "feed: item count fell past the guard: 1 items, 10 in shops/shop-5/feeds/naver.meta.json: fell 90.0% > feed.max_drop_share 50.0%; " +
+	"previous feed kept (re-run with --force to publish)"
 
 // countingStore counts reads per key and listings.
 type countingStore struct {

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -155,7 +156,7 @@ func (b *summer) times(a *Attempt) {
 // latest attempt.
 func (b *summer) latest(sh Shop, story Story, a *Attempt) {
 	if story.State == Failed {
-		k := [2]string{story.Stage, ReasonText(story.Stage, sh.ShopID, a.Reason())}
+		k := [2]string{story.Stage, GroupReason(sh.ShopID, a.Lines(story.Stage, sh.ShopID))}
 		b.reasons[k] = append(b.reasons[k], sh.Index)
 	}
 	if a.Result == nil {
@@ -213,11 +214,15 @@ func (b *summer) finish(m *Model) Summary {
 
 // JSON is the summary as stored: indented, newline-terminated.
 func (s Summary) JSON() ([]byte, error) {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
+	// Reasons quote "<shop>" and "> 50%": written as is, not as \u003c.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
 		return nil, fmt.Errorf("encode summary of %s: %w", s.Run, err)
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // times are when the attempt started and stopped (the child's own record,
@@ -245,29 +250,4 @@ func (a *Attempt) Reason() string {
 		return e.Reason
 	}
 	return ""
-}
-
-// ReasonText makes a failure message groupable: it strips the "<stage> shop
-// <id>: " prefix stages.Execute puts on errors, names the shop <shop>,
-// keeps one line (the lines of a joined error separated by "; ") and at
-// most 300 bytes.
-func ReasonText(stage, shop, msg string) string {
-	msg = strings.TrimPrefix(msg, stage+" shop "+shop+": ")
-	if shop != "" {
-		msg = strings.ReplaceAll(msg, shop, "<shop>")
-	}
-	var lines []string
-	for l := range strings.SplitSeq(msg, "\n") {
-		if l = strings.Join(strings.Fields(l), " "); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	msg = strings.Join(lines, "; ")
-	if msg == "" {
-		msg = "(no error message)"
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
-	}
-	return msg
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,18 +20,27 @@ func init() {
 		Usage: "list each shop's feed URLs per platform with last publish time, items, size and age",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "shop", Usage: "one shop id", EnvVars: []string{"FEEDBATCH_FEEDS_SHOP"}},
-			&cli.StringFlag{Name: "base-url", Usage: "public base URL of the root (with the secret segment, if any)",
-				DefaultText: "https://$FEEDBATCH_PUBLIC_HOST/ if set, else http://" + defaultServeAddr + "/ (feedbatch serve)",
-				EnvVars:     []string{"FEEDBATCH_FEEDS_BASE_URL"}},
+			baseURLFlag,
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"FEEDBATCH_JSON"}},
 		},
 		Action: feedsAction,
 	})
 }
 
-func feedsAction(c *cli.Context) error {
-	ctx := c.Context
-	base := c.String("base-url")
+// baseURLFlag is the public base URL the platforms fetch feeds from, for
+// feeds, report and finalize alike.
+var baseURLFlag = &cli.StringFlag{Name: "base-url", Usage: "public base URL of the root (with the secret segment, if any)",
+	DefaultText: "https://$FEEDBATCH_PUBLIC_HOST/ if set, else http://" + defaultServeAddr + "/ (feedbatch serve)",
+	EnvVars:     []string{"FEEDBATCH_FEEDS_BASE_URL"}}
+
+// feedBase is where the platforms fetch the root's feeds, ending in "/":
+// --base-url, else https://$FEEDBATCH_PUBLIC_HOST/ (the CloudFront
+// distribution in AWS), else feedbatch serve's default address.
+func feedBase(c *cli.Context) (string, error) {
+	base := c.String(baseURLFlag.Name)
+	if base == "" {
+		base = os.Getenv(baseURLFlag.EnvVars[0]) // commands without the flag (run, rerun) finalize too
+	}
 	if base == "" {
 		base = delivery.PublicBaseURL()
 	}
@@ -38,10 +48,19 @@ func feedsAction(c *cli.Context) error {
 		base = "http://" + defaultServeAddr + "/"
 	}
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usagef("feeds: --base-url %q: want an absolute http(s) URL", base)
+		return "", usagef("%s: --base-url %q: want an absolute http(s) URL", c.Command.Name, base)
 	}
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
+	}
+	return base, nil
+}
+
+func feedsAction(c *cli.Context) error {
+	ctx := c.Context
+	base, err := feedBase(c)
+	if err != nil {
+		return err
 	}
 	st, err := openStore(ctx, c.String(rootFlag.Name))
 	if err != nil {

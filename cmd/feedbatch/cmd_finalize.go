@@ -59,7 +59,7 @@ func init() {
 			&cli.StringFlag{Name: "job-id", Usage: "a stage job of the run or re-run (the EventBridge event's detail.jobId); its FEEDBATCH_MANIFEST names both", EnvVars: []string{"FEEDBATCH_FINALIZE_JOB_ID"}},
 			&cli.BoolFlag{Name: "if-finished", Usage: "do nothing, exit 5, unless every stage job is terminal", EnvVars: []string{"FEEDBATCH_IF_FINISHED"}},
 			&cli.BoolFlag{Name: "late", Usage: "the deadline check: warn once if the run and its re-runs have not all finished", EnvVars: []string{"FEEDBATCH_FINALIZE_LATE"}},
-			notifyWebhookFlag, notifySNSFlag, reportURLFlag,
+			notifyWebhookFlag, notifySNSFlag, reportURLFlag, baseURLFlag,
 			engineFlag, engineDirFlag, queueFlag,
 		},
 		Action: finalizeAction,

@@ -40,7 +40,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_OPEN"}},
 			&cli.BoolFlag{Name: "engine-state", Value: true, Usage: "ask the engine about children that left no result record, and copy the logs of failed children under runs/<run>/logs/", EnvVars: []string{"FEEDBATCH_REPORT_ENGINE_STATE"}},
-			engineFlag, engineDirFlag, queueFlag,
+			baseURLFlag, engineFlag, engineDirFlag, queueFlag,
 		},
 		Action: reportAction,
 	})
@@ -55,6 +55,9 @@ func reportAction(c *cli.Context) error {
 	}
 	spec, err := parseRoot(c.String(rootFlag.Name))
 	if err != nil {
+		return err
+	}
+	if _, err := feedBase(c); err != nil {
 		return err
 	}
 	st, err := openStoreFor(ctx, c.String(rootFlag.Name), readOnly)
@@ -118,12 +121,18 @@ func writeReport(ctx context.Context, c *cli.Context, st store.Store, spec rootS
 	return report.WriteWith(ctx, st, run, reportOptions(c, st, spec, run, conn, log))
 }
 
-// reportOptions are writeReport's options: the stage graph, and with conn
+// reportOptions are writeReport's options: the stage graph, the base of
+// the feeds' fetch URLs (as `feedbatch feeds` prints them), and with conn
 // the engine (asked once, beside the result records: the run is read once)
 // and the logs of failed children, copied under runs/<run>/logs/ so that
 // the page's links work wherever the run's prefix is copied or uploaded.
-func reportOptions(_ *cli.Context, st store.Store, _ rootSpec, _ string, conn *batchConn, log *slog.Logger) report.Options {
+func reportOptions(c *cli.Context, st store.Store, _ rootSpec, _ string, conn *batchConn, log *slog.Logger) report.Options {
 	opts := report.Options{Logger: log, Steps: runs.Steps(all.Graph())}
+	if base, err := feedBase(c); err == nil {
+		opts.FeedBase = base
+	} else {
+		log.Warn("the report shows no fetch URL", "err", err)
+	}
 	if conn != nil {
 		// One read of the run: the engine's view joins the result records.
 		opts.Engine = planner.EngineOf(conn.batch)

@@ -10,12 +10,15 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/engine"
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/runs"
+	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/store"
 )
 
@@ -206,7 +209,7 @@ func printStatus(w io.Writer, s *planner.Status, narrow bool) {
 					idx, shop, stage = "", "", "  earlier"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", idx, shop, stage, o.State, dash(o.Attempts), exitText(o.ExitCode),
-					durationText(o), where(o), publishedText(o)+reasonText(o, narrow))
+					durationText(o), where(o), publishedText(o)+reasonText(o, name, sh.ShopID, narrow))
 			}
 		}
 	}
@@ -248,37 +251,44 @@ func where(o planner.Outcome) string {
 // essentialExited is AWS Batch's statusReason of every container exit.
 const essentialExited = "Essential container in task exited"
 
-// reasonText is why a shop's stage ended as it did: the child's own error
-// when it recorded one, else the engine's reason. AWS Batch says "Essential
-// container in task exited" for every exit, so that says nothing beside the
-// child's error. Where a person asked for some shops (full), the whole
-// reason; in a listing of every shop, the first 120 characters.
-func reasonText(o planner.Outcome, full bool) string {
-	r := strings.TrimPrefix(o.Reason, essentialExited+": ")
-	if o.State == "SUCCEEDED" || (o.Error != "" && r == essentialExited) {
-		r = ""
+// maxListReason is how much of a reason a listing of every shop shows.
+const maxListReason = 120
+
+// reasonText is why a shop's stage ended as it did, for people
+// (runs.ErrorLines: no Go error chain or map, one line per platform that
+// was not published, lines joined by "; "): the engine's reason, unless it
+// is AWS Batch's "Essential container in task exited" (said of every exit)
+// beside the child's own error, then the child's error. Where a person
+// asked for some shops (full), the whole text; in a listing of every
+// shop, the first 120 characters.
+func reasonText(o planner.Outcome, stage, shop string, full bool) string {
+	var lines []string
+	if eng := strings.TrimPrefix(o.Reason, essentialExited+": "); o.State != "SUCCEEDED" && eng != "" && !(o.Error != "" && eng == essentialExited) {
+		lines = append(lines, runs.HumanLine(stage, shop, eng))
 	}
-	if o.Error != "" {
-		if r != "" {
-			r += ": "
+	if o.Error != "" || len(o.Unpublished()) > 0 {
+		lines = append(lines, runs.ErrorLines(stage, shop, stages.Result{Error: o.Error, Platforms: o.Platforms})...)
+	}
+	r := strings.Join(lines, "; ")
+	if !full && len(r) > maxListReason {
+		cut := maxListReason - 3
+		for cut > 0 && !utf8.RuneStart(r[cut]) {
+			cut--
 		}
-		r += o.Error
-	}
-	r = strings.Join(strings.Fields(r), " ")
-	if !full && len(r) > 120 {
-		r = r[:117] + "..."
+		r = r[:cut] + "..."
 	}
 	return r
 }
 
 // publishedText says which platforms a partly published outcome published
-// ("published google, meta; not naver: "), "" otherwise.
+// ("published google, meta; "; the reason then says why each other was
+// not), "" otherwise.
 func publishedText(o planner.Outcome) string {
 	un := o.Unpublished()
 	if len(un) == 0 || len(un) == len(o.Platforms) {
 		return ""
 	}
-	return fmt.Sprintf("published %s; not %s: ", strings.Join(o.Published(), ", "), strings.Join(un, ", "))
+	return fmt.Sprintf("published %s; ", strings.Join(o.Published(), ", "))
 }
 
 // interspersed parses flags that follow positional arguments into c and
