@@ -5,6 +5,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -58,13 +59,24 @@ func (p Policy) jittered(d time.Duration) time.Duration {
 
 // Do calls fn until it returns a nil error or an error Retryable rejects,
 // the attempts are used up, or ctx is done. It returns fn's last result and
-// error. When ctx ends during a wait, the error wraps both the last error
-// and ctx's cause (errors.Is matches either).
+// error. When ctx ends during an attempt or a wait, the error wraps both the
+// last error and ctx's cause (errors.Is matches either).
 func Do[T any](ctx context.Context, p Policy, fn func(ctx context.Context) (T, error)) (T, error) {
 	attempts := max(p.Attempts, 1)
 	for attempt := 1; ; attempt++ {
 		v, err := fn(ctx)
-		if err == nil || attempt >= attempts || ctx.Err() != nil || (p.Retryable != nil && !p.Retryable(err)) {
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			// ctx ended during the attempt: say so even when fn's error
+			// does not (a response that arrived before the cancel).
+			if errors.Is(err, ctx.Err()) {
+				return v, err
+			}
+			return v, fmt.Errorf("%w (not retried: %w)", err, context.Cause(ctx))
+		}
+		if attempt >= attempts || (p.Retryable != nil && !p.Retryable(err)) {
 			return v, err
 		}
 		d := p.jittered(p.Delay(attempt + 1))

@@ -97,6 +97,22 @@ func TestCancelledDuringWait(t *testing.T) {
 	})
 }
 
+// TestCancelledDuringAttempt: an attempt that fails with its own error
+// while ctx ends (a 500 that arrived before the cancel) is not retried,
+// and the error says the context ended.
+func TestCancelledDuringAttempt(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	calls := 0
+	_, err := Do(ctx, Policy{Attempts: 10, Base: time.Hour}, func(context.Context) (struct{}, error) {
+		calls++
+		cancel()
+		return struct{}{}, errBusy
+	})
+	if !errors.Is(err, errBusy) || !errors.Is(err, context.Canceled) || calls != 1 {
+		t.Fatalf("err = %v after %d calls, want busy and canceled after 1", err, calls)
+	}
+}
+
 func TestJitter(t *testing.T) {
 	p := Policy{Base: time.Second, Jitter: 0.5}
 	seen := map[time.Duration]bool{}
