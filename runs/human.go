@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"maps"
 	"regexp"
 	"slices"
@@ -32,7 +33,7 @@ func ErrorLines(stage, shop string, r stages.Result) []string {
 		}
 		// The platform is the chain's first link: what was being done.
 		why := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(pr.Reason), "feed "+p+": "), p+": ")
-		out = append(out, HumanLine(stage, shop, "feed "+p+": "+cmpOr(why, "not published")))
+		out = append(out, HumanLine(stage, shop, "feed "+p+": "+cmp.Or(why, "not published")))
 	}
 	if len(out) > 0 {
 		return out
@@ -80,13 +81,6 @@ func GroupReason(shop string, lines []string) string {
 // HumanLine, the shop named <shop>, the lines joined by "; ".
 func ReasonText(stage, shop, msg string) string {
 	return GroupReason(shop, ErrorLines(stage, shop, stages.Result{Error: msg}))
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // goMap matches fmt's rendering of a map: map[k1:v1 k2:v2].

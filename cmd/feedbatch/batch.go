@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -174,7 +175,7 @@ func connectAWS(ctx context.Context, queue string) (*batchConn, error) {
 		cfg.Region = "us-east-1"
 	}
 	bep := os.Getenv(envBatchEndpoint)
-	lep := cmpOr(os.Getenv(envLogsEndpoint), bep)
+	lep := cmp.Or(os.Getenv(envLogsEndpoint), bep)
 	if f := os.Getenv(envEngineCredentials); f != "" {
 		creds, err := local.LoadCredentials(filepath.Dir(f))
 		if err != nil {
@@ -196,13 +197,6 @@ func connectAWS(ctx context.Context, queue string) (*batchConn, error) {
 			}
 		}),
 	}, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // localEngineDir is where the local engine keeps its state: --engine-dir,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -84,7 +85,7 @@ func runsAction(c *cli.Context) error {
 		}
 		var api planner.Watcher
 		if !c.Bool("no-engine") {
-			kind := cmpOr(rec.Engine, c.String(engineFlag.Name))
+			kind := cmp.Or(rec.Engine, c.String(engineFlag.Name))
 			if c.IsSet(engineFlag.Name) {
 				kind = c.String(engineFlag.Name)
 			}

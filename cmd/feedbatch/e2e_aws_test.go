@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -67,7 +68,7 @@ func trivialStage(ctx context.Context, stage string) error {
 		idx, err = strconv.ParseInt(s, 10, 64)
 	} else {
 		idx, err = strconv.ParseInt(os.Getenv(stages.EnvArrayIndex), 10, 64)
-		off, _ := strconv.ParseInt(cmpOr(os.Getenv(stages.EnvIndexOffset), "0"), 10, 64)
+		off, _ := strconv.ParseInt(cmp.Or(os.Getenv(stages.EnvIndexOffset), "0"), 10, 64)
 		idx += off
 	}
 	if err != nil {
