@@ -175,20 +175,26 @@ func Decode(b []byte, maxPixels int64) (image.Image, Format, error) {
 	if err != nil {
 		return nil, f, err
 	}
-	img, err := decode(b, f, cfg, 1)
+	img, err := decode(b, f, cfg, 1, false)
 	return img, f, err
 }
 
 // decode decodes b, whose header Config read as f and cfg, at 1/scale of
-// its size (JPEG only; other formats take 1).
-func decode(b []byte, f Format, cfg image.Config, scale int) (img image.Image, err error) {
+// its size (JPEG only; other formats take 1). With halfChroma a 4:4:4 JPEG
+// comes back 4:2:0, its chroma reduced by the inverse DCT (for a 4:2:0
+// output, see jpeg.DecodeScaledHalfChroma).
+func decode(b []byte, f Format, cfg image.Config, scale int, halfChroma bool) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			img, err = nil, fmt.Errorf("%w: %s decoder panic: %v", ErrDecode, f, r)
 		}
 	}()
 	if f == JPEG {
-		img, err = jpeg.DecodeScaled(bytes.NewReader(b), scale)
+		if halfChroma {
+			img, err = jpeg.DecodeScaledHalfChroma(bytes.NewReader(b), scale)
+		} else {
+			img, err = jpeg.DecodeScaled(bytes.NewReader(b), scale)
+		}
 	} else {
 		_, dec := decoders(f)
 		img, err = dec(bytes.NewReader(b))
@@ -555,7 +561,10 @@ func Process(b []byte, s Spec, maxPixels int64) (Result, error) {
 	if f == JPEG {
 		scale = JPEGScale(w, h, s)
 	}
-	img, err := decode(b, f, cfg, scale)
+	// The output is 4:2:0: unless the image is enlarged, its chroma needs
+	// at most half the decoded resolution, so a 4:4:4 JPEG's chroma is
+	// decoded at half the luma's.
+	img, err := decode(b, f, cfg, scale, f == JPEG && s.Fit(w, h).Dx() <= w)
 	if err != nil {
 		return Result{Format: f}, err
 	}

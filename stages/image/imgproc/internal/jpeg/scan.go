@@ -16,6 +16,9 @@ func (d *decoder) makeImg(mxx, myy int) {
 	}
 	n := 8 / d.scale // pixels per block side
 	w, h := (d.width+d.scale-1)/d.scale, (d.height+d.scale-1)/d.scale
+	for i := range d.compScale {
+		d.compScale[i] = d.scale
+	}
 	if d.nComp == 1 {
 		m := image.NewGray(image.Rect(0, 0, n*mxx, n*myy))
 		d.img1 = m.SubImage(image.Rect(0, 0, w, h)).(*image.Gray)
@@ -42,6 +45,10 @@ func (d *decoder) makeImg(mxx, myy int) {
 		subsampleRatio = image.YCbCrSubsampleRatio410
 	default:
 		panic("unreachable")
+	}
+	if d.halfChroma && d.nComp == 3 && subsampleRatio == image.YCbCrSubsampleRatio444 && h0 == 1 && v0 == 1 && d.scale <= 4 && !d.isRGB() {
+		subsampleRatio = image.YCbCrSubsampleRatio420
+		d.compScale[1], d.compScale[2] = 2*d.scale, 2*d.scale
 	}
 	m := image.NewYCbCr(image.Rect(0, 0, n*h0*mxx, n*v0*myy), subsampleRatio)
 	d.img3 = m.SubImage(image.Rect(0, 0, w, h)).(*image.YCbCr)
@@ -159,7 +166,7 @@ func (d *decoder) processSOS(n int) error {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			if d.progCoeffs[compIndex].low == nil {
-				d.progCoeffs[compIndex] = newCoeffStore(mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v, d.scale)
+				d.progCoeffs[compIndex] = newCoeffStore(mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v, d.compScale[compIndex])
 			}
 		}
 	}
@@ -583,7 +590,7 @@ func (d *decoder) reconstructProgressiveImage() error {
 // are dequantized and a (8/s)-point inverse DCT writes (8/s)x(8/s) pixels.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	qt := &d.quant[d.comp[compIndex].tq]
-	n := 8 / max(d.scale, 1)
+	n := 8 / d.compScale[compIndex]
 	dst, stride := []byte(nil), 0
 	if d.nComp == 1 {
 		dst, stride = d.img1.Pix[n*(by*d.img1.Stride+bx):], d.img1.Stride
