@@ -322,8 +322,6 @@ func getCanvas(s Spec) *image.YCbCr {
 // Orientation): the image is turned upright after the box pre-shrink, when
 // it is small.
 func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
-	bg := bgYCbCr(s.Background)
-	fillYCbCr(canvas, bg)
 	sb := src.Bounds()
 	w, h := sb.Dx(), sb.Dy()
 	if swapsAxes(o) {
@@ -340,7 +338,15 @@ func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
 	if o > 1 {
 		src = orient(src, o)
 	}
-	sb = src.Bounds()
+	return renderFit(src, s, r, canvas)
+}
+
+// renderFit draws src (upright, already box-shrunk) into r of the canvas,
+// the rest of which is the background.
+func renderFit(src image.Image, s Spec, r image.Rectangle, canvas *image.YCbCr) *image.YCbCr {
+	bg := bgYCbCr(s.Background)
+	fillYCbCr(canvas, bg)
+	sb := src.Bounds()
 	var yp, cbp, crp plane
 	var step image.Point
 	switch m := src.(type) {
@@ -564,11 +570,26 @@ func Process(b []byte, s Spec, maxPixels int64) (Result, error) {
 	// The output is 4:2:0: unless the image is enlarged, its chroma needs
 	// at most half the decoded resolution, so a 4:4:4 JPEG's chroma is
 	// decoded at half the luma's.
-	img, err := decode(b, f, cfg, scale, f == JPEG && s.Fit(w, h).Dx() <= w)
-	if err != nil {
-		return Result{Format: f}, err
+	var out *image.YCbCr
+	if f == PNG {
+		// Rows straight into the box pre-shrink (or the planes): no
+		// full-size image for 8-bit RGB and RGBA PNGs.
+		img, r, err := decodePNG(b, cfg, s)
+		if err != nil {
+			return Result{Format: f}, err
+		}
+		if r.Empty() {
+			out = render(img, s, o, getCanvas(s))
+		} else {
+			out = renderFit(img, s, r, getCanvas(s))
+		}
+	} else {
+		img, err := decode(b, f, cfg, scale, f == JPEG && s.Fit(w, h).Dx() <= w)
+		if err != nil {
+			return Result{Format: f}, err
+		}
+		out = render(img, s, o, getCanvas(s))
 	}
-	out := render(img, s, o, getCanvas(s))
 	enc, err := jpeg.EncodeBytes(out, &jpeg.Options{Quality: s.Quality})
 	canvasPool.Put(out)
 	if err != nil {
