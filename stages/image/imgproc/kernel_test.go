@@ -314,3 +314,55 @@ func TestPadTaps(t *testing.T) {
 		}
 	}
 }
+
+// resampleNaive is resample written plainly: each pass a sum over its taps.
+func resampleNaive(dst, src plane, wx, wy weights) {
+	const round = 1 << (weightBits - 1)
+	tmp := make([]byte, src.h*dst.w)
+	for y := range src.h {
+		for x := range dst.w {
+			sum := int32(round)
+			for k := range wx.n {
+				sum += int32(src.pix[y*src.stride+int(wx.start[x])+k]) * wx.w[x*wx.n+k]
+			}
+			tmp[y*dst.w+x] = clampShift(sum)
+		}
+	}
+	for y := range dst.h {
+		for x := range dst.w {
+			sum := int32(round)
+			for k := range wy.n {
+				sum += int32(tmp[(int(wy.start[y])+k)*dst.w+x]) * wy.w[y*wy.n+k]
+			}
+			dst.pix[y*dst.stride+x] = clampShift(sum)
+		}
+	}
+}
+
+// TestResampleUnrolled: the unrolled loops (4 to 8 taps) and the generic
+// one give the plain sums, shrinking and enlarging, for every tap count.
+func TestResampleUnrolled(t *testing.T) {
+	seen := map[int]bool{}
+	for _, tc := range []struct{ src, dst int }{{1000, 800}, {640, 800}, {37, 20}, {9, 5}, {5, 3}, {3, 7}, {2000, 800}, {1500, 800},
+		{900, 800}, {1100, 800}, {1300, 800}, {1500, 800}, {1700, 800}, {1900, 800}, {2500, 800}, {4000, 800}} {
+		src := plane{pix: make([]byte, tc.src*tc.src), stride: tc.src, w: tc.src, h: tc.src}
+		for i := range src.pix {
+			src.pix[i] = uint8(i * 37 % 253)
+		}
+		a := float64(tc.src) / float64(tc.dst)
+		wx := padTaps(makeWeights(tc.src, tc.dst, a, 0.5*a-0.5+gridShift(a)), tc.src)
+		seen[wx.n] = true
+		want := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		got := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		resampleNaive(want, src, wx, wx)
+		resample(got, src, wx, wx, nil)
+		if !bytes.Equal(got.pix, want.pix) {
+			t.Errorf("%d -> %d (%d taps): resample differs from the plain sums", tc.src, tc.dst, wx.n)
+		}
+	}
+	for n := 4; n <= 10; n++ {
+		if !seen[n] {
+			t.Errorf("no case with %d taps", n)
+		}
+	}
+}

@@ -82,16 +82,15 @@ func makeWeights(srcLen, count int, a, b float64) weights {
 	return wt
 }
 
-// padTaps widens w to 4 or 8 taps (zero weights added) when it has at
-// most that many and the source is long enough: resample's horizontal pass
-// then runs an unrolled loop.
+// padTaps widens w to 4 taps (zero weights added) when it has fewer and
+// the source is long enough: resample runs unrolled loops for 4 to 8 taps.
 func padTaps(w weights, srcLen int) weights {
 	var m int
 	switch {
 	case w.n <= 4 && srcLen >= 4:
 		m = 4
-	case w.n <= 8 && srcLen >= 8:
-		m = 8
+	case w.n <= 8:
+		return w // 5 to 8 taps have their own loops
 	default:
 		return w
 	}
@@ -147,6 +146,30 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 					int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6] + int32(s[7])*w[7])
 			}
 			continue
+		case 7:
+			for x := range out {
+				s := (*[7]byte)(row[wx.start[x]:])
+				w := (*[7]int32)(wx.w[x*7:])
+				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+					int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6])
+			}
+			continue
+		case 6:
+			for x := range out {
+				s := (*[6]byte)(row[wx.start[x]:])
+				w := (*[6]int32)(wx.w[x*6:])
+				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+					int32(s[4])*w[4] + int32(s[5])*w[5])
+			}
+			continue
+		case 5:
+			for x := range out {
+				s := (*[5]byte)(row[wx.start[x]:])
+				w := (*[5]int32)(wx.w[x*5:])
+				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+					int32(s[4])*w[4])
+			}
+			continue
 		case 4:
 			for x := range out {
 				s := (*[4]byte)(row[wx.start[x]:])
@@ -179,7 +202,7 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 		}
 		base := int(wy.start[y]) - r0
 		ws := wy.w[y*n : y*n+n]
-		if n == 8 || n == 4 { // padTaps widths: straight to the output, no accumulator
+		if n >= 4 && n <= 8 { // 4 to 8 taps (see padTaps): straight to the output, no accumulator
 			out := dst.pix[y*dst.stride:][:w]
 			i0, i1, i2, i3 := tmp[base*w:][:w], tmp[(base+1)*w:][:w], tmp[(base+2)*w:][:w], tmp[(base+3)*w:][:w]
 			w0, w1, w2, w3 := ws[0], ws[1], ws[2], ws[3]
@@ -189,8 +212,31 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 				}
 				continue
 			}
-			i4, i5, i6, i7 := tmp[(base+4)*w:][:w], tmp[(base+5)*w:][:w], tmp[(base+6)*w:][:w], tmp[(base+7)*w:][:w]
-			w4, w5, w6, w7 := ws[4], ws[5], ws[6], ws[7]
+			i4, w4 := tmp[(base+4)*w:][:w], ws[4]
+			if n == 5 {
+				for x := range out {
+					out[x] = clampShift(round + int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3 +
+						int32(i4[x])*w4)
+				}
+				continue
+			}
+			i5, w5 := tmp[(base+5)*w:][:w], ws[5]
+			if n == 6 {
+				for x := range out {
+					out[x] = clampShift(round + int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3 +
+						int32(i4[x])*w4 + int32(i5[x])*w5)
+				}
+				continue
+			}
+			i6, w6 := tmp[(base+6)*w:][:w], ws[6]
+			if n == 7 {
+				for x := range out {
+					out[x] = clampShift(round + int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3 +
+						int32(i4[x])*w4 + int32(i5[x])*w5 + int32(i6[x])*w6)
+				}
+				continue
+			}
+			i7, w7 := tmp[(base+7)*w:][:w], ws[7]
 			for x := range out {
 				out[x] = clampShift(round + int32(i0[x])*w0 + int32(i1[x])*w1 + int32(i2[x])*w2 + int32(i3[x])*w3 +
 					int32(i4[x])*w4 + int32(i5[x])*w5 + int32(i6[x])*w6 + int32(i7[x])*w7)
