@@ -345,7 +345,7 @@ func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
 // the rest of which is the background.
 func renderFit(src image.Image, s Spec, r image.Rectangle, canvas *image.YCbCr) *image.YCbCr {
 	bg := bgYCbCr(s.Background)
-	fillYCbCr(canvas, bg)
+	fillOutside(canvas, r, bg) // renderPlanes writes the rest
 	sb := src.Bounds()
 	var yp, cbp, crp plane
 	var step image.Point

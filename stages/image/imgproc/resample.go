@@ -349,16 +349,33 @@ func blendEdges(d plane, r image.Rectangle, jx0, jy0 int, bg uint8) {
 	}
 }
 
-// fillYCbCr paints the whole canvas with the background colour.
-func fillYCbCr(m *image.YCbCr, bg [3]uint8) {
+// fillOutside paints the canvas with the background colour outside r
+// (luma) and outside the chroma samples r touches (see renderPlanes), the
+// parts renderPlanes does not write.
+func fillOutside(m *image.YCbCr, r image.Rectangle, bg [3]uint8) {
 	fill := func(p []byte, v uint8) {
 		for i := range p {
 			p[i] = v
 		}
 	}
-	fill(m.Y, bg[0])
-	fill(m.Cb, bg[1])
-	fill(m.Cr, bg[2])
+	around := func(pix []byte, stride, w, h, x0, y0, x1, y1 int, v uint8) {
+		for y := range h {
+			row := pix[y*stride:][:w]
+			if y < y0 || y >= y1 {
+				fill(row, v)
+				continue
+			}
+			fill(row[:x0], v)
+			fill(row[x1:], v)
+		}
+	}
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	around(m.Y, m.YStride, w, h, r.Min.X, r.Min.Y, r.Max.X, r.Max.Y, bg[0])
+	cw, ch := (w+1)/2, (h+1)/2
+	jx0, jx1 := r.Min.X/2, (r.Max.X+1)/2
+	jy0, jy1 := r.Min.Y/2, (r.Max.Y+1)/2
+	around(m.Cb, m.CStride, cw, ch, jx0, jy0, jx1, jy1, bg[1])
+	around(m.Cr, m.CStride, cw, ch, jx0, jy0, jx1, jy1, bg[2])
 }
 
 // bgYCbCr is the background colour in YCbCr.
