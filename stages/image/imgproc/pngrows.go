@@ -50,9 +50,8 @@ type rowShrinker struct {
 	sw, sh, k int
 	bg        color.RGBA
 	dst       *image.YCbCr // allocated at the first row
-	rgb       []byte       // a composited row
+	rgb       []byte       // a composited row (RGBA, k == 1)
 	acc       []uint32     // RGB sums per output column (k >= 2)
-	blk       []int32      // output column of each source column, times 3
 	rows      int          // rows received
 }
 
@@ -69,23 +68,24 @@ func (s *rowShrinker) row(y int, row []byte, bpp int) {
 	if s.dst == nil {
 		dw, dh := (sw+k-1)/k, (s.sh+k-1)/k
 		s.dst = image.NewYCbCr(image.Rect(0, 0, dw, dh), image.YCbCrSubsampleRatio444)
-		if bpp == 4 {
+		if bpp == 4 && k == 1 {
 			s.rgb = make([]byte, 3*sw)
 		}
 		if k >= 2 {
 			s.acc = make([]uint32, 3*dw)
-			s.blk = make([]int32, sw)
-			for x := range sw {
-				s.blk[x] = int32(x / k * 3)
-			}
 		}
 	}
+	d := s.dst
+	if k >= 2 && bpp == 3 {
+		s.accumulateRGB(row)
+	} else if k >= 2 {
+		s.accumulateNRGBA(row)
+	}
 	rgb := row
-	if bpp == 4 {
+	if k == 1 && bpp == 4 {
 		rgb = s.rgb
 		compositeNRGBARow(rgb, row, s.bg)
 	}
-	d := s.dst
 	if k == 1 {
 		yr, cbr, crr := d.Y[y*d.YStride:][:sw], d.Cb[y*d.CStride:][:sw], d.Cr[y*d.CStride:][:sw]
 		for x := range sw {
@@ -95,13 +95,6 @@ func (s *rowShrinker) row(y int, row []byte, bpp int) {
 		return
 	}
 	acc := s.acc
-	for x, i := range s.blk {
-		p := rgb[3*x : 3*x+3 : 3*x+3]
-		a := acc[i : i+3 : i+3]
-		a[0] += uint32(p[0])
-		a[1] += uint32(p[1])
-		a[2] += uint32(p[2])
-	}
 	if y%k != k-1 && y != s.sh-1 {
 		return
 	}
@@ -119,6 +112,63 @@ func (s *rowShrinker) row(y int, row []byte, bpp int) {
 		yr[dx], cbr[dx], crr[dx] = color.RGBToYCbCr(r, g, b)
 	}
 	clear(acc)
+}
+
+// accumulateRGB adds an RGB row to the sums of its output columns, k
+// pixels at a time in registers.
+func (s *rowShrinker) accumulateRGB(row []byte) {
+	k, sw := s.k, s.sw
+	acc := s.acc
+	for dx := 0; dx < len(acc)/3; dx++ {
+		x0, x1 := dx*k, min(dx*k+k, sw)
+		p := row[3*x0 : 3*x1]
+		var r, g, b uint32
+		for i := 0; i+3 <= len(p); i += 3 {
+			q := p[i : i+3 : i+3]
+			r += uint32(q[0])
+			g += uint32(q[1])
+			b += uint32(q[2])
+		}
+		a := acc[3*dx : 3*dx+3 : 3*dx+3]
+		a[0] += r
+		a[1] += g
+		a[2] += b
+	}
+}
+
+// accumulateNRGBA is accumulateRGB for straight-alpha RGBA pixels,
+// composited onto the background as compositeNRGBARow does.
+func (s *rowShrinker) accumulateNRGBA(row []byte) {
+	k, sw := s.k, s.sw
+	acc := s.acc
+	bR, bG, bB := uint32(s.bg.R), uint32(s.bg.G), uint32(s.bg.B)
+	for dx := 0; dx < len(acc)/3; dx++ {
+		x0, x1 := dx*k, min(dx*k+k, sw)
+		p := row[4*x0 : 4*x1]
+		var r, g, b uint32
+		for i := 0; i+4 <= len(p); i += 4 {
+			q := p[i : i+4 : i+4]
+			switch a := uint32(q[3]); a {
+			case 255:
+				r += uint32(q[0])
+				g += uint32(q[1])
+				b += uint32(q[2])
+			case 0:
+				r += bR
+				g += bG
+				b += bB
+			default:
+				na := 255 - a
+				r += (uint32(q[0])*a + bR*na + 127) / 255
+				g += (uint32(q[1])*a + bG*na + 127) / 255
+				b += (uint32(q[2])*a + bB*na + 127) / 255
+			}
+		}
+		a := acc[3*dx : 3*dx+3 : 3*dx+3]
+		a[0] += r
+		a[1] += g
+		a[2] += b
+	}
 }
 
 // compositeNRGBARow composites a row of straight-alpha RGBA pixels onto
