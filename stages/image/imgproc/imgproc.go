@@ -34,7 +34,7 @@ import (
 
 // Version names the processing algorithm. It is part of every output's
 // content address: changing how pixels are produced must change it.
-const Version = "4"
+const Version = "5"
 
 // DefaultMaxPixels is the largest source accepted (Google's 64 megapixels).
 const DefaultMaxPixels = 64 << 20
@@ -372,6 +372,12 @@ func renderFit(src image.Image, s Spec, r image.Rectangle, canvas *image.YCbCr) 
 			yp, cbp, crp = rgbaPlanes(opaqueRGBA(src, s.Background))
 		}
 		step = image.Pt(1, 1)
+	}
+	if step == image.Pt(1, 1) && yp.w >= r.Dx() && yp.h >= r.Dy() && yp.w >= 2 && yp.h >= 2 {
+		// 4:4:4 planes, reduced: the 4:2:0 canvas needs no more than half
+		// their chroma resolution, and the halved planes take a quarter
+		// of the chroma filtering.
+		cbp, crp, step = halvePlane(cbp), halvePlane(crp), image.Pt(2, 2)
 	}
 	renderPlanes(canvas, r, yp, cbp, crp, step, bg)
 	return canvas

@@ -366,3 +366,33 @@ func TestResampleUnrolled(t *testing.T) {
 		}
 	}
 }
+
+// TestHalvePlane: each sample is the rounded mean of its 2x2 block, edge
+// blocks of what they have, for even and odd sizes.
+func TestHalvePlane(t *testing.T) {
+	for _, sz := range [][2]int{{1, 1}, {2, 2}, {3, 5}, {8, 7}, {17, 4}} {
+		w, h := sz[0], sz[1]
+		p := plane{pix: make([]byte, (w+3)*h), stride: w + 3, w: w, h: h}
+		for i := range p.pix {
+			p.pix[i] = uint8(i*53 + i/5)
+		}
+		got := halvePlane(p)
+		if got.w != (w+1)/2 || got.h != (h+1)/2 {
+			t.Fatalf("%dx%d: halved to %dx%d", w, h, got.w, got.h)
+		}
+		for y := range got.h {
+			for x := range got.w {
+				var sum, n int
+				for yy := 2 * y; yy < min(2*y+2, h); yy++ {
+					for xx := 2 * x; xx < min(2*x+2, w); xx++ {
+						sum += int(p.pix[yy*p.stride+xx])
+						n++
+					}
+				}
+				if want := (sum + n/2) / n; int(got.pix[y*got.stride+x]) != want {
+					t.Errorf("%dx%d: sample (%d, %d) %d, want %d", w, h, x, y, got.pix[y*got.stride+x], want)
+				}
+			}
+		}
+	}
+}

@@ -349,6 +349,40 @@ func blendEdges(d plane, r image.Rectangle, jx0, jy0 int, bg uint8) {
 	}
 }
 
+// halvePlane averages the 2x2 blocks of p (edge blocks what they have),
+// rounded: sample j is centred where a 4:2:0 chroma sample is, between
+// source samples 2j and 2j+1.
+func halvePlane(p plane) plane {
+	w, h := (p.w+1)/2, (p.h+1)/2
+	out := plane{pix: make([]byte, w*h), stride: w, w: w, h: h}
+	for y := range h {
+		r0 := p.pix[2*y*p.stride:][:p.w]
+		r1 := r0
+		rows := uint32(1)
+		if 2*y+1 < p.h {
+			r1, rows = p.pix[(2*y+1)*p.stride:][:p.w], 2
+		}
+		o := out.pix[y*w:][:w]
+		for x := range p.w / 2 {
+			a, b := r0[2*x:2*x+2:2*x+2], r1[2*x:2*x+2:2*x+2]
+			sum := uint32(a[0]) + uint32(a[1]) + uint32(b[0]) + uint32(b[1])
+			if rows == 1 {
+				sum = 2 * (uint32(a[0]) + uint32(a[1]))
+			}
+			o[x] = uint8((sum + 2) / 4)
+		}
+		if p.w%2 == 1 { // the last column alone
+			x := p.w - 1
+			sum := uint32(r0[x]) + uint32(r1[x])
+			if rows == 1 {
+				sum = 2 * uint32(r0[x])
+			}
+			o[w-1] = uint8((sum + 1) / 2)
+		}
+	}
+	return out
+}
+
 // fillOutside paints the canvas with the background colour outside r
 // (luma) and outside the chroma samples r touches (see renderPlanes), the
 // parts renderPlanes does not write.
