@@ -282,9 +282,9 @@ func BenchmarkResample(b *testing.B) {
 			px = padTaps(wx, 1000)
 		}
 		b.Run(fmt.Sprintf("%d-taps", px.n), func(b *testing.B) {
-			var tmp []byte
+			var tmp resampleBuf
 			for b.Loop() {
-				tmp = resample(dst, src, px, px, tmp)
+				resample(dst, src, px, px, &tmp)
 			}
 		})
 	}

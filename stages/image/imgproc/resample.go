@@ -120,79 +120,58 @@ func (p plane) sub(x, y, w, h int) plane {
 	return plane{pix: p.pix[y*p.stride+x:], stride: p.stride, w: w, h: h}
 }
 
+// resampleBuf holds resample's intermediate rows between calls.
+type resampleBuf struct {
+	b []byte   // horizontally filtered rows (or one row, packed)
+	q []uint64 // packed rows: samples x and x+1 in the low and high 32 bits
+}
+
 // resample filters src into dst (of dst.w x dst.h samples) with horizontal
-// weights wx (dst.w outputs) and vertical weights wy (dst.h outputs). tmp is
-// reused between calls when large enough.
-func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
+// weights wx (dst.w outputs) and vertical weights wy (dst.h outputs). buf
+// (may be nil) is reused between calls.
+//
+// With 4 to 8 vertical taps the horizontally filtered rows are kept two
+// samples to a uint64, so that the vertical pass filters two columns with
+// one multiplication a tap (see vpacked).
+func resample(dst, src plane, wx, wy weights, buf *resampleBuf) {
+	if buf == nil {
+		buf = new(resampleBuf)
+	}
 	// Only the source rows the vertical filter reads are filtered horizontally.
 	r0 := int(wy.start[0])
 	r1 := int(wy.start[dst.h-1]) + wy.n
 	rows := r1 - r0
-	if cap(tmp) < rows*dst.w {
-		tmp = make([]byte, rows*dst.w)
+	if wy.n >= 4 && wy.n <= 8 && dst.w >= 2 {
+		hw := (dst.w + 1) / 2
+		if cap(buf.q) < rows*hw {
+			buf.q = make([]uint64, rows*hw)
+		}
+		if cap(buf.b) < dst.w+1 {
+			buf.b = make([]byte, dst.w+1)
+		}
+		q := buf.q[:rows*hw]
+		out := buf.b[:dst.w+1]
+		out[dst.w] = 0 // the high half of an odd width's last pair
+		for y := r0; y < r1; y++ {
+			hfilter(out[:dst.w], src.pix[y*src.stride:y*src.stride+src.w], wx)
+			qr := q[(y-r0)*hw:][:hw]
+			for i := range qr {
+				p := out[2*i : 2*i+2 : 2*i+2]
+				qr[i] = uint64(p[0]) | uint64(p[1])<<32
+			}
+		}
+		vpacked(dst, q, hw, r0, wy)
+		return
 	}
-	tmp = tmp[:rows*dst.w]
-	const round = 1 << (weightBits - 1)
-	n := wx.n
+	if cap(buf.b) < rows*dst.w {
+		buf.b = make([]byte, rows*dst.w)
+	}
+	tmp := buf.b[:rows*dst.w]
 	for y := r0; y < r1; y++ {
-		row := src.pix[y*src.stride : y*src.stride+src.w]
-		out := tmp[(y-r0)*dst.w : (y-r0+1)*dst.w]
-		switch n { // the widths padTaps makes: unrolled, no bounds checks
-		case 8:
-			for x := range out {
-				s := (*[8]byte)(row[wx.start[x]:])
-				w := (*[8]int32)(wx.w[x*8:])
-				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
-					int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6] + int32(s[7])*w[7])
-			}
-			continue
-		case 7:
-			for x := range out {
-				s := (*[7]byte)(row[wx.start[x]:])
-				w := (*[7]int32)(wx.w[x*7:])
-				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
-					int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6])
-			}
-			continue
-		case 6:
-			for x := range out {
-				s := (*[6]byte)(row[wx.start[x]:])
-				w := (*[6]int32)(wx.w[x*6:])
-				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
-					int32(s[4])*w[4] + int32(s[5])*w[5])
-			}
-			continue
-		case 5:
-			for x := range out {
-				s := (*[5]byte)(row[wx.start[x]:])
-				w := (*[5]int32)(wx.w[x*5:])
-				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
-					int32(s[4])*w[4])
-			}
-			continue
-		case 4:
-			for x := range out {
-				s := (*[4]byte)(row[wx.start[x]:])
-				w := (*[4]int32)(wx.w[x*4:])
-				out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3])
-			}
-			continue
-		}
-		for x := range out {
-			s := row[wx.start[x]:][:n]
-			w := wx.w[x*n:][:n]
-			sum := int32(round)
-			k := 0
-			for ; k+4 <= len(s); k += 4 { // four taps a step: less loop overhead
-				s4, w4 := s[k:k+4:k+4], w[k:k+4:k+4]
-				sum += int32(s4[0])*w4[0] + int32(s4[1])*w4[1] + int32(s4[2])*w4[2] + int32(s4[3])*w4[3]
-			}
-			for ; k < len(s); k++ {
-				sum += int32(s[k]) * w[k]
-			}
-			out[x] = clampShift(sum)
-		}
+		hfilter(tmp[(y-r0)*dst.w:(y-r0+1)*dst.w], src.pix[y*src.stride:y*src.stride+src.w], wx)
 	}
+	const round = 1 << (weightBits - 1)
+	n := wy.n
 	acc := make([]int32, dst.w)
 	n = wy.n
 	w := dst.w
@@ -269,7 +248,141 @@ func resample(dst, src plane, wx, wy weights, tmp []byte) []byte {
 			out[x] = clampShift(v)
 		}
 	}
-	return tmp
+}
+
+// hfilter filters one row with the horizontal weights wx into out.
+func hfilter(out, row []byte, wx weights) {
+	const round = 1 << (weightBits - 1)
+	n := wx.n
+	switch n { // the widths padTaps makes: unrolled, no bounds checks
+	case 8:
+		for x := range out {
+			s := (*[8]byte)(row[wx.start[x]:])
+			w := (*[8]int32)(wx.w[x*8:])
+			out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+				int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6] + int32(s[7])*w[7])
+		}
+		return
+	case 7:
+		for x := range out {
+			s := (*[7]byte)(row[wx.start[x]:])
+			w := (*[7]int32)(wx.w[x*7:])
+			out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+				int32(s[4])*w[4] + int32(s[5])*w[5] + int32(s[6])*w[6])
+		}
+		return
+	case 6:
+		for x := range out {
+			s := (*[6]byte)(row[wx.start[x]:])
+			w := (*[6]int32)(wx.w[x*6:])
+			out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+				int32(s[4])*w[4] + int32(s[5])*w[5])
+		}
+		return
+	case 5:
+		for x := range out {
+			s := (*[5]byte)(row[wx.start[x]:])
+			w := (*[5]int32)(wx.w[x*5:])
+			out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3] +
+				int32(s[4])*w[4])
+		}
+		return
+	case 4:
+		for x := range out {
+			s := (*[4]byte)(row[wx.start[x]:])
+			w := (*[4]int32)(wx.w[x*4:])
+			out[x] = clampShift(round + int32(s[0])*w[0] + int32(s[1])*w[1] + int32(s[2])*w[2] + int32(s[3])*w[3])
+		}
+		return
+	}
+	for x := range out {
+		s := row[wx.start[x]:][:n]
+		w := wx.w[x*n:][:n]
+		sum := int32(round)
+		k := 0
+		for ; k+4 <= len(s); k += 4 { // four taps a step: less loop overhead
+			s4, w4 := s[k:k+4:k+4], w[k:k+4:k+4]
+			sum += int32(s4[0])*w4[0] + int32(s4[1])*w4[1] + int32(s4[2])*w4[2] + int32(s4[3])*w4[3]
+		}
+		for ; k < len(s); k++ {
+			sum += int32(s[k]) * w[k]
+		}
+		out[x] = clampShift(sum)
+	}
+}
+
+// vpacked is resample's vertical pass over packed rows (hw uint64s a row,
+// the first being source row r0), for 4 to 8 taps. A tap multiplies two
+// samples at once: with a and b the two lanes' exact sums (|a|, |b| <
+// 2^31), the uint64 sum is a + b*2^32 modulo 2^64, so a is its low 32 bits
+// read as signed, and b what is left above them.
+func vpacked(dst plane, q []uint64, hw, r0 int, wy weights) {
+	const round = 1 << (weightBits - 1)
+	const rnd = uint64(round) | uint64(round)<<32
+	n := wy.n
+	for y := range dst.h {
+		base := int(wy.start[y]) - r0
+		ws := wy.w[y*n : y*n+n]
+		var w [8]uint64
+		var in [8][]uint64
+		for k := range 8 {
+			in[k] = q[base*hw:][:hw] // taps past n: weight 0, never read below
+			if k < n {
+				w[k] = uint64(int64(ws[k]))
+				in[k] = q[(base+k)*hw:][:hw]
+			}
+		}
+		out := dst.pix[y*dst.stride:][:dst.w]
+		i0, i1, i2, i3, i4, i5, i6, i7 := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]
+		w0, w1, w2, w3, w4, w5, w6, w7 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+		pairs := len(out) / 2
+		var last uint64
+		switch n {
+		case 4:
+			for i := range pairs {
+				s := rnd + i0[i]*w0 + i1[i]*w1 + i2[i]*w2 + i3[i]*w3
+				a := int32(uint32(s))
+				o := out[2*i : 2*i+2 : 2*i+2]
+				o[0], o[1] = clampShift(a), clampShift(int32(uint32((s-uint64(int64(a)))>>32)))
+			}
+			last = rnd + i0[hw-1]*w0 + i1[hw-1]*w1 + i2[hw-1]*w2 + i3[hw-1]*w3
+		case 5:
+			for i := range pairs {
+				s := rnd + i0[i]*w0 + i1[i]*w1 + i2[i]*w2 + i3[i]*w3 + i4[i]*w4
+				a := int32(uint32(s))
+				o := out[2*i : 2*i+2 : 2*i+2]
+				o[0], o[1] = clampShift(a), clampShift(int32(uint32((s-uint64(int64(a)))>>32)))
+			}
+			last = rnd + i0[hw-1]*w0 + i1[hw-1]*w1 + i2[hw-1]*w2 + i3[hw-1]*w3 + i4[hw-1]*w4
+		case 6:
+			for i := range pairs {
+				s := rnd + i0[i]*w0 + i1[i]*w1 + i2[i]*w2 + i3[i]*w3 + i4[i]*w4 + i5[i]*w5
+				a := int32(uint32(s))
+				o := out[2*i : 2*i+2 : 2*i+2]
+				o[0], o[1] = clampShift(a), clampShift(int32(uint32((s-uint64(int64(a)))>>32)))
+			}
+			last = rnd + i0[hw-1]*w0 + i1[hw-1]*w1 + i2[hw-1]*w2 + i3[hw-1]*w3 + i4[hw-1]*w4 + i5[hw-1]*w5
+		case 7:
+			for i := range pairs {
+				s := rnd + i0[i]*w0 + i1[i]*w1 + i2[i]*w2 + i3[i]*w3 + i4[i]*w4 + i5[i]*w5 + i6[i]*w6
+				a := int32(uint32(s))
+				o := out[2*i : 2*i+2 : 2*i+2]
+				o[0], o[1] = clampShift(a), clampShift(int32(uint32((s-uint64(int64(a)))>>32)))
+			}
+			last = rnd + i0[hw-1]*w0 + i1[hw-1]*w1 + i2[hw-1]*w2 + i3[hw-1]*w3 + i4[hw-1]*w4 + i5[hw-1]*w5 + i6[hw-1]*w6
+		default:
+			for i := range pairs {
+				s := rnd + i0[i]*w0 + i1[i]*w1 + i2[i]*w2 + i3[i]*w3 + i4[i]*w4 + i5[i]*w5 + i6[i]*w6 + i7[i]*w7
+				a := int32(uint32(s))
+				o := out[2*i : 2*i+2 : 2*i+2]
+				o[0], o[1] = clampShift(a), clampShift(int32(uint32((s-uint64(int64(a)))>>32)))
+			}
+			last = rnd + i0[hw-1]*w0 + i1[hw-1]*w1 + i2[hw-1]*w2 + i3[hw-1]*w3 + i4[hw-1]*w4 + i5[hw-1]*w5 + i6[hw-1]*w6 + i7[hw-1]*w7
+		}
+		if len(out)%2 == 1 { // the odd last sample, in the low lane
+			out[len(out)-1] = clampShift(int32(uint32(last)))
+		}
+	}
 }
 
 func clampShift(v int32) uint8 {
@@ -299,12 +412,12 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 	wx := padTaps(makeWeights(sw, r.Dx(), ax, 0.5*ax-0.5+shx), sw)
 	wy := padTaps(makeWeights(sh, r.Dy(), ay, 0.5*ay-0.5+shy), sh)
 	ydst := plane{pix: canvas.Y, stride: canvas.YStride, w: canvas.Rect.Dx(), h: canvas.Rect.Dy()}.sub(r.Min.X, r.Min.Y, r.Dx(), r.Dy())
-	tmpp, _ := tmpPool.Get().(*[]byte)
-	if tmpp == nil {
-		tmpp = new([]byte)
+	buf, _ := tmpPool.Get().(*resampleBuf)
+	if buf == nil {
+		buf = new(resampleBuf)
 	}
-	defer tmpPool.Put(tmpp)
-	tmp := resample(ydst, y, wx, wy, *tmpp)
+	defer tmpPool.Put(buf)
+	resample(ydst, y, wx, wy, buf)
 
 	// Chroma: canvas chroma sample j covers luma [2j, 2j+2). Those touched
 	// by r are j0..j1-1; their centres, in source chroma sample coordinates:
@@ -321,10 +434,9 @@ func renderPlanes(canvas *image.YCbCr, r image.Rectangle, y, cb, cr plane, step 
 			pix = canvas.Cr
 		}
 		cdst := plane{pix: pix, stride: canvas.CStride, w: cw, h: ch}.sub(jx0, jy0, cw, ch)
-		tmp = resample(cdst, p, cwx, cwy, tmp)
+		resample(cdst, p, cwx, cwy, buf)
 		blendEdges(cdst, r, jx0, jy0, bg[1+i])
 	}
-	*tmpp = tmp
 }
 
 // blendEdges mixes the background into chroma samples (of the plane d,
