@@ -122,8 +122,9 @@ func (p plane) sub(x, y, w, h int) plane {
 
 // resampleBuf holds resample's intermediate rows between calls.
 type resampleBuf struct {
-	b []byte   // horizontally filtered rows (or one row, packed)
+	b []byte   // horizontally filtered rows (or two rows, packed)
 	q []uint64 // packed rows: samples x and x+1 in the low and high 32 bits
+	p []uint64 // two source rows, a sample of each in the low and high 32 bits
 }
 
 // resample filters src into dst (of dst.w x dst.h samples) with horizontal
@@ -149,16 +150,41 @@ func resample(dst, src plane, wx, wy weights, buf *resampleBuf) {
 		if cap(buf.b) < dst.w+1 {
 			buf.b = make([]byte, dst.w+1)
 		}
+		if cap(buf.b) < 2*(dst.w+1) {
+			buf.b = make([]byte, 2*(dst.w+1))
+		}
 		q := buf.q[:rows*hw]
-		out := buf.b[:dst.w+1]
-		out[dst.w] = 0 // the high half of an odd width's last pair
-		for y := r0; y < r1; y++ {
-			hfilter(out[:dst.w], src.pix[y*src.stride:y*src.stride+src.w], wx)
+		outA, outB := buf.b[:dst.w+1], buf.b[dst.w+1:2*(dst.w+1)]
+		outA[dst.w], outB[dst.w] = 0, 0 // the high half of an odd width's last pair
+		pack := func(y int, out []byte) {
 			qr := q[(y-r0)*hw:][:hw]
 			for i := range qr {
 				p := out[2*i : 2*i+2 : 2*i+2]
 				qr[i] = uint64(p[0]) | uint64(p[1])<<32
 			}
+		}
+		two := wx.n >= 4 && wx.n <= 8
+		if two {
+			if cap(buf.p) < src.w {
+				buf.p = make([]uint64, src.w)
+			}
+		}
+		for y := r0; y < r1; y += 2 {
+			rowA := src.pix[y*src.stride : y*src.stride+src.w]
+			if y+1 == r1 {
+				hfilter(outA[:dst.w], rowA, wx)
+				pack(y, outA)
+				break
+			}
+			rowB := src.pix[(y+1)*src.stride : (y+1)*src.stride+src.w]
+			if two {
+				hfilter2(outA[:dst.w], outB[:dst.w], rowA, rowB, buf.p[:src.w], wx)
+			} else {
+				hfilter(outA[:dst.w], rowA, wx)
+				hfilter(outB[:dst.w], rowB, wx)
+			}
+			pack(y, outA)
+			pack(y+1, outB)
 		}
 		vpacked(dst, q, hw, r0, wy)
 		return
@@ -308,6 +334,61 @@ func hfilter(out, row []byte, wx weights) {
 			sum += int32(s[k]) * w[k]
 		}
 		out[x] = clampShift(sum)
+	}
+}
+
+// hfilter2 is hfilter for two rows at once, for 4 to 8 taps: the rows
+// are packed into p (a sample of each in the low and high 32 bits) and each
+// tap multiplies both (see vpacked for the arithmetic).
+func hfilter2(outA, outB, rowA, rowB []byte, p []uint64, wx weights) {
+	const round = 1 << (weightBits - 1)
+	const rnd = uint64(round) | uint64(round)<<32
+	rowB = rowB[:len(rowA)]
+	p = p[:len(rowA)]
+	for i, v := range rowA {
+		p[i] = uint64(v) | uint64(rowB[i])<<32
+	}
+	outB = outB[:len(outA)]
+	n := wx.n
+	put := func(x int, s uint64) {
+		a := int32(uint32(s))
+		outA[x], outB[x] = clampShift(a), clampShift(int32(uint32((s-uint64(int64(a)))>>32)))
+	}
+	switch n {
+	case 4:
+		for x := range outA {
+			t := (*[4]uint64)(p[wx.start[x]:])
+			w := (*[4]int32)(wx.w[x*4:])
+			put(x, rnd+t[0]*uint64(int64(w[0]))+t[1]*uint64(int64(w[1]))+t[2]*uint64(int64(w[2]))+t[3]*uint64(int64(w[3])))
+		}
+	case 5:
+		for x := range outA {
+			t := (*[5]uint64)(p[wx.start[x]:])
+			w := (*[5]int32)(wx.w[x*5:])
+			put(x, rnd+t[0]*uint64(int64(w[0]))+t[1]*uint64(int64(w[1]))+t[2]*uint64(int64(w[2]))+t[3]*uint64(int64(w[3]))+
+				t[4]*uint64(int64(w[4])))
+		}
+	case 6:
+		for x := range outA {
+			t := (*[6]uint64)(p[wx.start[x]:])
+			w := (*[6]int32)(wx.w[x*6:])
+			put(x, rnd+t[0]*uint64(int64(w[0]))+t[1]*uint64(int64(w[1]))+t[2]*uint64(int64(w[2]))+t[3]*uint64(int64(w[3]))+
+				t[4]*uint64(int64(w[4]))+t[5]*uint64(int64(w[5])))
+		}
+	case 7:
+		for x := range outA {
+			t := (*[7]uint64)(p[wx.start[x]:])
+			w := (*[7]int32)(wx.w[x*7:])
+			put(x, rnd+t[0]*uint64(int64(w[0]))+t[1]*uint64(int64(w[1]))+t[2]*uint64(int64(w[2]))+t[3]*uint64(int64(w[3]))+
+				t[4]*uint64(int64(w[4]))+t[5]*uint64(int64(w[5]))+t[6]*uint64(int64(w[6])))
+		}
+	default:
+		for x := range outA {
+			t := (*[8]uint64)(p[wx.start[x]:])
+			w := (*[8]int32)(wx.w[x*8:])
+			put(x, rnd+t[0]*uint64(int64(w[0]))+t[1]*uint64(int64(w[1]))+t[2]*uint64(int64(w[2]))+t[3]*uint64(int64(w[3]))+
+				t[4]*uint64(int64(w[4]))+t[5]*uint64(int64(w[5]))+t[6]*uint64(int64(w[6]))+t[7]*uint64(int64(w[7])))
+		}
 	}
 }
 
