@@ -106,9 +106,6 @@ func (w *Writer) flush() error {
 	return nil
 }
 
-// Rows is the number of products written so far.
-func (w *Writer) Rows() int64 { return w.rows }
-
 // Close flushes the last row group and writes the footer. It does not close
 // the underlying io.Writer.
 func (w *Writer) Close() error {

@@ -46,6 +46,8 @@ var LocalParams = map[string]string{
 	// No CloudFront locally: the feed stage keeps the catalog's image links
 	// unless feed.image_base_url is set.
 	"DeliveryDistribution.DomainName": "",
+	// No SNS topic locally: finalize notifies FEEDBATCH_NOTIFY_* if set.
+	"NotifyTopic": "",
 }
 
 // EvaluateOnExit is one entry of a retry strategy; empty strings are absent
@@ -180,7 +182,7 @@ func (r resolver) jobDefinition(id string, p *yaml.Node) (JobDefinition, error) 
 		return d, fmt.Errorf("no JobDefinitionName")
 	}
 	if t := str(get(p, "Type"), "Type"); t != "container" && err == nil {
-		return d, fmt.Errorf("Type %q, want container", t)
+		return d, fmt.Errorf("job definition type %q, want container", t)
 	}
 	d.Stage = str(get(get(p, "Tags"), "stage"), "Tags.stage")
 	for _, n := range seq(get(p, "PlatformCapabilities")) {

@@ -36,7 +36,7 @@ func TestJobDefinitions(t *testing.T) {
 	for _, d := range defs {
 		names = append(names, d.Name)
 	}
-	if diff := cmp.Diff([]string{"feedbatch-planner", "feedbatch-collect", "feedbatch-feed", "feedbatch-image"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"feedbatch-planner", "feedbatch-collect", "feedbatch-feed", "feedbatch-image", "feedbatch-finalize"}, names); diff != "" {
 		t.Fatalf("job definitions (-want +got):\n%s", diff)
 	}
 	wantCmd := map[string][]string{
@@ -44,6 +44,8 @@ func TestJobDefinitions(t *testing.T) {
 		"collect": {"feedbatch", "stage", "collect"},
 		"feed":    {"feedbatch", "stage", "feed"},
 		"image":   {"feedbatch", "stage", "image"},
+		// Ref::jobId: the rule's input transformer passes the event's job id.
+		"finalize": {"feedbatch", "finalize", "--job-id", "Ref::jobId", "--if-finished"},
 	}
 	for _, d := range defs {
 		t.Run(d.Name, func(t *testing.T) {
@@ -344,7 +346,7 @@ func TestIAMReview(t *testing.T) {
 	}
 	// Read-only actions that take no resource-level permissions in IAM.
 	noResourceLevel := map[string]bool{"batch:DescribeJobs": true, "batch:ListJobs": true}
-	jobDefARN := regexp.MustCompile(`^arn:\$\{AWS::Partition\}:batch:\$\{AWS::Region\}:\$\{AWS::AccountId\}:job-definition/feedbatch-(planner|collect|feed|image):\*$`)
+	jobDefARN := regexp.MustCompile(`^arn:\$\{AWS::Partition\}:batch:\$\{AWS::Region\}:\$\{AWS::AccountId\}:job-definition/feedbatch-(planner|collect|feed|image|finalize):\*$`)
 	submitters := map[string]bool{}
 	for _, st := range sts {
 		t.Run(st.where, func(t *testing.T) {
@@ -393,6 +395,11 @@ func TestIAMReview(t *testing.T) {
 					if !slices.Equal(st.actions, []string{"s3:GetObject"}) || st.effect != "Allow" {
 						t.Errorf("%s %v on the delivered objects, want Allow s3:GetObject only", st.effect, st.actions)
 					}
+				case r.Tag == "!Ref" && r.Value == "NotifyTopic":
+					onlyActions(t, st, "sns:Publish")
+				case r.Tag == "!GetAtt" && r.Value == "JobLogGroup.Arn":
+					// The report copies failed children's logs: reading only.
+					onlyActions(t, st, "logs:GetLogEvents")
 				case r.Tag == "!Sub" && r.Value == "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretsPrefix}*":
 					onlyActions(t, st, "secretsmanager:GetSecretValue")
 				case r.Tag == "!Sub" && r.Value == "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${SecretsPrefix}*":
@@ -410,10 +417,11 @@ func TestIAMReview(t *testing.T) {
 	}
 	// Who may submit what: the scheduler only the planner; the planner only the stages.
 	want := map[string]bool{
-		"SchedulerRole feedbatch-planner:*": true,
-		"PlannerRole feedbatch-collect:*":   true,
-		"PlannerRole feedbatch-feed:*":      true,
-		"PlannerRole feedbatch-image:*":     true,
+		"SchedulerRole feedbatch-planner:*":     true,
+		"PlannerRole feedbatch-collect:*":       true,
+		"PlannerRole feedbatch-feed:*":          true,
+		"PlannerRole feedbatch-image:*":         true,
+		"FinalizeRuleRole feedbatch-finalize:*": true,
 	}
 	if diff := cmp.Diff(want, submitters); diff != "" {
 		t.Errorf("SubmitJob grants (-want +got):\n%s", diff)

@@ -89,6 +89,12 @@ func TestRoleWrites(t *testing.T) {
 		"rerun manifest": "runs/2026-11-23/reruns/1/manifest.parquet",
 		"rerun run.json": "runs/2026-11-23/reruns/1/run.json",
 		"report":         "runs/2026-11-23/report.html",
+		"summary":        "runs/2026-11-23/summary.json",
+		"notified":       "runs/2026-11-23/notified.json",
+		"rerun notified": "runs/2026-11-23/reruns/1/notified.json",
+		"late":           "runs/2026-11-23/late.json",
+		"failed log":     "runs/2026-11-23/logs/feed/17.log",
+		"rerun log":      "runs/2026-11-23/logs/feed/17.rerun-1.log",
 		"collect result": "runs/2026-11-23/results/collect/17.json",
 		"feed result":    "runs/2026-11-23/results/feed/17.json",
 		"image result":   "runs/2026-11-23/results/image/17.json",
@@ -109,10 +115,15 @@ func TestRoleWrites(t *testing.T) {
 		"CollectRole": {"catalog", "source state", "collect result", "rerun collect"},
 		"FeedRole":    {"feed", "feed meta", "feed result", "rerun feed"},
 		"ImageRole":   {"image", "image index", "image result", "rerun image"},
+		// The close-out: report, summary and the notification claims.
+		"FinalizeRole": {"report", "summary", "notified", "rerun notified", "late", "failed log", "rerun log"},
 	}
-	deletes := map[string][]string{"ImageRole": {"image", "image index"}}
+	deletes := map[string][]string{
+		"ImageRole":    {"image", "image index"},
+		"FinalizeRole": {"notified", "rerun notified", "late"}, // a claim is released when the send failed
+	}
 	for _, prefix := range []string{"", "prod/"} {
-		for _, role := range []string{"PlannerRole", "CollectRole", "FeedRole", "ImageRole"} {
+		for _, role := range []string{"PlannerRole", "CollectRole", "FeedRole", "ImageRole", "FinalizeRole"} {
 			for _, c := range []struct {
 				action string
 				want   []string
@@ -142,7 +153,7 @@ func TestRoleWrites(t *testing.T) {
 func TestRolesPerJobDefinition(t *testing.T) {
 	_, root := statements(t)
 	res := get(root, "Resources")
-	want := map[string]string{"PlannerJobDefinition": "PlannerRole", "CollectJobDefinition": "CollectRole", "FeedJobDefinition": "FeedRole", "ImageJobDefinition": "ImageRole"}
+	want := map[string]string{"PlannerJobDefinition": "PlannerRole", "CollectJobDefinition": "CollectRole", "FeedJobDefinition": "FeedRole", "ImageJobDefinition": "ImageRole", "FinalizeJobDefinition": "FinalizeRole"}
 	for jd, role := range want {
 		arn := get(get(get(get(res, jd), "Properties"), "ContainerProperties"), "JobRoleArn")
 		if arn == nil || arn.Tag != "!GetAtt" || arn.Value != role+".Arn" {

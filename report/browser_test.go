@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/feedbatch/feedbatch/internal/testtool"
@@ -158,6 +159,80 @@ func TestBrowser(t *testing.T) {
 	})
 	screenshot(t, ctx, "report-overview.png")
 
+	t.Run("header: what now", func(t *testing.T) {
+		header := eval[string](t, ctx, `document.querySelector("header").innerText`)
+		for _, want := range []string{"running", "3 of 20 shops failed", "started 2026-11-23 02:00:00 UTC", "not finished", "feedbatch rerun " + testRun + " --failed"} {
+			if !strings.Contains(header, want) {
+				t.Errorf("header lacks %q:\n%s", want, header)
+			}
+		}
+		if strings.Contains(header, "state submitted") {
+			t.Errorf("header says the submission's state:\n%s", header)
+		}
+		days := eval[[]string](t, ctx, `[document.getElementById("prev-day").href, document.getElementById("next-day").href]`)
+		for i, day := range []string{"2026-11-22", "2026-11-23"} {
+			if i == 1 {
+				day = "2026-11-24"
+			}
+			if want := filepath.ToSlash(filepath.Join(dir, "runs", day, "report.html")); !strings.HasSuffix(days[i], want) {
+				t.Errorf("day link %s, want one ending in %s", days[i], want)
+			}
+		}
+		// The overview is a few short bands, not a striped block.
+		if h := eval[int](t, ctx, `document.getElementById("overview").getBoundingClientRect().height`); h > 60 {
+			t.Errorf("overview is %d px high", h)
+		}
+	})
+
+	t.Run("reasons list every shop and re-run command; keyboard only", func(t *testing.T) {
+		text := eval[string](t, ctx, `document.getElementById("reasons").innerText`)
+		for _, want := range []string{"feedbatch rerun " + testRun + " --index 13 --stage collect", "feedbatch rerun " + testRun + " --index 15 --stage feed", "HTTP 503 Service Unavailable"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("reasons lack %q:\n%s", want, text)
+			}
+		}
+		if strings.Contains(text, "map[") || strings.Contains(text, "feed shop ") {
+			t.Errorf("reasons are not for people:\n%s", text)
+		}
+		// Tab to the reason's "show" button and press Enter: the grid shows
+		// its shops; arrows and Enter open one.
+		do(t, ctx, "focus show", chromedp.Focus(chromedp.CSS(`#reasons tr[data-stage=collect] button.showidx`)))
+		do(t, ctx, "enter", chromedp.KeyEvent("\r"))
+		if got := eval[string](t, ctx, `document.getElementById("count").textContent`); got != "showing 1 of 20 shops" {
+			t.Errorf("count after show %q", got)
+		}
+		if got := eval[string](t, ctx, `document.activeElement.id`); got != "list" {
+			t.Errorf("focus on %q after show, want the list", got)
+		}
+		do(t, ctx, "clear the filter", chromedp.Focus(chromedp.CSS(`#cellfilter button`)), chromedp.KeyEvent(" "))
+		if got := eval[string](t, ctx, `document.getElementById("count").textContent`); got != "20 shops" {
+			t.Errorf("count after clearing %q", got)
+		}
+		do(t, ctx, "focus the list", chromedp.Focus(chromedp.CSS("#list")))
+		do(t, ctx, "down, down, enter", chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent("\r"))
+		if got := eval[string](t, ctx, `document.querySelector("#detail h3").textContent`); !strings.Contains(got, "shop-002") {
+			t.Errorf("detail after down, down, enter: %q", got)
+		}
+		if got := eval[string](t, ctx, `document.getElementById("list").getAttribute("aria-activedescendant") + " " + document.getElementById("row-2").getAttribute("aria-selected")`); got != "row-2 true" {
+			t.Errorf("active descendant, selected: %q", got)
+		}
+		do(t, ctx, "end", chromedp.KeyEvent(kb.End), chromedp.KeyEvent(" "))
+		if got := eval[string](t, ctx, `document.querySelector("#detail h3").textContent`); !strings.Contains(got, "shop-019") {
+			t.Errorf("detail after End, space: %q", got)
+		}
+		// The stage table's counts are buttons: Tab reaches them.
+		do(t, ctx, "failed in feed", chromedp.Focus(chromedp.CSS(`#totals button[data-si="1"][data-c="f"]`)), chromedp.KeyEvent("\r"))
+		if got := eval[string](t, ctx, `document.getElementById("count").textContent`); got != "showing 2 of 20 shops" {
+			t.Errorf("count after failed in feed %q", got)
+		}
+		do(t, ctx, "clear", chromedp.Focus(chromedp.CSS(`#cellfilter button`)), chromedp.KeyEvent("\r"))
+		if got := eval[string](t, ctx, `document.activeElement.id + " " + document.getElementById("count").textContent`); got != "list 20 shops" {
+			t.Errorf("after clearing: focus, count %q", got)
+		}
+		// A fresh page for the mouse tests that follow.
+		do(t, ctx, "reload", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	})
+
 	t.Run("failed only, then a failed shop's reason and log", func(t *testing.T) {
 		// Click 1: "failed only". Click 2: the shop.
 		do(t, ctx, "failed only", chromedp.Click(chromedp.CSS("#failed")))
@@ -191,13 +266,13 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("search result (-want +got):\n%s", diff)
 		}
 		text := eval[string](t, ctx, `document.getElementById("detail").innerText`)
-		for _, want := range []string{"feed: failed", "re-run 1", "is not a valid price", "drop guard", "feedbatch logs " + testRun + " --stage feed --index 5 --rerun 1"} {
+		for _, want := range []string{"feed: failed", "re-run 1", "is not a valid price", "drop guard", "feedbatch logs " + testRun + " --stage feed --index 5 --rerun 1", "5 (re-run row 1)"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("detail lacks %q:\n%s", want, text)
 			}
 		}
 		tip := eval[string](t, ctx, `document.querySelector('#list .row .cell[data-stage=feed]').title`)
-		if !strings.Contains(tip, "run #5: failed") || !strings.Contains(tip, "re-run 1 #1: failed") {
+		if !strings.Contains(tip, "daily run: failed") || !strings.Contains(tip, "re-run 1 (its row 1): failed") || !strings.Contains(tip, "daily index 5") {
 			t.Errorf("feed tooltip lacks the history:\n%s", tip)
 		}
 		// By name, in Korean.
@@ -226,7 +301,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("stage filter from the table and re-run in the grid", func(t *testing.T) {
 		search(t, ctx, "")
-		do(t, ctx, "running in image", chromedp.Click(chromedp.CSS(`#totals a[data-si="2"][data-c="r"]`)))
+		do(t, ctx, "running in image", chromedp.Click(chromedp.CSS(`#totals button[data-si="2"][data-c="r"]`)))
 		ids := eval[[]string](t, ctx, `[...document.querySelectorAll("#list .row .id")].map(x => x.textContent)`)
 		if diff := cmp.Diff([]string{"shop-003", "shop-007", "shop-017"}, ids); diff != "" {
 			t.Errorf("running in image (-want +got):\n%s", diff)
@@ -258,6 +333,26 @@ func TestBrowserLargeRun(t *testing.T) {
 	if rows > 100 {
 		t.Errorf("%d rows in the DOM: the grid must draw only the visible rows", rows)
 	}
+	// The overview stays a few short bands (one per stage), not a 250 px
+	// striped block, and says what a column is.
+	if h := eval[int](t, ctx, `document.getElementById("overview").getBoundingClientRect().height`); h > 60 {
+		t.Errorf("overview is %d px high at 10,000 shops", h)
+	}
+	if got := eval[string](t, ctx, `document.getElementById("ovnote").textContent`); !strings.Contains(got, "shops, failures on top") {
+		t.Errorf("overview note %q", got)
+	}
+	// From the keyboard: failed only (space), then to the list, End, Enter.
+	start = time.Now()
+	do(t, ctx, "failed only", chromedp.Focus(chromedp.CSS("#failed")), chromedp.KeyEvent(" "))
+	do(t, ctx, "list, end, enter", chromedp.Focus(chromedp.CSS("#list")), chromedp.KeyEvent(kb.End), chromedp.KeyEvent("\r"))
+	keys := time.Since(start)
+	if got := eval[string](t, ctx, `document.getElementById("count").textContent`); got != "showing 1999 of 10000 shops" {
+		t.Errorf("failed only: %q", got)
+	}
+	if got := eval[string](t, ctx, `document.querySelector("#detail h3").textContent`); !strings.Contains(got, "shop-9995") {
+		t.Errorf("the last failed shop: %q", got)
+	}
+	do(t, ctx, "failed only off", chromedp.Focus(chromedp.CSS("#failed")), chromedp.KeyEvent(" "))
 	start = time.Now()
 	search(t, ctx, "shop-9993")
 	text := eval[string](t, ctx, `document.getElementById("detail").innerText`)
@@ -266,6 +361,6 @@ func TestBrowserLargeRun(t *testing.T) {
 		t.Errorf("shop-9993 detail:\n%s", text)
 	}
 	screenshot(t, ctx, "report-10k.png")
-	t.Logf("10,000 shops: page loaded in %v, search typed and shown in %v", load.Round(time.Millisecond), search.Round(time.Millisecond))
-	fmt.Fprintf(os.Stderr, "report 10k: load %v search %v\n", load.Round(time.Millisecond), search.Round(time.Millisecond))
+	t.Logf("10,000 shops: page loaded in %v, search typed and shown in %v, failed only + End + Enter by keyboard in %v", load.Round(time.Millisecond), search.Round(time.Millisecond), keys.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "report 10k: load %v search %v keyboard %v\n", load.Round(time.Millisecond), search.Round(time.Millisecond), keys.Round(time.Millisecond))
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/feedbatch/feedbatch/stages"
 )
 
 //go:embed report.html.tmpl
@@ -27,6 +29,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"outcomes": func() []string { return []string{Succeeded, Failed, Skipped, Running, NotStarted} },
 	"code":     func(state string) string { return string(stateCode[state]) },
+	"lines":    func(s string) []string { return strings.Split(s, "; ") },
 }).Parse(pageSource))
 
 // Embedded JSON, one object per shop; short names keep 10,000 shops small.
@@ -50,7 +53,7 @@ type attJSON struct {
 	Ms int64            `json:"ms,omitempty"`
 	In int64            `json:"in,omitempty"`
 	Ou int64            `json:"out,omitempty"`
-	E  string           `json:"e,omitempty"`
+	E  string           `json:"e,omitempty"` // the error for people, one line per platform
 	J  string           `json:"j,omitempty"`
 	D  map[string]int64 `json:"d,omitempty"`
 	U  bool             `json:"u,omitempty"`
@@ -84,7 +87,10 @@ func (rep *Report) data() dataJSON {
 				} else {
 					r := a.Result
 					aj.St, aj.A, aj.Ms, aj.In, aj.Ou = r.Status[:1], r.Attempt, r.DurationMS, r.ItemsIn, r.ItemsOut
-					aj.E, aj.J, aj.D, aj.U = r.Error, r.JobID, r.Dropped, r.Unchanged
+					aj.J, aj.D, aj.U = r.JobID, r.Dropped, r.Unchanged
+					if r.Status != stages.StatusSucceeded || r.Error != "" {
+						aj.E = strings.Join(errorLines(rep.Stages[si], s.ID, r), "\n")
+					}
 					if !r.StartedAt.IsZero() {
 						aj.T = r.StartedAt.UTC().Format("2006-01-02 15:04:05")
 					}

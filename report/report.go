@@ -19,9 +19,11 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/feedbatch/feedbatch/engine"
 	"github.com/feedbatch/feedbatch/runs"
 	"github.com/feedbatch/feedbatch/stages"
 	"github.com/feedbatch/feedbatch/stages/platform"
@@ -65,6 +67,13 @@ type Options struct {
 	// sources that answer in batches (DescribeJobs takes 100 jobs a call).
 	// An error leaves the page without log links; it is logged.
 	LogLinks func(ctx context.Context, refs []LogRef) (map[LogRef]string, error)
+	// CopyLogs, if set, is called once with the logs of the failed
+	// children (each failed story's latest attempt, at most MaxCopiedLogs)
+	// and copies each to its Key under runs/<run>/logs/, so that the link
+	// works wherever the run's prefix is copied or uploaded. It returns the
+	// keys it copied; the others show a `feedbatch logs` command only. An
+	// error leaves the uncopied logs unlinked; it is logged.
+	CopyLogs func(ctx context.Context, logs []FailedLog) (copied map[string]bool, err error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Concurrency is how many result records are read at once (default 32).
@@ -112,6 +121,32 @@ type LogRef struct {
 	Attempt int
 }
 
+// MaxCopiedLogs is how many failed children's logs a report copies.
+const MaxCopiedLogs = 500
+
+// FailedLog is the log of a failed child to copy under the run's prefix.
+type FailedLog struct {
+	Ref   LogRef
+	Stage string
+	// Index is the shop's daily-run index; Rerun the re-run (0: the daily
+	// run) whose child failed.
+	Index int64
+	Rerun int
+	// Key is where the copy goes: LogKey(run, Stage, Index, Rerun).
+	Key string
+}
+
+// LogKey is where a report copies the log of a failed child:
+// runs/<run>/logs/<stage>/<daily index>.log, or <daily index>.rerun-<k>.log
+// for re-run k.
+func LogKey(run, stage string, index int64, rerun int) string {
+	name := strconv.FormatInt(index, 10)
+	if rerun > 0 {
+		name += ".rerun-" + strconv.Itoa(rerun)
+	}
+	return runs.RunDir(run) + "/logs/" + stage + "/" + name + ".log"
+}
+
 // Report is everything the page shows.
 type Report struct {
 	RunID       string
@@ -119,14 +154,30 @@ type Report struct {
 	CreatedAt   time.Time
 	Engine      string
 	Version     string
-	State       string
-	Reruns      []Rerun
-	Stages      []string
-	After       map[string][]string
-	Shops       []Shop
-	Totals      []StageTotals
-	Platforms   []PlatformTotals
-	Reasons     []Reason
+	// State is the run's state as its shops' stories tell it: "running"
+	// until every shop is final in every stage, then "succeeded", or
+	// "failed" when some shop failed or was skipped in a stage.
+	State string
+	// Submission is run.json's state (planning, submitted): what the
+	// planner did, not how the run went.
+	Submission string
+	// Start is the first child's start (else the submission), End the last
+	// child's end once the run is finished.
+	Start, End time.Time
+	Duration   time.Duration
+	// FailedShops counts the shops failed or skipped in at least one stage.
+	FailedShops int
+	// RerunFailed re-runs every failed shop ("" when none failed).
+	RerunFailed string
+	// Prev and Next are the day before and after, for a dated run id.
+	Prev, Next Neighbour
+	Reruns     []Rerun
+	Stages     []string
+	After      map[string][]string
+	Shops      []Shop
+	Totals     []StageTotals
+	Platforms  []PlatformTotals
+	Reasons    []Reason
 	// Failed is the number of shops with at least one failed stage.
 	Failed int
 }
@@ -200,10 +251,17 @@ type Count struct {
 
 // Reason is a failure reason shared by shops of one stage.
 type Reason struct {
-	Stage   string
+	Stage string
+	// Message is the reason for people (lines joined by "; ").
 	Message string
 	Shops   int
-	Example string // a shop id
+	Example string // the first shop id
+	// ShopIDs are every shop failing so, in index order; Indexes their
+	// daily-run indexes in compact form ("3,17-19").
+	ShopIDs []string
+	Indexes string
+	// Command re-runs these shops from the stage on.
+	Command string
 }
 
 // Build reads the run from st (once: see runs.Load) and lays out the page.
@@ -228,9 +286,23 @@ func FromModel(ctx context.Context, m *runs.Model, opts Options) *Report {
 	}
 	rep := &Report{RunID: m.Run, GeneratedAt: now().UTC(), CreatedAt: m.Manifest.CreatedAt, After: map[string][]string{}}
 	if rec := m.Record; rec != nil {
-		rep.Engine, rep.Version, rep.State = rec.Engine, rec.Version, rec.State
+		rep.Engine, rep.Version, rep.Submission = rec.Engine, rec.Version, rec.State
 		rep.CreatedAt = cmp.Or(rep.CreatedAt, rec.CreatedAt)
 	}
+	sum := runs.BuildSummary(m)
+	rep.Start, rep.End, rep.FailedShops, rep.RerunFailed = sum.Start, sum.End, sum.FailedShops, sum.RerunCommand
+	if !rep.Start.IsZero() && !rep.End.IsZero() {
+		rep.Duration = rep.End.Sub(rep.Start)
+	}
+	switch {
+	case !sum.Finished:
+		rep.State = "running"
+	case sum.FailedShops > 0:
+		rep.State = "failed"
+	default:
+		rep.State = "succeeded"
+	}
+	rep.Prev, rep.Next = neighbours(m.Run)
 	stageIdx := map[string]int{}
 	for i, s := range m.Steps {
 		rep.Stages = append(rep.Stages, s.Name)
@@ -244,6 +316,7 @@ func FromModel(ctx context.Context, m *runs.Model, opts Options) *Report {
 		rep.Shops = append(rep.Shops, shopOf(sh))
 	}
 	rep.linkLogs(ctx, log, opts)
+	rep.copyLogs(ctx, log, opts)
 	for _, name := range rep.Stages {
 		rep.Totals = append(rep.Totals, StageTotals{Stage: name, Counts: map[string]int{}})
 	}
@@ -401,7 +474,7 @@ func (rep *Report) summarise(stageIdx map[string]int) {
 			last := h[len(h)-1].Result
 			t.stage(si, last, len(h))
 			if state == Failed {
-				t.reason(rep.Stages[si], s.ID, last.Error)
+				t.reason(rep.Stages[si], s, last)
 			}
 			t.platforms(state, last)
 		}
@@ -410,8 +483,8 @@ func (rep *Report) summarise(stageIdx map[string]int) {
 }
 
 type reasonAcc struct {
-	shops   int
-	example string
+	ids     []string
+	indexes []int64
 }
 
 // tally accumulates the tables of summarise.
@@ -441,12 +514,21 @@ func (t *tally) stage(si int, last stages.Result, attempts int) {
 	}
 }
 
-func (t *tally) reason(stage, shop, msg string) {
-	k := [2]string{stage, reasonText(msg, stage, shop)}
-	if t.reasons[k] == nil {
-		t.reasons[k] = &reasonAcc{example: shop}
+// reason adds a shop to its failure reason: the reason for people, the
+// shop's id named <shop> so that shops failing alike group together.
+func (t *tally) reason(stage string, s Shop, last stages.Result) {
+	lines := errorLines(stage, s.ID, last)
+	for i, l := range lines {
+		lines[i] = reasonText(l, stage, s.ID)
 	}
-	t.reasons[k].shops++
+	k := [2]string{stage, cmp.Or(strings.Join(lines, "; "), "(no error message)")}
+	acc := t.reasons[k]
+	if acc == nil {
+		acc = &reasonAcc{}
+		t.reasons[k] = acc
+	}
+	acc.ids = append(acc.ids, s.ID)
+	acc.indexes = append(acc.indexes, s.Index)
 }
 
 // platforms adds a result's per-platform figures (stages/platform reads
@@ -503,7 +585,9 @@ func (t *tally) finish(stageIdx map[string]int) {
 		rep.Platforms = append(rep.Platforms, *pt)
 	}
 	for k, acc := range t.reasons {
-		rep.Reasons = append(rep.Reasons, Reason{Stage: k[0], Message: k[1], Shops: acc.shops, Example: acc.example})
+		idx := engine.FormatIndexes(acc.indexes)
+		rep.Reasons = append(rep.Reasons, Reason{Stage: k[0], Message: k[1], Shops: len(acc.ids), Example: acc.ids[0],
+			ShopIDs: acc.ids, Indexes: idx, Command: "feedbatch rerun " + rep.RunID + " --index " + idx + " --stage " + k[0]})
 	}
 	slices.SortFunc(rep.Reasons, func(a, b Reason) int {
 		return cmp.Or(b.Shops-a.Shops, stageIdx[a.Stage]-stageIdx[b.Stage], strings.Compare(a.Message, b.Message))
@@ -553,4 +637,53 @@ func safeHref(h string) string {
 		return h
 	}
 	return ""
+}
+
+// copyLogs has opts.CopyLogs copy the log of each failed story's latest
+// attempt under runs/<run>/logs/ and links the copies (relative to the
+// page). Without CopyLogs, links from LogHref and LogLinks stay.
+func (rep *Report) copyLogs(ctx context.Context, log *slog.Logger, opts Options) {
+	if opts.CopyLogs == nil {
+		return
+	}
+	var logs []FailedLog
+	at := map[string]*Attempt{}
+	for i := range rep.Shops {
+		s := &rep.Shops[i]
+		for si, h := range s.History {
+			if s.States[si] != Failed || len(h) == 0 || len(logs) >= MaxCopiedLogs {
+				continue
+			}
+			a := &h[len(h)-1]
+			if a.Result.JobID == "" || a.Pending {
+				continue
+			}
+			fl := FailedLog{Ref: LogRef{a.Result.JobID, a.Result.Attempt}, Stage: rep.Stages[si], Index: s.Index, Rerun: a.Rerun}
+			fl.Key = LogKey(rep.RunID, fl.Stage, fl.Index, fl.Rerun)
+			logs = append(logs, fl)
+			at[fl.Key] = a
+		}
+	}
+	if len(logs) == 0 {
+		return
+	}
+	copied, err := opts.CopyLogs(ctx, logs)
+	if err != nil {
+		log.Warn("logs of failed children not all copied", "err", err)
+	}
+	dir := runs.RunDir(rep.RunID) + "/"
+	for _, fl := range logs {
+		if copied[fl.Key] {
+			at[fl.Key].LogHref = escapePath(strings.TrimPrefix(fl.Key, dir))
+		}
+	}
+}
+
+// escapePath escapes each segment of a relative path.
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
 }

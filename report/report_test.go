@@ -123,9 +123,12 @@ func TestBuild(t *testing.T) {
 		t.Errorf("platforms (-want +got):\n%s", diff)
 	}
 	wantReasons := []Reason{
-		{Stage: "collect", Message: "fetch https://shop.example/catalog.csv: HTTP 503 Service Unavailable", Shops: 1, Example: "shop-013"},
-		{Stage: "feed", Message: "drop guard: item count fell from 1000 to 98 (90%), more than 50%", Shops: 1, Example: "shop-015"},
-		{Stage: "feed", Message: `google: price "12,00" is not a valid price`, Shops: 1, Example: "shop-005"},
+		{Stage: "collect", Message: "fetch https://shop.example/catalog.csv: HTTP 503 Service Unavailable", Shops: 1, Example: "shop-013",
+			ShopIDs: []string{"shop-013"}, Indexes: "13", Command: "feedbatch rerun " + testRun + " --index 13 --stage collect"},
+		{Stage: "feed", Message: "drop guard: item count fell from 1000 to 98 (90%), more than 50%", Shops: 1, Example: "shop-015",
+			ShopIDs: []string{"shop-015"}, Indexes: "15", Command: "feedbatch rerun " + testRun + " --index 15 --stage feed"},
+		{Stage: "feed", Message: `google: price "12,00" is not a valid price`, Shops: 1, Example: "shop-005",
+			ShopIDs: []string{"shop-005"}, Indexes: "5", Command: "feedbatch rerun " + testRun + " --index 5 --stage feed"},
 	}
 	if diff := cmp.Diff(wantReasons, rep.Reasons); diff != "" {
 		t.Errorf("reasons (-want +got):\n%s", diff)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -192,13 +193,16 @@ func hoistGlobalFlags(args []string) []string {
 }
 
 func newApp() app {
-	cmds := slices.Clone(commands)
+	cmds := make([]*cli.Command, len(commands))
+	for i, c := range commands {
+		cmds[i] = freshCommand(c)
+	}
 	slices.SortFunc(cmds, func(a, b *cli.Command) int { return strings.Compare(a.Name, b.Name) })
 	return app{&cli.App{
 		Name:                 "feedbatch",
 		Usage:                "shop catalogs -> ad-platform feeds and images, one AWS Batch array child per shop",
 		Version:              version,
-		Flags:                []cli.Flag{rootFlag, logFormatFlag, logLevelFlag},
+		Flags:                freshFlags([]cli.Flag{rootFlag, logFormatFlag, logLevelFlag}),
 		Commands:             cmds,
 		EnableBashCompletion: true,
 		Action: func(c *cli.Context) error {
@@ -254,4 +258,30 @@ func newLogger(c *cli.Context) *slog.Logger {
 		return slog.New(secret.Handler(slog.NewJSONHandler(w, opts)))
 	}
 	return slog.New(secret.Handler(slog.NewTextHandler(w, opts)))
+}
+
+// freshCommand copies c, its flags and its subcommands. The library writes a
+// flag's environment value into the flag itself (StringFlag.Value = $VAR)
+// and never resets it, so an app built from shared flags would carry one
+// command line's environment into the next in the same process (tests).
+func freshCommand(c *cli.Command) *cli.Command {
+	cp := *c
+	cp.Flags = freshFlags(c.Flags)
+	cp.Subcommands = nil
+	for _, sub := range c.Subcommands {
+		cp.Subcommands = append(cp.Subcommands, freshCommand(sub))
+	}
+	return &cp
+}
+
+// freshFlags copies each flag struct (every cli flag is a pointer to one).
+func freshFlags(flags []cli.Flag) []cli.Flag {
+	out := make([]cli.Flag, len(flags))
+	for i, f := range flags {
+		v := reflect.ValueOf(f)
+		cp := reflect.New(v.Elem().Type())
+		cp.Elem().Set(v.Elem())
+		out[i] = cp.Interface().(cli.Flag)
+	}
+	return out
 }

@@ -21,17 +21,17 @@ import (
 )
 
 // runApp runs the CLI in-process and returns its error and exit code.
-func runApp(t *testing.T, args ...string) (error, int) {
+func runApp(t *testing.T, args ...string) (int, error) {
 	t.Helper()
 	app := newApp()
 	app.Writer = io.Discard
 	app.ErrWriter = io.Discard
 	err := app.RunContext(t.Context(), append([]string{"feedbatch"}, args...))
-	return err, exitCode(err)
+	return exitCode(err), err
 }
 
 func TestUnknownCommandIsUsageError(t *testing.T) {
-	err, code := runApp(t, "no-such-command")
+	code, err := runApp(t, "no-such-command")
 	if code != exitUsage {
 		t.Fatalf("exit %d, want %d (err %v)", code, exitUsage, err)
 	}
@@ -43,7 +43,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			if c.Usage == "" {
 				t.Errorf("command %q has no usage text", c.Name)
 			}
-			if err, code := runApp(t, c.Name, "--help"); code != exitOK {
+			if code, err := runApp(t, c.Name, "--help"); code != exitOK {
 				t.Errorf("%s --help: exit %d: %v", c.Name, code, err)
 			}
 		})
@@ -353,4 +353,27 @@ func FuzzHoistGlobalFlags(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFlagEnvStaysWithItsApp: a flag's environment value is applied to the
+// app's own copy of the flag, so a later app in the same process (the next
+// test) does not inherit it.
+func TestFlagEnvStaysWithItsApp(t *testing.T) {
+	root := t.TempDir()
+	t.Run("with the variable", func(t *testing.T) {
+		t.Setenv("FEEDBATCH_NOTIFY_WEBHOOK", "http://127.0.0.1:9/hook")
+		if code, _ := runApp(t, "--root", root, "finalize", "no-such-run"); code == exitOK {
+			t.Fatal("finalize of a missing run succeeded")
+		}
+	})
+	if v := notifyWebhookFlag.Value; v != "" {
+		t.Errorf("the shared flag kept %q", v)
+	}
+	for _, c := range newApp().Commands {
+		for _, f := range c.Flags {
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Name == notifyWebhookFlag.Name && sf.Value != "" {
+				t.Errorf("%s --%s starts as %q", c.Name, sf.Name, sf.Value)
+			}
+		}
+	}
 }

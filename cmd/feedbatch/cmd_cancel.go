@@ -11,10 +11,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/feedbatch/feedbatch/planner"
+	"github.com/feedbatch/feedbatch/runs"
 )
 
 // cancelReason is the statusReason of the jobs feedbatch cancel stops.
-const cancelReason = "terminated by feedbatch cancel"
+// It starts with runs.ReasonCancelledPrefix, so the run model counts those
+// shops as cancelled, not failed.
+const cancelReason = runs.ReasonCancelledPrefix + " by feedbatch cancel"
 
 func init() {
 	register(&cli.Command{

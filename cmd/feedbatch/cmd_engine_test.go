@@ -42,7 +42,7 @@ func TestCheckLoopback(t *testing.T) {
 			}
 		})
 	}
-	if _, code := runApp(t, "engine", "serve", "--addr", "0.0.0.0:0"); code != exitUsage {
+	if code, _ := runApp(t, "engine", "serve", "--addr", "0.0.0.0:0"); code != exitUsage {
 		t.Errorf("serve on 0.0.0.0: exit %d, want %d", code, exitUsage)
 	}
 }
@@ -85,7 +85,7 @@ func TestEngineServe(t *testing.T) {
 	if err != nil || len(defs.JobDefinitions) != 1 {
 		t.Errorf("the template's job definitions are not registered: %v, %v", defs, err)
 	}
-	if _, code := runApp(t, "engine", "serve", "--addr", "127.0.0.1:0", "--dir", dir); code == exitOK {
+	if code, _ := runApp(t, "engine", "serve", "--addr", "127.0.0.1:0", "--dir", dir); code == exitOK {
 		t.Error("a second engine on the same directory started")
 	}
 	cancel()

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -13,8 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/engine/local"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/report"
 	"github.com/feedbatch/feedbatch/runs"
@@ -28,11 +33,13 @@ func init() {
 		Usage:     "write or refresh a run's report page (runs/<run>/report.html) and print where it is",
 		ArgsUsage: "<run>",
 		Description: "The report is one static page: a shops x stages grid folded over the run's re-runs,\n" +
-			"totals and durations per stage, feed items per platform, failure reasons, links to feeds\n" +
-			"and logs. Open it from the file system or from S3; it needs no server.",
+			"totals and durations per stage, feed items per platform, failure reasons with every shop,\n" +
+			"index list and re-run command, links to feeds and logs. The logs of failed children are\n" +
+			"copied under runs/<run>/logs/ so that the links work wherever the run is copied. Open it\n" +
+			"from the file system or from S3; it needs no server.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser (file:// roots)", EnvVars: []string{"FEEDBATCH_REPORT_OPEN"}},
-			&cli.BoolFlag{Name: "engine-state", Value: true, Usage: "ask the engine about children that left no result record, and (local engine, file:// root) link each child's log file", EnvVars: []string{"FEEDBATCH_REPORT_ENGINE_STATE"}},
+			&cli.BoolFlag{Name: "engine-state", Value: true, Usage: "ask the engine about children that left no result record, and copy the logs of failed children under runs/<run>/logs/", EnvVars: []string{"FEEDBATCH_REPORT_ENGINE_STATE"}},
 			engineFlag, engineDirFlag, queueFlag,
 		},
 		Action: reportAction,
@@ -113,15 +120,14 @@ func writeReport(ctx context.Context, c *cli.Context, st store.Store, spec rootS
 
 // reportOptions are writeReport's options: the stage graph, and with conn
 // the engine (asked once, beside the result records: the run is read once)
-// and the log links.
-func reportOptions(c *cli.Context, _ store.Store, spec rootSpec, run string, conn *batchConn, log *slog.Logger) report.Options {
+// and the logs of failed children, copied under runs/<run>/logs/ so that
+// the page's links work wherever the run's prefix is copied or uploaded.
+func reportOptions(_ *cli.Context, st store.Store, _ rootSpec, _ string, conn *batchConn, log *slog.Logger) report.Options {
 	opts := report.Options{Logger: log, Steps: runs.Steps(all.Graph())}
 	if conn != nil {
 		// One read of the run: the engine's view joins the result records.
 		opts.Engine = planner.EngineOf(conn.batch)
-		if conn.kind == engineLocal && spec.scheme == "file" {
-			opts.LogLinks = localLogLinks(c, conn, filepath.Join(spec.dir, "runs", run))
-		}
+		opts.CopyLogs = logCopier(conn, st, log)
 	}
 	return opts
 }
@@ -147,78 +153,108 @@ func openBrowser(ctx context.Context, file string) error {
 	return cmd.Process.Release()
 }
 
-// localLogLinks links each child's log file in the local engine's directory,
-// relative to the report's directory, asking conn for the log streams.
-func localLogLinks(c *cli.Context, conn *batchConn, reportDir string) func(context.Context, []report.LogRef) (map[report.LogRef]string, error) {
-	return func(ctx context.Context, refs []report.LogRef) (map[report.LogRef]string, error) {
-		if len(refs) == 0 {
-			return nil, nil
-		}
-		dir, err := localEngineDir(c, readOnly)
-		if err != nil {
-			return nil, err
-		}
-		client := conn.batch
-		byJob := map[string][]report.LogRef{}
-		var ids []string
-		for _, r := range refs {
-			if byJob[r.JobID] == nil {
-				ids = append(ids, r.JobID)
+// maxLogCopy is how much of one child's log the report copies; the rest is
+// a `feedbatch logs` away.
+const maxLogCopy = 4 << 20
+
+// logCopier copies the logs of failed children into the store at the keys
+// the report gives (report.Options.CopyLogs). It reads them as `feedbatch
+// logs` does: each job's attempt streams from DescribeJobs, the lines from
+// GetLogEvents (CloudWatch Logs in AWS, the local engine's log files
+// locally). A copy already in the store is kept: a failed attempt's log
+// does not change.
+func logCopier(conn *batchConn, st store.Store, log *slog.Logger) func(context.Context, []report.FailedLog) (map[string]bool, error) {
+	return func(ctx context.Context, logs []report.FailedLog) (map[string]bool, error) {
+		copied := map[string]bool{}
+		var todo []report.FailedLog
+		for _, fl := range logs {
+			if _, err := st.Stat(ctx, fl.Key); err == nil {
+				copied[fl.Key] = true
+			} else {
+				todo = append(todo, fl)
 			}
-			byJob[r.JobID] = append(byJob[r.JobID], r)
 		}
-		links := make(map[report.LogRef]string, len(refs))
+		byJob := map[string][]report.FailedLog{}
+		var ids []string
+		for _, fl := range todo {
+			if byJob[fl.Ref.JobID] == nil {
+				ids = append(ids, fl.Ref.JobID)
+			}
+			byJob[fl.Ref.JobID] = append(byJob[fl.Ref.JobID], fl)
+		}
+		var errs []error
 		for start := 0; start < len(ids); start += 100 {
-			out, err := client.DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
+			out, err := conn.batch.DescribeJobs(ctx, &batch.DescribeJobsInput{Jobs: ids[start:min(start+100, len(ids))]})
 			if err != nil {
-				return links, fmt.Errorf("describe jobs: %w", err)
+				return copied, fmt.Errorf("describe jobs: %w", err)
 			}
 			for _, j := range out.Jobs {
+				group := local.LogGroup
+				if j.Container != nil && j.Container.LogConfiguration != nil {
+					group = cmp.Or(j.Container.LogConfiguration.Options["awslogs-group"], group)
+				}
 				var streams []string
 				for _, a := range j.Attempts {
 					if a.Container != nil {
 						streams = append(streams, aws.ToString(a.Container.LogStreamName))
 					}
 				}
-				for _, r := range byJob[aws.ToString(j.JobId)] {
+				for _, fl := range byJob[aws.ToString(j.JobId)] {
 					stream := ""
-					switch {
-					case r.Attempt >= 1 && r.Attempt <= len(streams):
-						stream = streams[r.Attempt-1]
+					switch k := fl.Ref.Attempt; {
+					case k >= 1 && k <= len(streams):
+						stream = streams[k-1]
 					case len(streams) > 0:
 						stream = streams[len(streams)-1]
 					}
-					if l := logFileLink(dir, reportDir, stream); l != "" {
-						links[r] = l
+					if stream == "" {
+						continue // never started: nothing to copy
 					}
+					if err := copyLog(ctx, conn.logs, st, group, stream, fl); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					copied[fl.Key] = true
 				}
 			}
 		}
-		return links, nil
+		if len(errs) > 0 {
+			log.Debug("log copies failed", "n", len(errs))
+		}
+		return copied, errors.Join(errs...)
 	}
 }
 
-// logFileLink is the link from reportDir to the log file of stream in the
-// local engine's directory ("" if the stream is empty, escapes the logs
-// directory, or has no file).
-func logFileLink(engineDir, reportDir, stream string) string {
-	clean := filepath.Clean(filepath.FromSlash(stream))
-	if stream == "" || filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
-		return ""
-	}
-	p := filepath.Join(engineDir, "logs", clean) // the local engine keeps one file per stream here
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	rel, err := filepath.Rel(reportDir, p)
-	if err != nil {
-		return ""
-	}
-	segs := strings.Split(filepath.ToSlash(rel), "/")
-	for i, s := range segs {
-		if s != ".." {
-			segs[i] = url.PathEscape(s)
+// copyLog copies one log stream to fl.Key, at most maxLogCopy bytes.
+func copyLog(ctx context.Context, api *cloudwatchlogs.Client, st store.Store, group, stream string, fl report.FailedLog) error {
+	var buf bytes.Buffer
+	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true)}
+	for buf.Len() < maxLogCopy {
+		out, err := api.GetLogEvents(ctx, in)
+		if err != nil {
+			return fmt.Errorf("log of %s index %d: %s %s: %w", fl.Stage, fl.Index, group, stream, err)
 		}
+		for _, e := range out.Events {
+			buf.WriteString(aws.ToString(e.Message))
+			buf.WriteByte('\n')
+		}
+		next := aws.ToString(out.NextForwardToken)
+		if len(out.Events) == 0 || next == "" || next == aws.ToString(in.NextToken) {
+			break
+		}
+		in.NextToken = aws.String(next)
 	}
-	return strings.Join(segs, "/")
+	if buf.Len() >= maxLogCopy {
+		cmd := fmt.Sprintf("feedbatch logs %s --stage %s --index %d", strings.Split(fl.Key, "/")[1], fl.Stage, fl.Index)
+		if fl.Rerun > 0 {
+			cmd += fmt.Sprintf(" --rerun %d", fl.Rerun)
+		}
+		buf.Truncate(maxLogCopy)
+		fmt.Fprintf(&buf, "\n[cut at %d bytes; %s prints all of it]\n", maxLogCopy, cmd)
+	}
+	po := &store.PutOptions{ContentType: "text/plain; charset=utf-8"}
+	if err := st.Put(ctx, fl.Key, &buf, po); err != nil {
+		return fmt.Errorf("log of %s index %d: %w", fl.Stage, fl.Index, err)
+	}
+	return nil
 }

@@ -57,30 +57,6 @@ func TestReportCommand(t *testing.T) {
 	}
 }
 
-func TestLogFileLink(t *testing.T) {
-	eng := t.TempDir()
-	stream := "feedbatch-collect/default/abc"
-	p := filepath.Join(eng, "logs", filepath.FromSlash(stream))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte("log"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	reportDir := filepath.Join(eng, "..", "root", "runs", "r1")
-	tests := []struct{ stream, want string }{
-		{stream, "../../../" + filepath.Base(eng) + "/logs/feedbatch-collect/default/abc"},
-		{"", ""},
-		{"../../etc/passwd", ""},
-		{"feedbatch-collect/default/missing", ""},
-	}
-	for _, tc := range tests {
-		if got := logFileLink(eng, reportDir, tc.stream); got != tc.want {
-			t.Errorf("logFileLink(%q) = %q, want %q", tc.stream, got, tc.want)
-		}
-	}
-}
-
 // TestReportOfLocalRun: a real local run where feed fails for two shops
 // (their children exit 65 and leave no result record), its report opened in
 // headless Chromium, and a failed shop's reason and log found in three
@@ -140,6 +116,20 @@ func TestReportOfLocalRun(t *testing.T) {
 	if got := text(`document.querySelector('#totals tr[data-stage=feed]').innerText`); !strings.Contains(got, "28\t") && !strings.Contains(got, "28 ") {
 		t.Errorf("feed row %q: want 28 succeeded", got)
 	}
+	// What now: the header says how the run ended, the reason lists both
+	// shops with the command that re-runs them.
+	header := text(`document.querySelector("header").innerText`)
+	for _, want := range []string{"finished: failed", "2 of 30 shops failed", "started 20", "ended 20", "took ", "feedbatch rerun " + run + " --failed"} {
+		if !strings.Contains(header, want) {
+			t.Errorf("header lacks %q:\n%s", want, header)
+		}
+	}
+	reasons := text(`document.getElementById("reasons").innerText`)
+	for _, want := range []string{"17,23", "feedbatch rerun " + run + " --index 17,23 --stage feed", "exit code 65"} {
+		if !strings.Contains(reasons, want) {
+			t.Errorf("reasons lack %q:\n%s", want, reasons)
+		}
+	}
 	// Click 1: failed only. Click 2: the shop. The reason is on screen.
 	do("failed only", chromedp.Click(chromedp.CSS("#failed")))
 	if got := text(`document.getElementById("count").textContent`); got != "showing 2 of 30 shops" {
@@ -165,10 +155,25 @@ func TestReportOfLocalRun(t *testing.T) {
 		}
 	}
 	// Click 3: the log file (followed by navigating to the link's target).
+	// The log is a copy under the run's own prefix, so the link works
+	// wherever runs/<run>/ is copied or uploaded.
 	href := text(`document.querySelector("#detail a.log[data-stage=feed]").href`)
+	if want := "/root/runs/" + run + "/logs/feed/17.log"; !strings.HasSuffix(href, want) {
+		t.Errorf("log link %s, want one ending in %s", href, want)
+	}
 	do("open the log", chromedp.Navigate(href))
 	if got := text(`document.body.innerText`); !strings.Contains(got, "stage feed index 17: injected failure") {
 		t.Errorf("log page %s:\n%s", href, got)
+	}
+	copyDir := filepath.Join(t.TempDir(), "copied")
+	if err := os.CopyFS(copyDir, os.DirFS(filepath.Join(root, "runs", run))); err != nil {
+		t.Fatal(err)
+	}
+	do("load the copied report", chromedp.Navigate("file://"+filepath.ToSlash(filepath.Join(copyDir, "report.html"))+"#shop=shop-00017"), ready)
+	href = text(`document.querySelector("#detail a.log[data-stage=feed]").href`)
+	do("open the copied log", chromedp.Navigate(href))
+	if got := text(`document.body.innerText`); !strings.Contains(got, "stage feed index 17: injected failure") {
+		t.Errorf("copied report's log %s:\n%s", href, got)
 	}
 
 	// Re-run the failed shops; the refreshed report folds it in.
@@ -185,7 +190,7 @@ func TestReportOfLocalRun(t *testing.T) {
 			t.Errorf("detail after the re-run lacks %q:\n%s", want, detail)
 		}
 	}
-	if got := text(`document.querySelector('#totals tr[data-stage=feed] a[data-c=f] .cnt').textContent`); got != "0" {
+	if got := text(`document.querySelector('#totals tr[data-stage=feed] [data-c=f] .cnt').textContent`); got != "0" {
 		t.Errorf("feed failed after the re-run: %s", got)
 	}
 }

@@ -27,6 +27,7 @@ func init() {
 			"removed), keeping their index and origin run; --dry-run prints each changed field as 'field: old -> new'.",
 		Flags: []cli.Flag{
 			engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag, jobDefsFlag, registerFlag, pollFlag, waitFlag,
+			notifyWebhookFlag, notifySNSFlag, reportURLFlag,
 			&cli.StringFlag{Name: "index", Usage: "daily-run indexes to re-run (17,40-45)", EnvVars: []string{"FEEDBATCH_RERUN_INDEX"}},
 			&cli.StringFlag{Name: "shop", Usage: "shop ids to re-run (comma-separated)", EnvVars: []string{"FEEDBATCH_RERUN_SHOP"}},
 			&cli.BoolFlag{Name: "failed", Usage: "re-run every shop whose latest outcome failed, from its first failed stage", EnvVars: []string{"FEEDBATCH_RERUN_FAILED"}},

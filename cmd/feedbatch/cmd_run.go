@@ -52,7 +52,7 @@ func init() {
 		Name:  "run",
 		Usage: "the whole daily pipeline: plan, run every stage for every shop, wait, summarise",
 		Flags: []cli.Flag{engineFlag, engineDirFlag, queueFlag, vcpusFlag, memoryFlag, registryFlag, runIDFlag, replanFlag,
-			jobDefsFlag, registerFlag, pollFlag, waitFlag},
+			jobDefsFlag, registerFlag, pollFlag, waitFlag, notifyWebhookFlag, notifySNSFlag, reportURLFlag},
 		Action: runAction,
 	})
 }
@@ -129,11 +129,12 @@ func waitAndReport(c *cli.Context, conn *batchConn, st store.Store, rec *planner
 		return err
 	}
 	failed := printSummary(c.App.Writer, rec, sums)
-	// The report gets the engine's view (children without a record) and,
-	// for a local engine on a file:// root, links to each child's log file.
+	// The finalize step writes the report (with the engine's view of
+	// children without a record and, for a local engine on a file:// root,
+	// links to each child's log file) and summary.json, and notifies.
 	if spec, err := parseRoot(c.String(rootFlag.Name)); err != nil {
 		slog.Warn("report not written", "run", rec.RunID, "err", err)
-	} else if key, err := writeReport(ctx, c, st, spec, rec.RunID, conn, slog.Default()); err != nil {
+	} else if key, err := finalizeAfterWait(c, conn, st, spec, rec); err != nil {
 		slog.Warn("report not written", "run", rec.RunID, "err", err)
 	} else {
 		fmt.Fprintf(c.App.Writer, "report: %s\n", reportLocation(spec, key))

@@ -9,8 +9,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/feedbatch/feedbatch/finalize"
 	"github.com/feedbatch/feedbatch/internal/secret"
 	"github.com/feedbatch/feedbatch/manifest"
+	"github.com/feedbatch/feedbatch/notify"
 	"github.com/feedbatch/feedbatch/planner"
 	"github.com/feedbatch/feedbatch/registry"
 	"github.com/feedbatch/feedbatch/stages"
@@ -26,6 +28,7 @@ const (
 	exitUsage       = 2
 	exitNotFound    = 3
 	exitShopsFailed = 4
+	exitNotFinished = 5 // finalize --if-finished: a stage job is not terminal yet
 	exitCanceled    = 130
 )
 
@@ -60,6 +63,7 @@ var usageSentinels = []error{
 	planner.ErrRunBusy,          // another planner holds the run
 	planner.ErrBadRunID,         // --run or <run> not usable as an id
 	registry.ErrInvalid,         // a registry with bad lines
+	notify.ErrBadURL,            // --notify-webhook not an http(s) URL
 }
 
 // exitCode is the only place that maps errors to exit statuses.
@@ -90,6 +94,11 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, errShopsFailed):
 		return exitShopsFailed
+	case errors.Is(err, finalize.ErrNotFinished):
+		return exitNotFinished
+	case errors.Is(err, finalize.ErrNotify):
+		// The finalize job definition retries it (its claim was released).
+		return stages.ExitRetryable
 	}
 	return exitError
 }

@@ -43,10 +43,24 @@ func TestReportOfLocalRunNoBrowser(t *testing.T) {
 		return string(b)
 	}
 	p := page()
-	for _, want := range []string{`"g":"FAILED"`, "exit code 65", `"l":"`} {
+	for _, want := range []string{`"g":"FAILED"`, "exit code 65", `"l":"logs/feed/17.log"`} {
 		if !strings.Contains(p, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	// The page's commands work as printed: the reason's re-run (dry) and
+	// the failed child's logs, whose copy sits under the run's prefix.
+	if !strings.Contains(p, "feedbatch rerun "+run+" --index 17,23 --stage feed") {
+		t.Error("page lacks the reason's re-run command")
+	}
+	if out, errOut, code := runAppOut(t, append(common, append([]string{"rerun", run, "--index", "17,23", "--stage", "feed", "--dry-run"}, engineArgs...)...)...); code != exitOK || !strings.Contains(out, "17,23") {
+		t.Errorf("the reason's re-run command (--dry-run): exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := runAppOut(t, append(common, append([]string{"logs", run, "--stage", "feed", "--index", "17"}, engineArgs...)...)...); code != exitOK || !strings.Contains(out, "injected failure") {
+		t.Errorf("logs: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "runs", run, "logs", "feed", "17.log")); err != nil || !strings.Contains(string(b), "stage feed index 17: injected failure") {
+		t.Errorf("copied log: %v %q", err, b)
 	}
 	if out, errOut, code = runAppOut(t, append(common, append([]string{"rerun", run, "--failed"}, runArgs...)...)...); code != exitOK {
 		t.Fatalf("rerun exit %d\n%s%s", code, out, errOut)

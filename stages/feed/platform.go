@@ -126,14 +126,8 @@ func MetaKey(shopID, platform string) string {
 	return fmt.Sprintf("shops/%s/feeds/%s.meta.json", shopID, platform)
 }
 
-// priceText is "<amount> <ISO 4217>", amount from integer minor units with
-// the currency's decimals ("59.00 USD", "15000 KRW").
-func priceText(minor int64, currency string) string {
-	var buf [40]byte
-	return string(appendPriceText(buf[:0], minor, currency))
-}
-
-// appendPriceText appends priceText(minor, currency) to b.
+// appendPriceText appends "<amount> <ISO 4217>" to b, the amount from
+// integer minor units with the currency's decimals ("59.00 USD", "15000 KRW").
 func appendPriceText(b []byte, minor int64, currency string) []byte {
 	b = appendPrice(b, minor, currency)
 	b = append(b, ' ')

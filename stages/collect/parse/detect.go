@@ -258,7 +258,7 @@ func sniffFormat(sample []byte) string {
 		bytes.Count(line, []byte("\t")) > bytes.Count(line, []byte(";")) {
 		return FormatTSV
 	}
-	if bytes.IndexAny(line, ",;|") >= 0 {
+	if bytes.ContainsAny(line, ",;|") {
 		return FormatCSV
 	}
 	return ""
