@@ -25,8 +25,12 @@ func compositor(src image.Image, bg color.RGBA) rowCompositor {
 				p := row[4*x : 4*x+4 : 4*x+4]
 				d := dst[3*x : 3*x+3 : 3*x+3]
 				a := uint32(p[3])
-				if a == 255 {
+				switch a {
+				case 255:
 					d[0], d[1], d[2] = p[0], p[1], p[2]
+					continue
+				case 0: // transparent backdrops
+					d[0], d[1], d[2] = bg.R, bg.G, bg.B
 					continue
 				}
 				na := 255 - a
@@ -42,6 +46,10 @@ func compositor(src image.Image, bg color.RGBA) rowCompositor {
 			for x := range w {
 				p := row[4*x : 4*x+4 : 4*x+4]
 				d := dst[3*x : 3*x+3 : 3*x+3]
+				if p[3] == 255 { // opaque (every pixel of an RGB PNG)
+					d[0], d[1], d[2] = p[0], p[1], p[2]
+					continue
+				}
 				na := 255 - uint32(p[3])
 				d[0] = uint8(min(255, uint32(p[0])+(uint32(bg.R)*na+127)/255))
 				d[1] = uint8(min(255, uint32(p[1])+(uint32(bg.G)*na+127)/255))

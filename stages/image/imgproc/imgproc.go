@@ -34,7 +34,7 @@ import (
 
 // Version names the processing algorithm. It is part of every output's
 // content address: changing how pixels are produced must change it.
-const Version = "4"
+const Version = "5"
 
 // DefaultMaxPixels is the largest source accepted (Google's 64 megapixels).
 const DefaultMaxPixels = 64 << 20
@@ -175,20 +175,26 @@ func Decode(b []byte, maxPixels int64) (image.Image, Format, error) {
 	if err != nil {
 		return nil, f, err
 	}
-	img, err := decode(b, f, cfg, 1)
+	img, err := decode(b, f, cfg, 1, false)
 	return img, f, err
 }
 
 // decode decodes b, whose header Config read as f and cfg, at 1/scale of
-// its size (JPEG only; other formats take 1).
-func decode(b []byte, f Format, cfg image.Config, scale int) (img image.Image, err error) {
+// its size (JPEG only; other formats take 1). With halfChroma a 4:4:4 JPEG
+// comes back 4:2:0, its chroma reduced by the inverse DCT (for a 4:2:0
+// output, see jpeg.DecodeScaledHalfChroma).
+func decode(b []byte, f Format, cfg image.Config, scale int, halfChroma bool) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			img, err = nil, fmt.Errorf("%w: %s decoder panic: %v", ErrDecode, f, r)
 		}
 	}()
 	if f == JPEG {
-		img, err = jpeg.DecodeScaled(bytes.NewReader(b), scale)
+		if halfChroma {
+			img, err = jpeg.DecodeScaledHalfChroma(bytes.NewReader(b), scale)
+		} else {
+			img, err = jpeg.DecodeScaled(bytes.NewReader(b), scale)
+		}
 	} else {
 		_, dec := decoders(f)
 		img, err = dec(bytes.NewReader(b))
@@ -316,8 +322,6 @@ func getCanvas(s Spec) *image.YCbCr {
 // Orientation): the image is turned upright after the box pre-shrink, when
 // it is small.
 func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
-	bg := bgYCbCr(s.Background)
-	fillYCbCr(canvas, bg)
 	sb := src.Bounds()
 	w, h := sb.Dx(), sb.Dy()
 	if swapsAxes(o) {
@@ -334,7 +338,15 @@ func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
 	if o > 1 {
 		src = orient(src, o)
 	}
-	sb = src.Bounds()
+	return renderFit(src, s, r, canvas)
+}
+
+// renderFit draws src (upright, already box-shrunk) into r of the canvas,
+// the rest of which is the background.
+func renderFit(src image.Image, s Spec, r image.Rectangle, canvas *image.YCbCr) *image.YCbCr {
+	bg := bgYCbCr(s.Background)
+	fillOutside(canvas, r, bg) // renderPlanes writes the rest
+	sb := src.Bounds()
 	var yp, cbp, crp plane
 	var step image.Point
 	switch m := src.(type) {
@@ -360,6 +372,12 @@ func render(src image.Image, s Spec, o int, canvas *image.YCbCr) *image.YCbCr {
 			yp, cbp, crp = rgbaPlanes(opaqueRGBA(src, s.Background))
 		}
 		step = image.Pt(1, 1)
+	}
+	if step == image.Pt(1, 1) && yp.w >= r.Dx() && yp.h >= r.Dy() && yp.w >= 2 && yp.h >= 2 {
+		// 4:4:4 planes, reduced: the 4:2:0 canvas needs no more than half
+		// their chroma resolution, and the halved planes take a quarter
+		// of the chroma filtering.
+		cbp, crp, step = halvePlane(cbp), halvePlane(crp), image.Pt(2, 2)
 	}
 	renderPlanes(canvas, r, yp, cbp, crp, step, bg)
 	return canvas
@@ -555,11 +573,29 @@ func Process(b []byte, s Spec, maxPixels int64) (Result, error) {
 	if f == JPEG {
 		scale = JPEGScale(w, h, s)
 	}
-	img, err := decode(b, f, cfg, scale)
-	if err != nil {
-		return Result{Format: f}, err
+	// The output is 4:2:0: unless the image is enlarged, its chroma needs
+	// at most half the decoded resolution, so a 4:4:4 JPEG's chroma is
+	// decoded at half the luma's.
+	var out *image.YCbCr
+	if f == PNG {
+		// Rows straight into the box pre-shrink (or the planes): no
+		// full-size image for 8-bit RGB and RGBA PNGs.
+		img, r, err := decodePNG(b, cfg, s)
+		if err != nil {
+			return Result{Format: f}, err
+		}
+		if r.Empty() {
+			out = render(img, s, o, getCanvas(s))
+		} else {
+			out = renderFit(img, s, r, getCanvas(s))
+		}
+	} else {
+		img, err := decode(b, f, cfg, scale, f == JPEG && s.Fit(w, h).Dx() <= w)
+		if err != nil {
+			return Result{Format: f}, err
+		}
+		out = render(img, s, o, getCanvas(s))
 	}
-	out := render(img, s, o, getCanvas(s))
 	enc, err := jpeg.EncodeBytes(out, &jpeg.Options{Quality: s.Quality})
 	canvasPool.Put(out)
 	if err != nil {

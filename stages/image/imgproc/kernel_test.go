@@ -282,9 +282,9 @@ func BenchmarkResample(b *testing.B) {
 			px = padTaps(wx, 1000)
 		}
 		b.Run(fmt.Sprintf("%d-taps", px.n), func(b *testing.B) {
-			var tmp []byte
+			var tmp resampleBuf
 			for b.Loop() {
-				tmp = resample(dst, src, px, px, tmp)
+				resample(dst, src, px, px, &tmp)
 			}
 		})
 	}
@@ -311,6 +311,88 @@ func TestPadTaps(t *testing.T) {
 		resample(got, src, p, p, nil)
 		if !bytes.Equal(got.pix, want.pix) {
 			t.Errorf("%d -> %d: %d taps padded to %d resample differently", tc.src, tc.dst, wx.n, p.n)
+		}
+	}
+}
+
+// resampleNaive is resample written plainly: each pass a sum over its taps.
+func resampleNaive(dst, src plane, wx, wy weights) {
+	const round = 1 << (weightBits - 1)
+	tmp := make([]byte, src.h*dst.w)
+	for y := range src.h {
+		for x := range dst.w {
+			sum := int32(round)
+			for k := range wx.n {
+				sum += int32(src.pix[y*src.stride+int(wx.start[x])+k]) * wx.w[x*wx.n+k]
+			}
+			tmp[y*dst.w+x] = clampShift(sum)
+		}
+	}
+	for y := range dst.h {
+		for x := range dst.w {
+			sum := int32(round)
+			for k := range wy.n {
+				sum += int32(tmp[(int(wy.start[y])+k)*dst.w+x]) * wy.w[y*wy.n+k]
+			}
+			dst.pix[y*dst.stride+x] = clampShift(sum)
+		}
+	}
+}
+
+// TestResampleUnrolled: the unrolled loops (4 to 8 taps) and the generic
+// one give the plain sums, shrinking and enlarging, for every tap count.
+func TestResampleUnrolled(t *testing.T) {
+	seen := map[int]bool{}
+	for _, tc := range []struct{ src, dst int }{{1000, 800}, {640, 800}, {37, 20}, {9, 5}, {5, 3}, {3, 7}, {2000, 800}, {1500, 800},
+		{900, 800}, {1100, 800}, {1300, 800}, {1500, 800}, {1700, 800}, {1900, 800}, {2500, 800}, {4000, 800}} {
+		src := plane{pix: make([]byte, tc.src*tc.src), stride: tc.src, w: tc.src, h: tc.src}
+		for i := range src.pix {
+			src.pix[i] = uint8(i * 37 % 253)
+		}
+		a := float64(tc.src) / float64(tc.dst)
+		wx := padTaps(makeWeights(tc.src, tc.dst, a, 0.5*a-0.5+gridShift(a)), tc.src)
+		seen[wx.n] = true
+		want := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		got := plane{pix: make([]byte, tc.dst*tc.dst), stride: tc.dst, w: tc.dst, h: tc.dst}
+		resampleNaive(want, src, wx, wx)
+		resample(got, src, wx, wx, nil)
+		if !bytes.Equal(got.pix, want.pix) {
+			t.Errorf("%d -> %d (%d taps): resample differs from the plain sums", tc.src, tc.dst, wx.n)
+		}
+	}
+	for n := 4; n <= 10; n++ {
+		if !seen[n] {
+			t.Errorf("no case with %d taps", n)
+		}
+	}
+}
+
+// TestHalvePlane: each sample is the rounded mean of its 2x2 block, edge
+// blocks of what they have, for even and odd sizes.
+func TestHalvePlane(t *testing.T) {
+	for _, sz := range [][2]int{{1, 1}, {2, 2}, {3, 5}, {8, 7}, {17, 4}} {
+		w, h := sz[0], sz[1]
+		p := plane{pix: make([]byte, (w+3)*h), stride: w + 3, w: w, h: h}
+		for i := range p.pix {
+			p.pix[i] = uint8(i*53 + i/5)
+		}
+		got := halvePlane(p)
+		if got.w != (w+1)/2 || got.h != (h+1)/2 {
+			t.Fatalf("%dx%d: halved to %dx%d", w, h, got.w, got.h)
+		}
+		for y := range got.h {
+			for x := range got.w {
+				var sum, n int
+				for yy := 2 * y; yy < min(2*y+2, h); yy++ {
+					for xx := 2 * x; xx < min(2*x+2, w); xx++ {
+						sum += int(p.pix[yy*p.stride+xx])
+						n++
+					}
+				}
+				if want := (sum + n/2) / n; int(got.pix[y*got.stride+x]) != want {
+					t.Errorf("%dx%d: sample (%d, %d) %d, want %d", w, h, x, y, got.pix[y*got.stride+x], want)
+				}
+			}
 		}
 	}
 }

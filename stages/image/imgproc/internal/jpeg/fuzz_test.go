@@ -6,6 +6,7 @@ package jpeg
 
 import (
 	"bytes"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,21 @@ func FuzzDecode(f *testing.F) {
 		}
 		if w, h := (cfg.Width+scale-1)/scale, (cfg.Height+scale-1)/scale; img.Bounds().Dx() != w || img.Bounds().Dy() != h {
 			t.Fatalf("scale %d: decoded %v, want %dx%d", scale, img.Bounds(), w, h)
+		}
+		// Half-resolution chroma: the same size, and the same luma when
+		// it decodes (it reads the same scans).
+		if hc, err := DecodeScaledHalfChroma(bytes.NewReader(b), scale); err == nil {
+			if hc.Bounds() != img.Bounds() {
+				t.Fatalf("scale %d: half chroma decoded %v, want %v", scale, hc.Bounds(), img.Bounds())
+			}
+			if y0, ok := img.(*image.YCbCr); ok {
+				y1 := hc.(*image.YCbCr)
+				for y := range y0.Rect.Dy() {
+					if !bytes.Equal(y0.Y[y*y0.YStride:][:y0.Rect.Dx()], y1.Y[y*y1.YStride:][:y0.Rect.Dx()]) {
+						t.Fatalf("scale %d: half chroma luma row %d differs", scale, y)
+					}
+				}
+			}
 		}
 		if scale != 1 {
 			return

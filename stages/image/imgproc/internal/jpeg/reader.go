@@ -124,6 +124,11 @@ type decoder struct {
 	// scale is the output's size divisor (1, 2, 4 or 8): each 8x8 block
 	// becomes (8/scale)x(8/scale) pixels.
 	scale int
+	// halfChroma asks for the chroma of a 4:4:4 YCbCr image at half the
+	// luma's resolution (a 4:2:0 result, chroma decoded at 2*scale), when
+	// scale is at most 4; compScale is each component's divisor.
+	halfChroma bool
+	compScale  [maxComponents]int
 
 	img1        *image.Gray
 	img3        *image.YCbCr
@@ -788,6 +793,21 @@ func DecodeScaled(r io.Reader, scale int) (image.Image, error) {
 		return nil, UnsupportedError("scale other than 1, 2, 4 or 8")
 	}
 	d := decoder{scale: scale}
+	return d.decode(r, false)
+}
+
+// DecodeScaledHalfChroma is DecodeScaled, except that a 4:4:4 YCbCr JPEG
+// decoded at scale 1, 2 or 4 has its chroma decoded at twice the scale by
+// the reduced inverse DCT (a proper low-pass downscale of each 8x8 block),
+// and is returned as a 4:2:0 image: for callers whose output is 4:2:0
+// anyway, a third less inverse DCT work and half the chroma to resample.
+func DecodeScaledHalfChroma(r io.Reader, scale int) (image.Image, error) {
+	switch scale {
+	case 1, 2, 4, 8:
+	default:
+		return nil, UnsupportedError("scale other than 1, 2, 4 or 8")
+	}
+	d := decoder{scale: scale, halfChroma: true}
 	return d.decode(r, false)
 }
 

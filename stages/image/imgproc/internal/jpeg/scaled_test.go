@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"testing"
 )
 
@@ -247,6 +248,67 @@ func TestDCOnly4(t *testing.T) {
 		for i, v := range dst {
 			if v != want {
 				t.Fatalf("DC %d: idct4 wrote %d at %d, dcOnly4 %d", f0, v, i, want)
+			}
+		}
+	}
+}
+
+// TestDecodeScaledHalfChroma: a 4:4:4 JPEG (baseline and progressive) at
+// scales 1, 2 and 4 comes back 4:2:0 with DecodeScaled's luma, and chroma
+// close to the 2x2 mean of DecodeScaled's; 4:2:0, 1:8, RGB and grey
+// sources are decoded exactly as DecodeScaled does.
+func TestDecodeScaledHalfChroma(t *testing.T) {
+	for _, name := range []string{"video-001.q50.444", "video-001.q50.444.progressive"} {
+		b, err := os.ReadFile("testdata/" + name + ".jpeg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []int{1, 2, 4} {
+			t.Run(fmt.Sprintf("%s/1:%d", name, s), func(t *testing.T) {
+				ref, err := DecodeScaled(bytes.NewReader(b), s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := DecodeScaledHalfChroma(bytes.NewReader(b), s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, g := ref.(*image.YCbCr), m.(*image.YCbCr)
+				if g.SubsampleRatio != image.YCbCrSubsampleRatio420 || g.Rect != r.Rect {
+					t.Fatalf("%v %v, want 4:2:0 %v", g.SubsampleRatio, g.Rect, r.Rect)
+				}
+				w, h := r.Rect.Dx(), r.Rect.Dy()
+				for y := range h {
+					if !bytes.Equal(r.Y[y*r.YStride:][:w], g.Y[y*g.YStride:][:w]) {
+						t.Fatalf("luma row %d differs", y)
+					}
+				}
+				cw, ch := (w+1)/2, (h+1)/2
+				for i, p := range [][2][]byte{{r.Cb, g.Cb}, {r.Cr, g.Cr}} {
+					want := boxMean(p[0], r.CStride, w, h, 2)
+					if psnr := planePSNR(want, p[1], g.CStride, cw, ch); psnr < 35 {
+						t.Errorf("chroma plane %d: PSNR against the 2x2 mean %.1f dB, want >= 35", i, psnr)
+					}
+				}
+			})
+		}
+	}
+	for _, name := range []string{"video-001.q50.420", "video-001.rgb", "video-005.gray.q50", "video-001.q50.444"} {
+		b, err := os.ReadFile("testdata/" + name + ".jpeg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []int{1, 2, 4, 8} {
+			if name == "video-001.q50.444" && s < 8 {
+				continue
+			}
+			ref, err1 := DecodeScaled(bytes.NewReader(b), s)
+			m, err2 := DecodeScaledHalfChroma(bytes.NewReader(b), s)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if !reflect.DeepEqual(ref, m) {
+				t.Errorf("%s 1:%d: differs from DecodeScaled", name, s)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ package jpeg
 
 import (
 	"image"
+	mbits "math/bits"
 )
 
 // makeImg allocates and initializes the destination image.
@@ -15,6 +16,9 @@ func (d *decoder) makeImg(mxx, myy int) {
 	}
 	n := 8 / d.scale // pixels per block side
 	w, h := (d.width+d.scale-1)/d.scale, (d.height+d.scale-1)/d.scale
+	for i := range d.compScale {
+		d.compScale[i] = d.scale
+	}
 	if d.nComp == 1 {
 		m := image.NewGray(image.Rect(0, 0, n*mxx, n*myy))
 		d.img1 = m.SubImage(image.Rect(0, 0, w, h)).(*image.Gray)
@@ -41,6 +45,10 @@ func (d *decoder) makeImg(mxx, myy int) {
 		subsampleRatio = image.YCbCrSubsampleRatio410
 	default:
 		panic("unreachable")
+	}
+	if d.halfChroma && d.nComp == 3 && subsampleRatio == image.YCbCrSubsampleRatio444 && h0 == 1 && v0 == 1 && d.scale <= 4 && !d.isRGB() {
+		subsampleRatio = image.YCbCrSubsampleRatio420
+		d.compScale[1], d.compScale[2] = 2*d.scale, 2*d.scale
 	}
 	m := image.NewYCbCr(image.Rect(0, 0, n*h0*mxx, n*v0*myy), subsampleRatio)
 	d.img3 = m.SubImage(image.Rect(0, 0, w, h)).(*image.YCbCr)
@@ -158,7 +166,7 @@ func (d *decoder) processSOS(n int) error {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			if d.progCoeffs[compIndex].low == nil {
-				d.progCoeffs[compIndex] = newCoeffStore(mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v, d.scale)
+				d.progCoeffs[compIndex] = newCoeffStore(mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v, d.compScale[compIndex])
 			}
 		}
 	}
@@ -235,7 +243,7 @@ func (d *decoder) processSOS(n int) error {
 						if err := d.refine(&sb, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
-						sb.done(bi)
+						d.progCoeffs[compIndex].done(bi, &sb)
 						continue
 					} else {
 						zig := zigStart
@@ -412,9 +420,13 @@ func (d *decoder) refine(b *storeBlock, h *huffman, zigStart, zigEnd, delta int3
 			return err
 		}
 		if bit {
-			b.set(0, b.get(0)|delta)
+			b.low[0] |= int16(delta)
+			b.mask |= 1
 		}
 		return nil
+	}
+	if h.nCodes == 0 {
+		return FormatError("uninitialized Huffman table")
 	}
 
 	// Refining AC components is more complicated; see sections G.1.2.2 and G.1.2.3.
@@ -422,20 +434,34 @@ func (d *decoder) refine(b *storeBlock, h *huffman, zigStart, zigEnd, delta int3
 	if d.eobRun == 0 {
 	loop:
 		for ; zig <= zigEnd; zig++ {
-			z := int32(0)
-			value, err := d.decodeHuffman(h)
-			if err != nil {
-				return err
+			// The Huffman look-up inline (decodeHuffman does the rest).
+			if d.bits.n < 16 {
+				d.refill()
 			}
-			val0 := value >> 4
-			val1 := value & 0x0f
-
-			switch val1 {
+			var value uint8
+			found := false
+			if d.bits.n >= lutSize {
+				if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&(1<<lutSize-1)]; v != 0 {
+					n := v&0xff - 1
+					d.bits.n -= int32(n)
+					d.bits.m >>= n
+					value, found = uint8(v>>8), true
+				}
+			}
+			if !found {
+				var err error
+				if value, err = d.decodeHuffman(h); err != nil {
+					return err
+				}
+			}
+			val0 := int32(value >> 4)
+			z := int32(0)
+			switch value & 0x0f {
 			case 0:
 				if val0 != 0x0f {
 					d.eobRun = uint16(1 << val0)
 					if val0 != 0 {
-						bits, err := d.decodeBits(int32(val0))
+						bits, err := d.decodeBits(val0)
 						if err != nil {
 							return err
 						}
@@ -445,79 +471,93 @@ func (d *decoder) refine(b *storeBlock, h *huffman, zigStart, zigEnd, delta int3
 				}
 			case 1:
 				z = delta
-				bit, err := d.decodeBit()
-				if err != nil {
-					return err
+				if d.bits.n == 0 {
+					if err := d.ensureNBits(1); err != nil {
+						return err
+					}
 				}
-				if !bit {
+				if d.bits.a&d.bits.m == 0 {
 					z = -z
 				}
+				d.bits.n--
+				d.bits.m >>= 1
 			default:
 				return FormatError("unexpected Huffman code")
 			}
 
-			zig, err = d.refineNonZeroes(b, zig, zigEnd, int32(val0), delta)
-			if err != nil {
+			// Skip val0 zero coefficients, correcting the non-zero ones
+			// on the way, to the next zero one.
+			zeros := ^b.mask & bandMask(zig, zigEnd)
+			for range val0 {
+				zeros &= zeros - 1
+			}
+			next := zigEnd + 1
+			if zeros != 0 {
+				next = int32(mbits.TrailingZeros64(zeros))
+			}
+			if err := d.correct(b, b.mask&bandMask(zig, next-1), delta); err != nil {
 				return err
 			}
+			zig = next
 			if zig > zigEnd {
 				return FormatError("too many coefficients")
 			}
 			if z != 0 {
-				b.set(unzig[zig], z)
+				b.set(zig, z)
 			}
 		}
 	}
 	if d.eobRun > 0 {
 		d.eobRun--
-		if _, err := d.refineNonZeroes(b, zig, zigEnd, -1, delta); err != nil {
-			return err
-		}
+		return d.correct(b, b.mask&bandMask(zig, zigEnd), delta)
 	}
 	return nil
 }
 
-// refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
-// the first nz zero entries are skipped over.
-func (d *decoder) refineNonZeroes(b *storeBlock, zig, zigEnd, nz, delta int32) (int32, error) {
-	full := b.s.n == 8
-	for ; zig <= zigEnd; zig++ {
-		u := unzig[zig]
-		// j is u's place in b.low, -1 when outside the kept corner (its
-		// magnitude is never read: only its non-zero bit, which stays).
-		j := u
-		if full {
-			if b.low[u] == 0 {
-				if nz == 0 {
-					break
+// bandMask has the bits lo to hi (zig-zag positions) set; none when lo > hi.
+func bandMask(lo, hi int32) uint64 {
+	if lo > hi {
+		return 0
+	}
+	return (^uint64(0) << uint32(lo)) & (uint64(2)<<uint32(hi) - 1)
+}
+
+// correct reads a correction bit for each coefficient of m (zig-zag
+// positions of non-zero coefficients, in order) and adds delta to the
+// magnitude of those whose bit is set, taking the bits from the
+// accumulator as many at a time as it holds. Coefficients outside the
+// store's corner only consume their bit.
+func (d *decoder) correct(b *storeBlock, m uint64, delta int32) error {
+	zl, low, dl := b.zl, b.low, int16(delta)
+	for m != 0 {
+		if d.bits.n < 16 {
+			d.refill()
+			if d.bits.n == 0 {
+				if err := d.ensureNBits(1); err != nil {
+					return err
 				}
-				nz--
+			}
+		}
+		k := min(int32(mbits.OnesCount64(m)), d.bits.n)
+		d.bits.n -= k
+		d.bits.m >>= uint32(k)
+		w := d.bits.a >> uint32(d.bits.n) // the k bits, the first one highest
+		for i := k - 1; i >= 0; i-- {
+			z := mbits.TrailingZeros64(m)
+			m &= m - 1
+			if w>>uint32(i)&1 == 0 {
 				continue
 			}
-		} else {
-			if b.mask>>u&1 == 0 {
-				if nz == 0 {
-					break
+			if j := zl[z]; j >= 0 {
+				if v := low[j]; v >= 0 {
+					low[j] = v + dl
+				} else {
+					low[j] = v - dl
 				}
-				nz--
-				continue
 			}
-			j = int(b.li[u])
-		}
-		bit, err := d.decodeBit()
-		if err != nil {
-			return 0, err
-		}
-		if !bit || j < 0 {
-			continue
-		}
-		if v := b.low[j]; v >= 0 {
-			b.low[j] = v + int16(delta)
-		} else {
-			b.low[j] = v - int16(delta)
 		}
 	}
-	return zig, nil
+	return nil
 }
 
 func (d *decoder) reconstructProgressiveImage() error {
@@ -550,7 +590,7 @@ func (d *decoder) reconstructProgressiveImage() error {
 // are dequantized and a (8/s)-point inverse DCT writes (8/s)x(8/s) pixels.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	qt := &d.quant[d.comp[compIndex].tq]
-	n := 8 / max(d.scale, 1)
+	n := 8 / d.compScale[compIndex]
 	dst, stride := []byte(nil), 0
 	if d.nComp == 1 {
 		dst, stride = d.img1.Pix[n*(by*d.img1.Stride+bx):], d.img1.Stride

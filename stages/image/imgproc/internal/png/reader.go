@@ -128,7 +128,15 @@ type decoder struct {
 	// transparency, as opposed to palette transparency.
 	useTransparent bool
 	transparent    [6]byte
+
+	// rowFunc, when set, takes the rows of the images DecodeRows streams.
+	rowFunc RowFunc
 }
+
+// RowFunc receives row y (0 to height-1, in order) of an 8-bit truecolour
+// image, unfiltered: 3 bytes a pixel (RGB, opaque) or 4 (RGBA, straight
+// alpha), the whole width. row is reused after the call returns.
+type RowFunc func(y int, row []byte, bytesPerPixel int)
 
 // A FormatError reports that the input is not a valid PNG.
 type FormatError string
@@ -440,8 +448,15 @@ func (d *decoder) readImagePass(r io.Reader, pass int, allocateOnly bool) (image
 			return nil, nil
 		}
 	}
-	switch d.cb {
-	case cbG1, cbG2, cbG4, cbG8:
+	// Rows of non-interlaced 8-bit truecolour images go to d.rowFunc, when
+	// set, instead of into an image.
+	stream := d.rowFunc != nil && d.interlace == itNone && (d.cb == cbTCA8 || d.cb == cbTC8 && !d.useTransparent)
+	switch {
+	case stream && d.cb == cbTC8:
+		bitsPerPixel = 24
+	case stream:
+		bitsPerPixel = 32
+	case d.cb == cbG1, d.cb == cbG2, d.cb == cbG4, d.cb == cbG8:
 		bitsPerPixel = d.depth
 		if d.useTransparent {
 			nrgba = image.NewNRGBA(image.Rect(0, 0, width, height))
@@ -450,11 +465,11 @@ func (d *decoder) readImagePass(r io.Reader, pass int, allocateOnly bool) (image
 			gray = image.NewGray(image.Rect(0, 0, width, height))
 			img = gray
 		}
-	case cbGA8:
+	case d.cb == cbGA8:
 		bitsPerPixel = 16
 		nrgba = image.NewNRGBA(image.Rect(0, 0, width, height))
 		img = nrgba
-	case cbTC8:
+	case d.cb == cbTC8:
 		bitsPerPixel = 24
 		if d.useTransparent {
 			nrgba = image.NewNRGBA(image.Rect(0, 0, width, height))
@@ -463,15 +478,15 @@ func (d *decoder) readImagePass(r io.Reader, pass int, allocateOnly bool) (image
 			rgba = image.NewRGBA(image.Rect(0, 0, width, height))
 			img = rgba
 		}
-	case cbP1, cbP2, cbP4, cbP8:
+	case d.cb == cbP1, d.cb == cbP2, d.cb == cbP4, d.cb == cbP8:
 		bitsPerPixel = d.depth
 		paletted = image.NewPaletted(image.Rect(0, 0, width, height), d.palette)
 		img = paletted
-	case cbTCA8:
+	case d.cb == cbTCA8:
 		bitsPerPixel = 32
 		nrgba = image.NewNRGBA(image.Rect(0, 0, width, height))
 		img = nrgba
-	case cbG16:
+	case d.cb == cbG16:
 		bitsPerPixel = 16
 		if d.useTransparent {
 			nrgba64 = image.NewNRGBA64(image.Rect(0, 0, width, height))
@@ -480,11 +495,11 @@ func (d *decoder) readImagePass(r io.Reader, pass int, allocateOnly bool) (image
 			gray16 = image.NewGray16(image.Rect(0, 0, width, height))
 			img = gray16
 		}
-	case cbGA16:
+	case d.cb == cbGA16:
 		bitsPerPixel = 32
 		nrgba64 = image.NewNRGBA64(image.Rect(0, 0, width, height))
 		img = nrgba64
-	case cbTC16:
+	case d.cb == cbTC16:
 		bitsPerPixel = 48
 		if d.useTransparent {
 			nrgba64 = image.NewNRGBA64(image.Rect(0, 0, width, height))
@@ -493,7 +508,7 @@ func (d *decoder) readImagePass(r io.Reader, pass int, allocateOnly bool) (image
 			rgba64 = image.NewRGBA64(image.Rect(0, 0, width, height))
 			img = rgba64
 		}
-	case cbTCA16:
+	case d.cb == cbTCA16:
 		bitsPerPixel = 64
 		nrgba64 = image.NewNRGBA64(image.Rect(0, 0, width, height))
 		img = nrgba64
@@ -550,6 +565,12 @@ func (d *decoder) readImagePass(r io.Reader, pass int, allocateOnly bool) (image
 			filterPaeth(cdat, pdat, bytesPerPixel)
 		default:
 			return nil, FormatError("bad filter type")
+		}
+
+		if stream {
+			d.rowFunc(y, cdat, bytesPerPixel)
+			pr, cr = cr, pr
+			continue
 		}
 
 		// Convert from bytes to colors.
@@ -976,6 +997,34 @@ func Decode(r io.Reader) (image.Image, error) {
 	d := &decoder{
 		r:   r,
 		crc: crc32.NewIEEE(),
+	}
+	if err := d.checkHeader(); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	for d.stage != dsSeenIEND {
+		if err := d.parseChunk(false); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return d.img, nil
+}
+
+// DecodeRows is Decode for callers that take the pixels as they are
+// inflated: a non-interlaced 8-bit RGB (without a tRNS colour) or RGBA
+// image is handed to fn row by row, no image is built and the returned
+// image is nil; every other PNG is decoded as Decode does and returned
+// (fn is not called). The whole stream is checked as Decode checks it.
+func DecodeRows(r io.Reader, fn RowFunc) (image.Image, error) {
+	d := &decoder{
+		r:       r,
+		crc:     crc32.NewIEEE(),
+		rowFunc: fn,
 	}
 	if err := d.checkHeader(); err != nil {
 		if err == io.EOF {
