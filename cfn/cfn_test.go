@@ -45,7 +45,7 @@ func TestJobDefinitions(t *testing.T) {
 		"feed":    {"feedbatch", "stage", "feed"},
 		"image":   {"feedbatch", "stage", "image"},
 		// Ref::jobId: the rule's input transformer passes the event's job id.
-		"finalize": {"feedbatch", "finalize", "--job-id", "Ref::jobId", "--if-finished"},
+		"finalize": {"feedbatch", "finalize", "--job-id", "Ref::jobId", "--if-finished", "--not-finished-ok"},
 	}
 	for _, d := range defs {
 		t.Run(d.Name, func(t *testing.T) {

@@ -58,6 +58,7 @@ func init() {
 			&cli.IntFlag{Name: "rerun", Usage: "finalize re-run K of the run (0: the daily run)", EnvVars: []string{"FEEDBATCH_FINALIZE_RERUN"}},
 			&cli.StringFlag{Name: "job-id", Usage: "a stage job of the run or re-run (the EventBridge event's detail.jobId); its FEEDBATCH_MANIFEST names both", EnvVars: []string{"FEEDBATCH_FINALIZE_JOB_ID"}},
 			&cli.BoolFlag{Name: "if-finished", Usage: "do nothing, exit 5, unless every stage job is terminal", EnvVars: []string{"FEEDBATCH_IF_FINISHED"}},
+			&cli.BoolFlag{Name: "not-finished-ok", Usage: "with --if-finished: a run not finished yet exits 0 (the event of an earlier stage job: nothing to do, not a failure)", EnvVars: []string{"FEEDBATCH_NOT_FINISHED_OK"}},
 			&cli.BoolFlag{Name: "late", Usage: "the deadline check: warn once if the run and its re-runs have not all finished", EnvVars: []string{"FEEDBATCH_FINALIZE_LATE"}},
 			notifyWebhookFlag, notifySNSFlag, reportURLFlag, baseURLFlag,
 			engineFlag, engineDirFlag, queueFlag,
@@ -141,6 +142,10 @@ func finalizeAction(c *cli.Context) error {
 		return nil
 	}
 	out, err := f.Run(ctx, finalize.Input{Run: run, Rerun: rerun, IfFinished: c.Bool("if-finished")})
+	if errors.Is(err, finalize.ErrNotFinished) && c.Bool("not-finished-ok") {
+		fmt.Fprintf(c.App.Writer, "%s: not finished yet; nothing written (the last stage job to end finalizes)\n", runWhat(run, rerun))
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -148,11 +153,16 @@ func finalizeAction(c *cli.Context) error {
 	return nil
 }
 
-func printFinalized(c *cli.Context, spec rootSpec, run string, rerun int, out finalize.Outcome) {
-	what := "run " + run
+// runWhat names a run or one of its re-runs for a person.
+func runWhat(run string, rerun int) string {
 	if rerun > 0 {
-		what = fmt.Sprintf("re-run %d of %s", rerun, run)
+		return fmt.Sprintf("re-run %d of %s", rerun, run)
 	}
+	return "run " + run
+}
+
+func printFinalized(c *cli.Context, spec rootSpec, run string, rerun int, out finalize.Outcome) {
+	what := runWhat(run, rerun)
 	switch {
 	case out.AlreadyNotified:
 		fmt.Fprintf(c.App.Writer, "%s: finalized; already notified\n", what)

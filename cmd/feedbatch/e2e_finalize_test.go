@@ -251,6 +251,12 @@ func TestFinalizeIfFinished(t *testing.T) {
 	if code != exitNotFinished || !strings.Contains(errOut, "run unfinished: finalize: not finished") {
 		t.Fatalf("finalize --if-finished of an unfinished run: exit %d, want %d\n%s%s", code, exitNotFinished, out, errOut)
 	}
+	// As the template's job definition runs it: an early event is not a failure.
+	args = append(common, append([]string{"finalize", "--job-id", rec.Jobs[0].JobID, "--if-finished", "--not-finished-ok", "--notify-webhook", srv.URL}, awsArgs...)...)
+	out, errOut, code = runAppOut(t, args...)
+	if code != 0 || !strings.Contains(out, "run unfinished: not finished yet; nothing written") {
+		t.Fatalf("finalize --if-finished --not-finished-ok of an unfinished run: exit %d, want 0\n%s%s", code, out, errOut)
+	}
 	if _, err := os.Stat(filepath.Join(root, "runs", run, "summary.json")); !os.IsNotExist(err) {
 		t.Errorf("summary.json written: %v", err)
 	}
