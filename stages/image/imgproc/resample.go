@@ -199,7 +199,6 @@ func resample(dst, src plane, wx, wy weights, buf *resampleBuf) {
 	const round = 1 << (weightBits - 1)
 	n := wy.n
 	acc := make([]int32, dst.w)
-	n = wy.n
 	w := dst.w
 	for y := range dst.h {
 		for x := range acc {

@@ -12,6 +12,7 @@
 package jpeg
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"io"
@@ -150,6 +151,7 @@ type decoder struct {
 	adobeTransformValid bool
 	adobeTransform      uint8
 	eobRun              uint16 // End-of-Band run, specified in section G.1.2.2.
+	scans               int    // SOS segments seen; see maxScans.
 
 	comp       [maxComponents]component
 	progCoeffs [maxComponents]coeffStore // Saved state between progressive-mode scans.
@@ -214,6 +216,15 @@ func (d *decoder) readByte() (x byte, err error) {
 
 // errMissingFF00 means that readByteStuffedByte encountered an 0xff byte (a
 // marker byte) that wasn't the expected byte-stuffed sequence 0xff, 0x00.
+// maxScans bounds the scans one image may have. Each scan can walk every
+// block of the image while reading only a few bytes (a progressive AC scan
+// is mostly End-of-Band runs), so without a bound a small hostile file
+// costs (file size / scan header size) passes over a 64-megapixel image.
+// Encoders write about ten scans (libjpeg's progressive script) and
+// rarely more than a few dozen; libjpeg-turbo recommends 500 for untrusted
+// input (TJPARAM_SCANLIMIT), the same number.
+const maxScans = 500
+
 var errMissingFF00 = FormatError("missing 0xff00 sequence")
 
 // readByteStuffedByte is like readByte but is for byte-stuffed Huffman data.
@@ -631,6 +642,9 @@ func (d *decoder) decode(r io.Reader, configOnly bool) (image.Image, error) {
 		case sosMarker:
 			if configOnly {
 				return nil, nil
+			}
+			if d.scans++; d.scans > maxScans {
+				return nil, FormatError(fmt.Sprintf("more than %d scans", maxScans))
 			}
 			err = d.processSOS(n)
 		case driMarker:

@@ -108,8 +108,6 @@ func testDecodeProgressive(t *testing.T, tc string, scale int) {
 	}
 }
 
-func decodeFile(filename string) (image.Image, error) { return decodeFileScaled(filename, 1) }
-
 func decodeFileScaled(filename string, scale int) (image.Image, error) {
 	f, err := os.Open(filename)
 	if err != nil {
