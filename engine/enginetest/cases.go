@@ -2,6 +2,8 @@ package enginetest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -496,11 +498,23 @@ func testTimeout(t *testing.T, s *suite) {
 // testTimeoutKill: a process that ignores SIGTERM is killed after the
 // grace.
 func testTimeoutKill(t *testing.T, s *suite) {
-	in := s.in(t, s.def(t, `trap "" TERM; while :; do sleep 0.1; done`))
+	// The marker says the trap is set (a SIGTERM before it would end the
+	// shell at once); only a harness with Advance, whose children run on
+	// this machine, looks at it.
+	marker := filepath.Join(t.TempDir(), "trapped")
+	in := s.in(t, s.def(t, fmt.Sprintf(`trap "" TERM; touch '%s' 2>/dev/null; while :; do sleep 0.1; done`, marker)))
 	in.Timeout = &types.JobTimeout{AttemptDurationSeconds: aws.Int32(s.h.MinTimeoutSeconds)}
 	id := s.submit(t, in)
 	if s.h.Advance != nil {
 		s.waitStatus(t, id, types.JobStatusRunning) // its timeout runs
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(marker); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the child did not set its SIGTERM trap within 30s")
+			}
+		}
 		s.h.Advance(time.Duration(s.h.MinTimeoutSeconds) * time.Second)
 		// SIGTERM is ignored: still running until the grace is over.
 		time.Sleep(10 * s.h.Poll)

@@ -1,6 +1,9 @@
 package local_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,8 +15,25 @@ import (
 	"github.com/feedbatch/feedbatch/engine/local"
 )
 
-// ignoresTerm runs until SIGKILL.
-var ignoresTerm = sh(`trap "" TERM; while :; do sleep 0.1; done`)
+// ignoresTerm runs until SIGKILL; it creates marker once its trap is set.
+func ignoresTerm(marker string) []string {
+	return sh(fmt.Sprintf(`trap "" TERM; touch '%s'; while :; do sleep 0.1; done`, marker))
+}
+
+// waitTrapped waits until the child of ignoresTerm(marker) has set its trap
+// (RUNNING comes before the shell gets that far; a SIGTERM before it would
+// end the child at once).
+func waitTrapped(t *testing.T, marker string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(marker); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not set its SIGTERM trap within 30s")
+		}
+	}
+}
 
 // stillRunning fails the test if the job is not RUNNING after a moment of
 // real time (what a signal it should not have got would need).
@@ -32,12 +52,14 @@ func stillRunning(c *tc, id, when string) {
 func TestTimeoutOnClock(t *testing.T) {
 	clk := fakeclock.New(time.Now())
 	c, _ := newTC(t, local.Config{VCPUs: 2, MemoryMiB: 1024, Clock: clk})
-	def := c.def("ignores-term", ignoresTerm)
+	marker := filepath.Join(t.TempDir(), "trapped")
+	def := c.def("ignores-term", ignoresTerm(marker))
 	id := c.submit(def, func(in *batch.SubmitJobInput) {
 		in.Timeout = &types.JobTimeout{AttemptDurationSeconds: aws.Int32(local.DefaultMinTimeoutSeconds)}
 		in.RetryStrategy = &types.RetryStrategy{Attempts: aws.Int32(3)}
 	})
 	c.waitStatus(id, types.JobStatusRunning) // its timeout is armed
+	waitTrapped(t, marker)
 	clk.Advance(local.DefaultMinTimeoutSeconds*time.Second - time.Second)
 	stillRunning(c, id, "a second before the timeout")
 	clk.Advance(time.Second) // SIGTERM, ignored
@@ -67,8 +89,10 @@ func TestTimeoutOnClock(t *testing.T) {
 func TestTerminateGraceOnClock(t *testing.T) {
 	clk := fakeclock.New(time.Now())
 	c, _ := newTC(t, local.Config{VCPUs: 2, MemoryMiB: 1024, Clock: clk})
-	id := c.submit(c.def("ignores-term", ignoresTerm))
+	marker := filepath.Join(t.TempDir(), "trapped")
+	id := c.submit(c.def("ignores-term", ignoresTerm(marker)))
 	c.waitStatus(id, types.JobStatusRunning)
+	waitTrapped(t, marker)
 	if _, err := c.c.TerminateJob(t.Context(), &batch.TerminateJobInput{JobId: aws.String(id), Reason: aws.String("enough")}); err != nil {
 		t.Fatal(err)
 	}
