@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,25 @@ func Trap(t *testing.T, addr string) *atomic.Int64 {
 		}
 	}()
 	return &hits
+}
+
+// Redirector serves on addr (an address the guard is told to allow) and
+// redirects every request to its ?to= parameter, counting the requests: the
+// "public" server whose redirects a guard must check again at dial time.
+func Redirector(t *testing.T, addr string) *atomic.Int64 {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &n
 }
 
 // CheckTrap dials target with a plain dialer and fails t unless the trap

@@ -2,10 +2,8 @@ package safehttp
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,17 +26,7 @@ func TestRefusalInNetns(t *testing.T) {
 
 	// A "public" server the guard is told to allow (127.0.0.2 only), which
 	// redirects wherever ?to= says.
-	pub, err := net.Listen("tcp", "127.0.0.2:81")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var redirects atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		redirects.Add(1)
-		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
-	})}
-	go srv.Serve(pub)
-	t.Cleanup(func() { srv.Close() })
+	redirects := netnstest.Redirector(t, "127.0.0.2:81")
 
 	c := New(Config{
 		Ports:         []uint16{80, 81},

@@ -2,8 +2,6 @@ package source
 
 import (
 	"errors"
-	"net"
-	"net/http"
 	"net/netip"
 	"testing"
 
@@ -20,15 +18,7 @@ func TestSourceRefusalInNetns(t *testing.T) {
 		return
 	}
 	hits := netnstest.Trap(t, ":80")
-	pub, err := net.Listen("tcp", "127.0.0.2:81")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
-	})}
-	go srv.Serve(pub)
-	t.Cleanup(func() { srv.Close() })
+	netnstest.Redirector(t, "127.0.0.2:81")
 
 	f := &Fetcher{AllowNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}, Attempts: 3}
 	for _, u := range []string{
