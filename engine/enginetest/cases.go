@@ -495,6 +495,21 @@ func testTimeout(t *testing.T, s *suite) {
 	}
 }
 
+// WaitTrapped waits until a child that ignores SIGTERM has created marker
+// right after setting its trap: RUNNING comes before the shell gets that
+// far, and a SIGTERM before it would end the child at once.
+func WaitTrapped(t *testing.T, marker string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(marker); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not set its SIGTERM trap within 30s")
+		}
+	}
+}
+
 // testTimeoutKill: a process that ignores SIGTERM is killed after the
 // grace.
 func testTimeoutKill(t *testing.T, s *suite) {
@@ -507,14 +522,7 @@ func testTimeoutKill(t *testing.T, s *suite) {
 	id := s.submit(t, in)
 	if s.h.Advance != nil {
 		s.waitStatus(t, id, types.JobStatusRunning) // its timeout runs
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if _, err := os.Stat(marker); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the child did not set its SIGTERM trap within 30s")
-			}
-		}
+		WaitTrapped(t, marker)
 		s.h.Advance(time.Duration(s.h.MinTimeoutSeconds) * time.Second)
 		// SIGTERM is ignored: still running until the grace is over.
 		time.Sleep(10 * s.h.Poll)

@@ -2,7 +2,6 @@ package local_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 
+	"github.com/feedbatch/feedbatch/engine/enginetest"
 	"github.com/feedbatch/feedbatch/engine/internal/fakeclock"
 	"github.com/feedbatch/feedbatch/engine/local"
 )
@@ -18,21 +18,6 @@ import (
 // ignoresTerm runs until SIGKILL; it creates marker once its trap is set.
 func ignoresTerm(marker string) []string {
 	return sh(fmt.Sprintf(`trap "" TERM; touch '%s'; while :; do sleep 0.1; done`, marker))
-}
-
-// waitTrapped waits until the child of ignoresTerm(marker) has set its trap
-// (RUNNING comes before the shell gets that far; a SIGTERM before it would
-// end the child at once).
-func waitTrapped(t *testing.T, marker string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(marker); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the child did not set its SIGTERM trap within 30s")
-		}
-	}
 }
 
 // stillRunning fails the test if the job is not RUNNING after a moment of
@@ -59,7 +44,7 @@ func TestTimeoutOnClock(t *testing.T) {
 		in.RetryStrategy = &types.RetryStrategy{Attempts: aws.Int32(3)}
 	})
 	c.waitStatus(id, types.JobStatusRunning) // its timeout is armed
-	waitTrapped(t, marker)
+	enginetest.WaitTrapped(t, marker)
 	clk.Advance(local.DefaultMinTimeoutSeconds*time.Second - time.Second)
 	stillRunning(c, id, "a second before the timeout")
 	clk.Advance(time.Second) // SIGTERM, ignored
@@ -92,7 +77,7 @@ func TestTerminateGraceOnClock(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "trapped")
 	id := c.submit(c.def("ignores-term", ignoresTerm(marker)))
 	c.waitStatus(id, types.JobStatusRunning)
-	waitTrapped(t, marker)
+	enginetest.WaitTrapped(t, marker)
 	if _, err := c.c.TerminateJob(t.Context(), &batch.TerminateJobInput{JobId: aws.String(id), Reason: aws.String("enough")}); err != nil {
 		t.Fatal(err)
 	}
